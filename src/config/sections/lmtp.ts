@@ -1,0 +1,9 @@
+// [lmtp]: the LMTP delivery endpoint (RFC 2033) on TCP and a unix socket.
+import { port, section, str, bool } from '../define.js';
+
+export const lmtpSection = section('LMTP delivery (RFC 2033).', {
+  port: port(2424, 'LMTP TCP port (standard: 24).'),
+  socket_path: str('run/lmtp', 'LMTP unix socket, relative to the data directory (empty: none).'),
+  recipient_delimiter: str('+', 'Characters that separate a user from a detail (user+detail@domain).'),
+  lmtp_save_to_detail_mailbox: bool(false, 'Deliver user+detail to the mailbox named detail when it exists.'),
+});

@@ -1,0 +1,197 @@
+// Runs services: binds their listeners, enforces connection limits per service and per IP,
+// wraps implicit-TLS sockets, tracks sessions for graceful shutdown, and reloads TLS on demand.
+import net from 'node:net';
+import tls from 'node:tls';
+import { chmodSync, existsSync, mkdirSync, unlinkSync, lstatSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Connection, type SecuredCheck } from './connection.js';
+import type { ServiceDefinition, ListenerSpec, Session } from './service.js';
+import type { TlsContexts } from '../tls/contexts.js';
+import { getLogger } from '../lib/logger.js';
+
+const log = getLogger({ component: 'server' });
+
+export interface ServerLimits {
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+}
+
+export interface BoundListener {
+  service: string;
+  name: string;
+  kind: ListenerSpec['kind'];
+  address?: string;
+  port?: number;
+  path?: string;
+}
+
+interface Running {
+  service: ServiceDefinition;
+  spec: ListenerSpec;
+  server: net.Server;
+}
+
+export class Server {
+  private readonly running: Running[] = [];
+  private readonly sessions = new Map<Connection, Session>();
+  private readonly perService = new Map<string, number>();
+  private readonly perIp = new Map<string, number>();
+  readonly bound: BoundListener[] = [];
+  private stopping = false;
+
+  constructor(
+    private readonly addresses: string[],
+    public limits: ServerLimits,
+    private readonly tlsContexts: TlsContexts,
+    private readonly securedCheck: SecuredCheck,
+  ) {}
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  async start(services: ServiceDefinition[]): Promise<void> {
+    for (const service of services) {
+      for (const spec of service.listeners) {
+        if (spec.kind === 'unix') {
+          if (!spec.path) continue;
+          await this.listen(service, spec, { path: spec.path });
+        } else {
+          if (spec.port === 0 || spec.port === undefined) continue; // 0 disables, as Dovecot's port = 0
+          for (const address of this.addresses) {
+            const host = address === '*' ? '0.0.0.0' : address;
+            await this.listen(service, spec, { host, port: spec.port === 'auto' ? 0 : spec.port });
+          }
+        }
+      }
+    }
+  }
+
+  private listen(service: ServiceDefinition, spec: ListenerSpec, where: { host?: string; port?: number; path?: string }): Promise<void> {
+    const server = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => this.accept(service, spec, socket));
+    server.on('error', (err) => log.error({ err: err.message, listener: spec.name }, 'listener error'));
+    if (where.path) {
+      mkdirSync(dirname(where.path), { recursive: true });
+      // A socket left by a previous run is removed; a regular file of that name is not.
+      if (existsSync(where.path) && lstatSync(where.path).isSocket()) unlinkSync(where.path);
+    }
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        reject(new Error(`cannot listen for ${spec.name} on ${where.path ?? `${where.host}:${where.port}`}: ${err.code ?? err.message}`));
+      };
+      server.once('error', onError);
+      const done = () => {
+        server.off('error', onError);
+        if (where.path) {
+          if (spec.mode !== undefined) chmodSync(where.path, spec.mode);
+          this.bound.push({ service: service.name, name: spec.name, kind: spec.kind, path: where.path });
+        } else {
+          const addr = server.address() as net.AddressInfo;
+          this.bound.push({ service: service.name, name: spec.name, kind: spec.kind, address: addr.address, port: addr.port });
+        }
+        this.running.push({ service, spec, server });
+        resolve();
+      };
+      if (where.path) server.listen(where.path, done);
+      else server.listen({ host: where.host, port: where.port, exclusive: true }, done);
+    });
+  }
+
+  private accept(service: ServiceDefinition, spec: ListenerSpec, socket: net.Socket): void {
+    socket.on('error', () => socket.destroy());
+    if (this.stopping) return void socket.destroy();
+    const ip = socket.remoteAddress ?? 'unix';
+    const serviceCount = this.perService.get(service.name) ?? 0;
+    const ipKey = `${service.name}\0${ip}`;
+    const ipCount = this.perIp.get(ipKey) ?? 0;
+    let refused: 'too-many' | 'too-many-from-ip' | undefined;
+    if (serviceCount >= this.limits.maxConnections) refused = 'too-many';
+    else if (service.perIpLimit !== false && spec.kind !== 'unix' && ipCount >= this.limits.maxConnectionsPerIp) refused = 'too-many-from-ip';
+    if (refused) {
+      log.warn({ service: service.name, ip, reason: refused }, 'connection refused by limit');
+      const line = spec.kind === 'tls' ? undefined : service.refusal?.(refused);
+      socket.end(line);
+      setTimeout(() => socket.destroy(), 2000).unref();
+      return;
+    }
+    this.perService.set(service.name, serviceCount + 1);
+    this.perIp.set(ipKey, ipCount + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.perService.set(service.name, (this.perService.get(service.name) ?? 1) - 1);
+      const n = (this.perIp.get(ipKey) ?? 1) - 1;
+      if (n <= 0) this.perIp.delete(ipKey);
+      else this.perIp.set(ipKey, n);
+    };
+    socket.once('close', release);
+
+    const connLog = log.child({ service: service.name, listener: spec.name });
+    const start = (s: net.Socket) => {
+      const conn = new Connection(s, service.name, spec.name, this.securedCheck, connLog, () => this.tlsContexts.serverOptions());
+      const clog = connLog.child({ session: conn.id });
+      (conn as { log: typeof clog }).log = clog;
+      clog.info({ remote: `${conn.info.remoteIp}:${conn.info.remotePort}`, tls: conn.tls, secured: conn.secured }, 'connect');
+      if (s instanceof tls.TLSSocket) conn.serverName = (s as unknown as { servername?: string }).servername || undefined;
+      try {
+        const session = service.createSession(conn);
+        this.sessions.set(conn, session);
+      } catch (err) {
+        clog.error({ err: (err as Error).message }, 'session start failed');
+        conn.destroy();
+        return;
+      }
+      conn.once('close', () => {
+        this.sessions.delete(conn);
+        release();
+        clog.info('disconnect');
+      });
+    };
+
+    if (spec.kind === 'tls') {
+      const secure = new tls.TLSSocket(socket, this.tlsContexts.serverOptions());
+      const timer = setTimeout(() => secure.destroy(), 30_000);
+      timer.unref();
+      secure.once('secure', () => {
+        clearTimeout(timer);
+        start(secure);
+      });
+      secure.on('error', (err) => {
+        clearTimeout(timer);
+        log.debug({ service: service.name, err: err.message }, 'TLS handshake failed');
+        secure.destroy();
+      });
+    } else {
+      start(socket);
+    }
+  }
+
+  /** Stops accepting, asks every session to say goodbye, waits up to graceMs, then closes the rest. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.running.map((r) => new Promise<void>((res) => r.server.close(() => res()))));
+    for (const r of this.running) {
+      if (r.spec.kind === 'unix' && r.spec.path && existsSync(r.spec.path)) {
+        try {
+          unlinkSync(r.spec.path);
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    for (const [conn, session] of this.sessions) {
+      try {
+        session.shutdown();
+      } catch (err) {
+        conn.log.warn({ err: (err as Error).message }, 'session shutdown failed');
+        conn.destroy();
+      }
+    }
+    const deadline = Date.now() + graceMs;
+    while (this.sessions.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    for (const conn of this.sessions.keys()) conn.destroy();
+  }
+}
