@@ -1,0 +1,20 @@
+// Shared check for crypt(3)-style strings ($id$[rounds=N$]salt$hash): recompute with the stored
+// setting and compare the whole string in constant time.
+import { constantTimeEqual } from './compare.js';
+
+export async function verifyCryptString(
+  prefix: string,
+  password: string,
+  stored: string,
+  crypt: (password: string, setting: string) => Promise<string>,
+): Promise<boolean> {
+  if (!stored.startsWith(prefix)) return false;
+  const lastDollar = stored.lastIndexOf('$');
+  if (lastDollar <= prefix.length) return false;
+  const setting = stored.slice(0, lastDollar);
+  try {
+    return constantTimeEqual(await crypt(password, setting), stored);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,18 @@
+// SHA512-CRYPT scheme: glibc crypt $6$ (Drepper's SHA-crypt, optional rounds=N), computed on the
+// crypt worker thread; Dovecot's {SHA512-CRYPT}$6$salt$hash layout.
+import { shaCrypt } from './crypt-worker.js';
+import { verifyCryptString } from './crypt-verify.js';
+import { cryptSalt } from './salt.js';
+import type { PasswordScheme } from './types.js';
+
+export const sha512CryptScheme: PasswordScheme = {
+  name: 'SHA512-CRYPT',
+  defaultEncoding: 'none',
+  async verify(password, raw) {
+    return verifyCryptString('$6$', password, raw.toString('utf8'), shaCrypt);
+  },
+  async generate(password, opts) {
+    const rounds = opts.rounds && opts.rounds !== 5000 ? `rounds=${opts.rounds}$` : '';
+    return Buffer.from(await shaCrypt(password, `$6$${rounds}${cryptSalt(16)}`), 'utf8');
+  },
+};
