@@ -120,3 +120,27 @@ export function sampleConfig(): string {
   }
   return out.join('\n');
 }
+
+/** docs/configuration.md: one table per section with every key, its type, default and doc. */
+export function configurationReference(): string {
+  const out = [
+    '# Configuration reference',
+    '',
+    'Generated from the schema (`src/config/sections/*.ts`) by `npm run gen:config`; do not edit by hand.',
+    '',
+    '`roost serve` reads `--config FILE`, else `config/roost.toml` when it exists, else the embedded defaults.',
+    'Unknown keys, wrong types and bad values stop start-up with the file, line and key. `roost config check`',
+    'validates a file and prints the settings that differ from the defaults. Sizes take `"64k"`, `"50M"`;',
+    'durations take seconds or `"500ms"`, `"2s"`, `"5m"`, `"5d"`; ports take `0` (disabled) or `"auto"`.',
+    '',
+  ];
+  for (const [name, sec] of Object.entries(schema)) {
+    out.push(`## [${name}]`, '', sec.doc, '', '| key | type | default | meaning |', '|---|---|---|---|');
+    for (const [k, spec] of Object.entries(sec.keys as SectionSpec)) {
+      const def = spec.kind === 'tables' ? '(none)' : '`' + spec.format(spec.default).replace(/\|/g, '\\|') + '`';
+      out.push(`| \`${k}\` | ${spec.kind} | ${def} | ${spec.doc.replace(/\|/g, '\\|')} |`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}

@@ -28,7 +28,7 @@ export const authSection = section('Authentication: passdb/userdb, mechanisms, t
   ldap_dnpass: str('', 'Password for ldap_dn.'),
   ldap_user_filter: str('(&(objectClass=posixAccount)(uid=%n))', 'Filter finding a user: %u user, %n local part, %d domain (values are escaped).'),
   ldap_pass_attrs: str('uid=user,userPassword=password', 'LDAP attribute=field pairs for the passdb.'),
-  ldap_user_attrs: str('homeDirectory=home,mail=userdb_mail_address', 'LDAP attribute=field pairs for the userdb (home, mail, quota_rule, uid, gid, ...).'),
+  ldap_user_attrs: str('homeDirectory=home', 'LDAP attribute=field pairs for the userdb (home, mail, quota_rule, uid, gid, ...).'),
   ldap_auth_bind: bool(true, 'Check passwords by binding as the user (else compare the password attribute).'),
   ldap_tls: bool(false, 'Use StartTLS on ldap:// connections.'),
   ldap_tls_ca_file: str('', 'CA certificate file for LDAPS/StartTLS (empty: the system CAs).'),

@@ -11,6 +11,5 @@ export const imapSection = section('IMAP (RFC 3501, RFC 9051).', {
   imap_max_literal_size: size(50 * 1024 * 1024, 'Largest literal (APPEND message) in bytes.'),
   imap_idle_notify_interval: duration(120_000, 'How often an IDLE session gets a keepalive.'),
   imap_client_timeout: duration(30 * 60_000, 'Idle time after login before the connection is closed (RFC 9051: at least 30 min).'),
-  login_greeting: str('Roost ready.', 'Text of the greeting.'),
   mail_max_userip_connections: int(20, 'Most IMAP sessions of one user from one IP.', 1),
 });

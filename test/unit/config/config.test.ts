@@ -71,3 +71,11 @@ test('effective settings list only what differs from the defaults', () => {
   const c = parseConfigText('[imap]\nport = 143\n[pop3]\nport = 1110\n', 'x.toml');
   assert.equal(effectiveSettings(c), '[imap]\nport = 143\n');
 });
+
+test('config/roost.toml and docs/configuration.md are the ones the schema generates (npm run gen:config)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { configurationReference } = await import('../../../src/config/load.js');
+  const root = new URL('../../../', import.meta.url);
+  assert.equal(readFileSync(new URL('config/roost.toml', root), 'utf8'), sampleConfig(), 'config/roost.toml is stale: run npm run gen:config');
+  assert.equal(readFileSync(new URL('docs/configuration.md', root), 'utf8'), configurationReference(), 'docs/configuration.md is stale: run npm run gen:config');
+});
