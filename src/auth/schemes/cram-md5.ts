@@ -69,7 +69,7 @@ function stateAfterPad(key: Buffer, pad: number): number[] {
 
 /** Dovecot's 32-byte HMAC-MD5 context for a password: outer state then inner state, little-endian words. */
 export function cramMd5Context(password: string): Buffer {
-  let key = Buffer.from(password, 'utf8');
+  let key: Buffer = Buffer.from(password, 'utf8');
   if (key.length > 64) key = md5Resume(MD5_INIT, 0, key);
   const inner = stateAfterPad(key, 0x36);
   const outer = stateAfterPad(key, 0x5c);
