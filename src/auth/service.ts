@@ -253,7 +253,7 @@ export class AuthService {
       { service: info.service, mech: mechanism, user: lookup.record.user, master: masterUser, rip: info.remoteIp, session: info.sessionId, result: 'ok' },
       masterUser ? 'master user login' : 'login',
     );
-    return { kind: 'success', user: lookup.record, authzUser: masterUser ? lookup.record.user : undefined, data };
+    return { kind: 'success', user: lookup.record, authzUser: masterUser ? lookup.record.user : undefined, masterUser, data };
   }
 
   /** DECISIONS.md: uid/gid, when given, must be the ones Roost runs as. */

@@ -29,7 +29,7 @@ export interface UserRecord {
 
 export type SaslStep =
   | { kind: 'challenge'; data: Buffer }
-  | { kind: 'success'; user: UserRecord; authzUser?: string; data?: Buffer }
+  | { kind: 'success'; user: UserRecord; /** set when a master user logged in as user */ authzUser?: string; masterUser?: string; data?: Buffer }
   | { kind: 'failure'; temporary: boolean; reason: string /* for logs only */ };
 
 export interface SaslExchange {

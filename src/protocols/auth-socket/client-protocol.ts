@@ -76,7 +76,7 @@ export function serveAuthClient(socket: Socket, auth: AuthService, opts: AuthCli
       }
       requests.delete(id);
       const fields = ['OK', id, `user=${tabEscape(step.user.user)}`];
-      if (step.authzUser) fields.push(`original_user=${tabEscape(step.authzUser)}`);
+      if (step.masterUser) fields.push(`auth_user=${tabEscape(step.masterUser)}`);
       if (step.data && step.data.length > 0) fields.push(`resp=${step.data.toString('base64')}`);
       send(...fields);
       return;
