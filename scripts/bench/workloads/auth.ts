@@ -1,0 +1,100 @@
+// Workload "auth": PLAIN authentications (RFC 4616) through the Dovecot auth-client protocol (VERSION, CPID, AUTH, OK/FAIL
+// by request id), as Postfix's smtpd sends them; Dovecot's own auth socket is the baseline. 1 and 4 connections, pipelined.
+import { performance } from 'node:perf_hooks';
+import { benchUsers } from '../sides.js';
+import { LineSocket, ProtocolError } from '../net.js';
+import type { Workload } from '../types.js';
+import { runConcurrent, scaled, startSide } from './common.js';
+
+interface AuthSession {
+  socket: LineSocket;
+  nextId: number;
+  waiting: Map<string, (line: string) => void>;
+  /** requests in flight at most */
+  window: number;
+}
+
+async function openAuth(target: { path: string } | { port: number }, window: number): Promise<AuthSession> {
+  const socket = await LineSocket.connect(target);
+  const session: AuthSession = { socket, nextId: 1, waiting: new Map(), window };
+  let handshakeDone: () => void;
+  const handshake = new Promise<void>((resolve) => (handshakeDone = resolve));
+  let sawVersion = false;
+  socket.onUnclaimedLine = (raw) => {
+    const line = raw.toString('utf8');
+    const fields = line.split('\t');
+    if (fields[0] === 'VERSION') sawVersion = true;
+    if (fields[0] === 'DONE') {
+      if (!sawVersion) throw new ProtocolError('auth handshake without VERSION');
+      handshakeDone();
+      return;
+    }
+    if (fields[0] === 'OK' || fields[0] === 'FAIL' || fields[0] === 'CONT') {
+      const waiter = session.waiting.get(fields[1]!);
+      if (waiter) {
+        session.waiting.delete(fields[1]!);
+        waiter(line);
+      }
+    }
+  };
+  socket.write(`VERSION\t1\t2\nCPID\t${process.pid}\n`);
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new ProtocolError('auth handshake timed out')), 20_000).unref());
+  await Promise.race([handshake, timeout]);
+  return session;
+}
+
+function authenticate(session: AuthSession, user: string, password: string): Promise<string> {
+  const id = String(session.nextId++);
+  const resp = Buffer.from(`\0${user}\0${password}`).toString('base64');
+  return new Promise((resolve) => {
+    session.waiting.set(id, resolve);
+    session.socket.write(`AUTH\t${id}\tPLAIN\tservice=smtp\tnologin\tlip=127.0.0.1\trip=127.0.0.1\tresp=${resp}\n`);
+  });
+}
+
+const auth: Workload = {
+  name: 'auth',
+  description: 'AUTH PLAIN on the auth-client socket (passwd-file passdb), as Postfix asks it; success path only',
+  opName: 'auths',
+  cases() {
+    return [
+      { id: 'c1-w1', label: '1 conn, 1 in flight', params: { connections: 1, window: 1 } },
+      { id: 'c4-w16', label: '4 conn, 16 in flight', params: { connections: 4, window: 16 } },
+    ];
+  },
+  setup(kind, context) {
+    return startSide(kind, context, { users: benchUsers(8), services: ['auth'] });
+  },
+  async run(server, benchCase, { options, warmup }) {
+    const connections = Number(benchCase.params.connections);
+    const window = Number(benchCase.params.window);
+    const perRep = scaled(options.quick, 200, 4000, options.scale);
+    const total = warmup ? Math.ceil(perRep / 4) : perRep;
+    const target = server.endpoints.authSocket ? { path: server.endpoints.authSocket } : { port: server.endpoints.authPort! };
+    // Each connection runs `window` request streams side by side: that many requests stay in flight.
+    const streams = connections * window;
+    const sessions: AuthSession[] = [];
+    for (let c = 0; c < connections; c++) sessions.push(await openAuth(target, window));
+    try {
+      return await runConcurrent<AuthSession>(
+        total,
+        streams,
+        async (stream) => sessions[stream % connections]!,
+        async (session, op, latencies) => {
+          const user = server.users[op % server.users.length]!;
+          const started = performance.now();
+          const reply = await authenticate(session, user.name, user.password);
+          if (!reply.startsWith('OK\t') || !/\tuser=/.test(reply)) throw new ProtocolError(`AUTH: ${reply}`);
+          latencies.push(performance.now() - started);
+          return 0;
+        },
+        async () => undefined,
+      );
+    } finally {
+      for (const s of sessions) s.socket.close();
+    }
+  },
+  teardown: (server) => server.stop(),
+};
+
+export default auth;

@@ -1,0 +1,99 @@
+// Workload "pop3-retr": downloading a whole mailbox over POP3 (RFC 1939 USER/PASS, STAT, RETR; RFC 2449 PIPELINING):
+// every message of the generated corpus, RETR pipelined with a window of 16, on 1 and 4 concurrent sessions.
+import { performance } from 'node:perf_hooks';
+import { copyMaildir, type Corpus } from '../corpus.js';
+import { benchUsers } from '../sides.js';
+import { LineSocket, ProtocolError, anyLine, pop3Multiline, pop3Status } from '../net.js';
+import type { Workload, WorkloadRun } from '../types.js';
+import { scaled, startSide } from './common.js';
+
+const WINDOW = 16;
+
+async function status(reply: Promise<{ ok: boolean; text: string }>, what: string): Promise<string> {
+  const r = await reply;
+  if (!r.ok) throw new ProtocolError(`${what}: ${r.text}`);
+  return r.text;
+}
+
+/** One session: log in, RETR 1..N with up to `window` commands in flight; returns bytes and per-RETR latencies. */
+async function downloadAll(port: number, user: string, password: string, latencies: number[]): Promise<{ messages: number; bytes: number }> {
+  const socket = await LineSocket.connect({ port });
+  try {
+    const greeting = await socket.expect(anyLine());
+    if (!greeting.startsWith('+OK')) throw new ProtocolError(`greeting: ${greeting}`);
+    const capa = await socket.send('CAPA\r\n', pop3Multiline());
+    const window = capa.ok ? WINDOW : 1;
+    await status(socket.send(`USER ${user}\r\n`, pop3Status()), 'USER');
+    await status(socket.send(`PASS ${password}\r\n`, pop3Status()), 'PASS');
+    const stat = await status(socket.send('STAT\r\n', pop3Status()), 'STAT');
+    const count = Number(stat.split(' ')[1]);
+    if (!Number.isInteger(count) || count === 0) throw new ProtocolError(`STAT: ${stat}`);
+    let bytes = 0;
+    let next = 1;
+    const inFlight = new Set<Promise<void>>();
+    const issue = (n: number) => {
+      const started = performance.now();
+      const p: Promise<void> = socket.send(`RETR ${n}\r\n`, pop3Multiline()).then((r) => {
+        if (!r.ok) throw new ProtocolError(`RETR ${n}: ${r.status}`);
+        bytes += r.bytes;
+        latencies.push(performance.now() - started);
+        inFlight.delete(p);
+      });
+      inFlight.add(p);
+    };
+    while (next <= count || inFlight.size > 0) {
+      while (next <= count && inFlight.size < window) issue(next++);
+      await Promise.race(inFlight);
+    }
+    await socket.send('QUIT\r\n', pop3Status()).catch(() => undefined);
+    return { messages: count, bytes };
+  } finally {
+    socket.close();
+  }
+}
+
+let corpusInUse: Corpus | undefined;
+
+const pop3Retr: Workload = {
+  name: 'pop3-retr',
+  description: 'POP3 download of the whole corpus mailbox (RETR every message, no DELE), pipelined 16 deep',
+  opName: 'messages',
+  reportBytes: true,
+  cases() {
+    return [1, 4].map((connections) => ({ id: `c${connections}`, label: `${connections} conn`, params: { connections } }));
+  },
+  async setup(kind, context) {
+    const { quick, scale } = context.options;
+    const corpus = await context.corpus(scaled(quick, 60, 400, scale), quick ? 1024 * 1024 : 10 * 1024 * 1024);
+    corpusInUse = corpus;
+    return startSide(kind, context, {
+      users: benchUsers(1),
+      services: ['pop3'],
+      populate: (_user, maildir) => copyMaildir(corpus, maildir),
+    });
+  },
+  async run(server, benchCase) {
+    const connections = Number(benchCase.params.connections);
+    const user = server.users[0]!;
+    const latenciesMs: number[] = [];
+    const started = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: connections }, () => downloadAll(server.endpoints.pop3!, user.name, user.password, latenciesMs)),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const run: WorkloadRun = {
+      ops: results.reduce((a, r) => a + r.messages, 0),
+      bytes: results.reduce((a, r) => a + r.bytes, 0),
+      seconds,
+      latenciesMs,
+      errors: 0,
+    };
+    if (corpusInUse && results.some((r) => r.messages !== corpusInUse!.count)) {
+      throw new ProtocolError(`mailbox holds ${results[0]!.messages} messages, the corpus ${corpusInUse.count}`);
+    }
+    return run;
+  },
+  teardown: (server) => server.stop(),
+};
+
+export default pop3Retr;
