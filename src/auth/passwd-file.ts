@@ -70,7 +70,7 @@ export class PasswdFile {
     this.listeners.push(listener);
   }
 
-  private async refresh(): Promise<void> {
+  private async reload(): Promise<void> {
     let current: FileIdentity | null;
     try {
       const st = await stat(this.path);
@@ -109,11 +109,16 @@ export class PasswdFile {
   private async ensureFresh(): Promise<void> {
     // One stat (and at most one re-read) at a time; concurrent lookups share it.
     if (!this.loading) {
-      this.loading = this.refresh().finally(() => {
+      this.loading = this.reload().finally(() => {
         this.loading = undefined;
       });
     }
     await this.loading;
+  }
+
+  /** Re-reads the file if it changed since the last look. */
+  async refresh(): Promise<void> {
+    await this.ensureFresh();
   }
 
   /** The entry for a user name (case-insensitive), read fresh if the file changed. */

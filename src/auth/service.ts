@@ -306,6 +306,13 @@ export class AuthService {
   private async verifyWithCache(user: string, password: string): Promise<PassdbResult> {
     const ttl = this.config.auth.auth_cache_ttl;
     const negativeTtl = this.config.auth.auth_cache_negative_ttl;
+    if (ttl > 0 || negativeTtl > 0) {
+      try {
+        await this.passdb.refresh?.();
+      } catch {
+        // the lookup below reports the problem
+      }
+    }
     const now = this.now();
     if (negativeTtl > 0) {
       const until = this.negativeCache.get(user);

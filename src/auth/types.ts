@@ -59,6 +59,8 @@ export interface Passdb {
   lookupCredentials(user: string): Promise<CredentialsResult>;
   /** Called when the backend's data changed (so caches can drop their entries). */
   onChange?(listener: () => void): void;
+  /** Checks cheaply whether the data changed (firing onChange listeners); called before cache lookups. */
+  refresh?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -39,6 +39,10 @@ export class PasswdFilePassdb implements Passdb {
     return { kind: 'ok', user: entry.user, stored: entry.password, extra: passdbFields(entry.extra) };
   }
 
+  async refresh(): Promise<void> {
+    await this.file.refresh();
+  }
+
   onChange(listener: () => void): void {
     this.file.onChange(listener);
   }
