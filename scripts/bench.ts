@@ -23,6 +23,8 @@ import { SideUnavailable, type BenchOptions, type Server, type SideKind, type Wo
 
 const WORKLOAD_DIR = join(REPO_ROOT, 'scripts', 'bench', 'workloads');
 const SIDES: SideKind[] = ['roost', 'baseline'];
+/** Servers running right now, so an interrupt stops them before the harness exits. */
+const running = new Set<Server>();
 
 /** Every plugin in scripts/bench/workloads: a file whose default export is a Workload. */
 export async function loadWorkloads(): Promise<Workload[]> {
@@ -117,6 +119,7 @@ async function runWorkload(workload: Workload, options: BenchOptions, workRoot: 
           log,
         });
         servers[kind] = server;
+        running.add(server);
         result.sides[kind] = { available: true, label: server.label };
       } catch (err) {
         const reason = err instanceof SideUnavailable ? err.message : `failed to start: ${(err as Error).message.split('\n')[0]}`;
@@ -158,7 +161,9 @@ async function runWorkload(workload: Workload, options: BenchOptions, workRoot: 
   } finally {
     for (const kind of SIDES) {
       const server = servers[kind];
-      if (server) await workload.teardown(server).catch((err) => log(`${workload.name}: stopping ${kind}: ${(err as Error).message}`));
+      if (!server) continue;
+      await workload.teardown(server).catch((err) => log(`${workload.name}: stopping ${kind}: ${(err as Error).message}`));
+      running.delete(server);
     }
   }
   return result;
@@ -222,10 +227,15 @@ async function main(): Promise<void> {
 
   const workRoot = mkdtempSync(join(tmpdir(), 'roost-bench-'));
   makeTraversable(workRoot);
-  const stopSignals = () => {
-    log('interrupted; stopping servers');
+  const interrupted = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping ${running.size} server(s)`);
+    void Promise.allSettled([...running].map((s) => s.stop())).finally(() => {
+      rmSync(workRoot, { recursive: true, force: true });
+      process.exit(130);
+    });
   };
-  process.once('SIGINT', stopSignals);
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const report: RunReport = {
     startedAt: new Date().toISOString(),
     finishedAt: '',

@@ -21,6 +21,8 @@ export class LineSocket {
   private closedError: Error | undefined;
   /** When set, lines not claimed by a collector go here (for protocols whose replies carry ids, not order). */
   onUnclaimedLine: ((line: Buffer) => void) | undefined;
+  /** Called once when the connection fails or closes. */
+  onClosed: ((err: Error) => void) | undefined;
 
   private constructor(private readonly socket: Socket) {
     socket.setNoDelay(true);
@@ -85,6 +87,7 @@ export class LineSocket {
     if (this.closedError) return;
     this.closedError = err;
     for (const p of this.pending.splice(0)) p.reject(err);
+    this.onClosed?.(err);
   }
 
   /** Expects the next reply (after those already expected) without sending anything. */

@@ -9,7 +9,8 @@ import { runConcurrent, scaled, startSide } from './common.js';
 interface AuthSession {
   socket: LineSocket;
   nextId: number;
-  waiting: Map<string, (line: string) => void>;
+  waiting: Map<string, { resolve: (line: string) => void; reject: (err: Error) => void }>;
+  closed?: Error;
   /** requests in flight at most */
   window: number;
 }
@@ -17,37 +18,55 @@ interface AuthSession {
 async function openAuth(target: { path: string } | { port: number }, window: number): Promise<AuthSession> {
   const socket = await LineSocket.connect(target);
   const session: AuthSession = { socket, nextId: 1, waiting: new Map(), window };
-  let handshakeDone: () => void;
-  const handshake = new Promise<void>((resolve) => (handshakeDone = resolve));
+  let handshakeDone: () => void = () => undefined;
+  let handshakeFailed: (err: Error) => void = () => undefined;
+  const handshake = new Promise<void>((resolve, reject) => {
+    handshakeDone = resolve;
+    handshakeFailed = reject;
+  });
   let sawVersion = false;
   socket.onUnclaimedLine = (raw) => {
     const line = raw.toString('utf8');
     const fields = line.split('\t');
     if (fields[0] === 'VERSION') sawVersion = true;
     if (fields[0] === 'DONE') {
-      if (!sawVersion) throw new ProtocolError('auth handshake without VERSION');
-      handshakeDone();
+      if (sawVersion) handshakeDone();
+      else handshakeFailed(new ProtocolError('auth handshake without VERSION'));
       return;
     }
     if (fields[0] === 'OK' || fields[0] === 'FAIL' || fields[0] === 'CONT') {
       const waiter = session.waiting.get(fields[1]!);
       if (waiter) {
         session.waiting.delete(fields[1]!);
-        waiter(line);
+        waiter.resolve(line);
       }
     }
   };
+  socket.onClosed = (err) => {
+    session.closed = err;
+    handshakeFailed(err);
+    for (const waiter of session.waiting.values()) waiter.reject(err);
+    session.waiting.clear();
+  };
   socket.write(`VERSION\t1\t2\nCPID\t${process.pid}\n`);
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new ProtocolError('auth handshake timed out')), 20_000).unref());
-  await Promise.race([handshake, timeout]);
+  const timer = setTimeout(() => handshakeFailed(new ProtocolError('auth handshake timed out')), 20_000);
+  try {
+    await handshake;
+  } catch (err) {
+    socket.close();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
   return session;
 }
 
 function authenticate(session: AuthSession, user: string, password: string): Promise<string> {
   const id = String(session.nextId++);
   const resp = Buffer.from(`\0${user}\0${password}`).toString('base64');
-  return new Promise((resolve) => {
-    session.waiting.set(id, resolve);
+  if (session.closed) return Promise.reject(session.closed);
+  return new Promise((resolve, reject) => {
+    session.waiting.set(id, { resolve, reject });
     session.socket.write(`AUTH\t${id}\tPLAIN\tservice=smtp\tnologin\tlip=127.0.0.1\trip=127.0.0.1\tresp=${resp}\n`);
   });
 }

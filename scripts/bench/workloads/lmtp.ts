@@ -22,8 +22,11 @@ function messagePool(size: number): Buffer[] {
 }
 
 async function expectCode(reply: Promise<{ code: number; text: string }>, want: number): Promise<void> {
-  const { code, text } = await reply;
-  if (code !== want) throw new ProtocolError(`expected ${want}, got ${text}`);
+  checkCode(await reply, want);
+}
+
+function checkCode(reply: { code: number; text: string }, want: number): void {
+  if (reply.code !== want) throw new ProtocolError(`expected ${want}, got ${reply.text}`);
 }
 
 interface Session {
@@ -72,9 +75,11 @@ const lmtp: Workload = {
         const rcpt = session.socket.expect(smtpReply());
         const data = session.socket.expect(smtpReply());
         session.socket.write(`MAIL FROM:<sender@example.org>${body}\r\nRCPT TO:<${user}@localhost>\r\nDATA\r\n`);
-        await expectCode(mail, 250);
-        await expectCode(rcpt, 250);
-        await expectCode(data, 354);
+        // Promise.all so that every pipelined reply has a handler, also when the connection drops.
+        const [mailReply, rcptReply, dataReply] = await Promise.all([mail, rcpt, data]);
+        checkCode(mailReply, 250);
+        checkCode(rcptReply, 250);
+        checkCode(dataReply, 354);
         await expectCode(session.socket.send(message, smtpReply()), 250);
         latencies.push(performance.now() - started);
         return message.length;

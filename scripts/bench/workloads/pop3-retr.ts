@@ -30,21 +30,30 @@ async function downloadAll(port: number, user: string, password: string, latenci
     if (!Number.isInteger(count) || count === 0) throw new ProtocolError(`STAT: ${stat}`);
     let bytes = 0;
     let next = 1;
+    let failure: Error | undefined;
     const inFlight = new Set<Promise<void>>();
     const issue = (n: number) => {
       const started = performance.now();
-      const p: Promise<void> = socket.send(`RETR ${n}\r\n`, pop3Multiline()).then((r) => {
-        if (!r.ok) throw new ProtocolError(`RETR ${n}: ${r.status}`);
-        bytes += r.bytes;
-        latencies.push(performance.now() - started);
-        inFlight.delete(p);
-      });
+      const p: Promise<void> = socket.send(`RETR ${n}\r\n`, pop3Multiline()).then(
+        (r) => {
+          if (!r.ok) failure ??= new ProtocolError(`RETR ${n}: ${r.status}`);
+          bytes += r.bytes;
+          latencies.push(performance.now() - started);
+          inFlight.delete(p);
+        },
+        (err: Error) => {
+          failure ??= err;
+          inFlight.delete(p);
+        },
+      );
       inFlight.add(p);
     };
     while (next <= count || inFlight.size > 0) {
-      while (next <= count && inFlight.size < window) issue(next++);
+      while (!failure && next <= count && inFlight.size < window) issue(next++);
+      if (inFlight.size === 0) break;
       await Promise.race(inFlight);
     }
+    if (failure) throw failure;
     await socket.send('QUIT\r\n', pop3Status()).catch(() => undefined);
     return { messages: count, bytes };
   } finally {
