@@ -159,7 +159,8 @@ export class Connection extends EventEmitter {
   /** Closes the connection after pending writes are flushed. */
   end(data?: string | Buffer): void {
     if (this.socket.destroyed) return this.finish();
-    this.socket.end(data);
+    if (data !== undefined) this.socket.end(data);
+    else this.socket.end();
     // A peer that never reads must not keep the connection half-open forever.
     setTimeout(() => this.socket.destroy(), 5000).unref();
   }

@@ -110,7 +110,8 @@ export class Server {
     if (refused) {
       log.warn({ service: service.name, ip, reason: refused }, 'connection refused by limit');
       const line = spec.kind === 'tls' ? undefined : service.refusal?.(refused);
-      socket.end(line);
+      if (line) socket.end(line);
+      else socket.end();
       setTimeout(() => socket.destroy(), 2000).unref();
       return;
     }

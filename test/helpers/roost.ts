@@ -113,7 +113,7 @@ export async function startRoost(opts: StartOptions = {}): Promise<RoostHandle> 
   if (opts.users) writeFileSync(join(dataDir, 'passwd'), opts.users.map(passwdLine).join('\n') + '\n');
 
   const child = spawn(process.execPath, ['--import', 'tsx', mainScript, 'serve', '--data', dataDir, '--config', configFile], {
-    cwd: dataDir,
+    cwd: repoRoot,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,12 @@
+// Registers the subcommands that belong to other layers (auth, users, passwords, mailboxes,
+// index, queue): each module exports a register function and is listed here once.
+import type { Command } from 'commander';
+import { registerAuthCommands } from './auth.js';
+import { registerPwCommand } from './pw.js';
+import { registerUserCommands } from './user.js';
+
+export function registerLayerCommands(program: Command): void {
+  registerPwCommand(program);
+  registerUserCommands(program);
+  registerAuthCommands(program);
+}

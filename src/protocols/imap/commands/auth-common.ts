@@ -1,0 +1,25 @@
+// What LOGIN and AUTHENTICATE share: the client description for the auth service and the end of
+// a login (RFC 5530 codes: AUTHENTICATIONFAILED for bad credentials, UNAVAILABLE for backend trouble).
+import type { SaslStep, ClientInfo } from '../../../auth/service.js';
+import { no, type Completion, type ImapSessionApi } from '../types.js';
+
+export function clientInfo(s: ImapSessionApi): ClientInfo {
+  return {
+    service: 'imap',
+    remoteIp: s.conn.info.remoteIp,
+    remotePort: s.conn.info.remotePort,
+    localIp: s.conn.info.localIp,
+    localPort: s.conn.info.localPort,
+    secured: s.conn.secured,
+    sessionId: s.conn.id,
+  };
+}
+
+export async function finishLogin(s: ImapSessionApi, result: SaslStep): Promise<Completion> {
+  if (result.kind === 'success') return s.login(result.user);
+  if (result.kind === 'failure') {
+    s.log.info({ reason: result.reason, temporary: result.temporary }, 'authentication failed');
+    if (result.temporary) return no('Temporary authentication failure.', 'UNAVAILABLE');
+  }
+  return no('Authentication failed.', 'AUTHENTICATIONFAILED');
+}

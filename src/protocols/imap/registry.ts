@@ -1,0 +1,16 @@
+// The one table of IMAP commands: name, allowed states, capabilities. CAPABILITY and the state
+// check derive from it (RFC 9051 section 6); each command lives in commands/<verb>.ts.
+import type { ImapCommandSpec } from './types.js';
+import { capabilityCommand } from './commands/capability.js';
+import { noopCommand } from './commands/noop.js';
+import { logoutCommand } from './commands/logout.js';
+import { starttlsCommand } from './commands/starttls.js';
+import { loginCommand } from './commands/login.js';
+import { authenticateCommand } from './commands/authenticate.js';
+import { enableCommand } from './commands/enable.js';
+import { idCommand } from './commands/id.js';
+
+const commands: ImapCommandSpec[] = [capabilityCommand, noopCommand, logoutCommand, starttlsCommand, loginCommand, authenticateCommand, enableCommand, idCommand];
+
+export const imapCommands: ReadonlyMap<string, ImapCommandSpec> = new Map(commands.map((c) => [c.name, c]));
+

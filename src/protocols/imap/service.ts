@@ -1,0 +1,18 @@
+// IMAP as daemon services: STARTTLS on [imap] port (standard 143) and implicit TLS on ssl_port (993).
+import type { ServiceDefinition } from '../../server/service.js';
+import type { ServerContext } from '../../server/context.js';
+import { ImapSession } from './session.js';
+
+export function imapServices(ctx: ServerContext): ServiceDefinition[] {
+  return [
+    {
+      name: 'imap',
+      listeners: [
+        { name: 'imap', kind: 'tcp', port: ctx.config.imap.port },
+        { name: 'imaps', kind: 'tls', port: ctx.config.imap.ssl_port },
+      ],
+      createSession: (conn) => new ImapSession(conn, ctx),
+      refusal: (reason) => (reason === 'too-many-from-ip' ? '* BYE Too many connections from your IP.\r\n' : '* BYE Too many connections.\r\n'),
+    },
+  ];
+}

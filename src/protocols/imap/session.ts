@@ -1,0 +1,250 @@
+// One IMAP connection (RFC 9051 / RFC 3501): feeds bytes to the command reader, answers literal
+// continuations, checks each command's state against the table once, runs commands in order.
+import type { Connection } from '../../server/connection.js';
+import type { ServerContext } from '../../server/context.js';
+import type { Session } from '../../server/service.js';
+import type { Logger } from '../../lib/logger.js';
+import type { UserRecord } from '../../auth/service.js';
+import { CommandReader, type ImapCommand, type ReaderEvent } from './proto/command-reader.js';
+import { ProtocolError } from './proto/protocol-error.js';
+import { imapCommands } from './registry.js';
+import { capabilityList } from './capabilities.js';
+import { bad, no, ok, type Completion, type ImapSessionApi, type ImapState } from './types.js';
+
+/** Unparsed input held while a command runs before the socket is paused. */
+const PAUSE_AT_BYTES = 1024 * 1024;
+/** Bad commands in a row before the connection is closed, as Dovecot does. */
+const MAX_BAD_COMMANDS = 20;
+
+export class ImapSession implements Session, ImapSessionApi {
+  state: ImapState = 'not-authenticated';
+  readonly enabled = new Set<string>();
+  user: UserRecord | undefined;
+  readonly log: Logger;
+  private readonly reader: CommandReader;
+  private busy = false;
+  private paused = false;
+  private closed = false;
+  private badInARow = 0;
+  private lineWaiter: ((line: string | null) => void) | undefined;
+  /** Hooks run when the session ends (close selected mailbox, release storage). */
+  readonly onEnd: (() => Promise<void> | void)[] = [];
+
+  constructor(
+    readonly conn: Connection,
+    readonly ctx: ServerContext,
+  ) {
+    this.log = conn.log;
+    this.reader = new CommandReader({
+      maxLineLength: ctx.config.imap.imap_max_line_length,
+      maxLiteralSize: ctx.config.imap.imap_max_literal_size,
+    });
+    conn.on('data', (chunk: Buffer) => this.onData(chunk));
+    conn.on('close', () => void this.onClose());
+    conn.setIdleTimeout(ctx.config.server.preauth_timeout, () => this.idleTimeout());
+    this.untagged(`OK [CAPABILITY ${this.capabilities().join(' ')}] ${ctx.config.server.login_greeting}`);
+  }
+
+  capabilities(): string[] {
+    return capabilityList(this);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.reader.push(chunk);
+    if (this.lineWaiter) this.deliverLine();
+    else void this.pump();
+    if (this.busy && !this.paused && this.reader.bufferedBytes > PAUSE_AT_BYTES) {
+      this.paused = true;
+      this.conn.pause();
+    }
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (!this.closed && !this.lineWaiter) {
+        const ev = this.reader.next();
+        if (!ev) break;
+        await this.handle(ev);
+      }
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'session failure');
+      this.untagged('BYE Internal error occurred.');
+      this.close();
+    } finally {
+      this.busy = false;
+      if (this.paused && !this.closed) {
+        this.paused = false;
+        this.conn.resume();
+      }
+    }
+  }
+
+  private async handle(ev: ReaderEvent): Promise<void> {
+    switch (ev.type) {
+      case 'continue':
+        this.write('+ OK\r\n');
+        return;
+      case 'error': {
+        if (ev.fatal) {
+          this.untagged(`BYE ${ev.text}`);
+          return this.close();
+        }
+        const code = ev.code ? `[${ev.code}] ` : '';
+        this.write(`${ev.tag ?? '*'} ${ev.kind} ${code}${ev.text}\r\n`);
+        return this.countBad();
+      }
+      case 'line':
+        // A raw line nobody asked for (cannot happen unless a handler gave up waiting); ignore it.
+        return;
+      case 'command':
+        return this.dispatch(ev);
+    }
+  }
+
+  private countBad(): void {
+    if (++this.badInARow >= MAX_BAD_COMMANDS) {
+      this.untagged('BYE Too many invalid IMAP commands.');
+      this.close();
+    }
+  }
+
+  private async dispatch(cmd: ImapCommand): Promise<void> {
+    const spec = imapCommands.get(cmd.name);
+    let result: Completion;
+    const started = Date.now();
+    if (!spec) {
+      result = bad('Unknown command.');
+    } else if (!spec.states.includes(this.state)) {
+      result = bad(
+        this.state === 'not-authenticated'
+          ? 'Please log in first.'
+          : this.state === 'authenticated' && spec.states.includes('selected')
+            ? 'No mailbox selected.'
+            : `${cmd.name} is not allowed now.`,
+      );
+    } else {
+      try {
+        result = await spec.run(this, cmd);
+      } catch (err) {
+        result = this.errorCompletion(err, cmd);
+      }
+    }
+    if (this.closed && cmd.name !== 'LOGOUT') return;
+    this.badInARow = result.status === 'BAD' ? this.badInARow + 1 : 0;
+    if (!result.silent) this.write(`${cmd.tag} ${result.status} ${result.code ? `[${result.code}] ` : ''}${result.text}\r\n`);
+    this.log.info({ command: cmd.name, status: result.status, ms: Date.now() - started, user: this.user?.user }, 'command');
+    if (this.badInARow >= MAX_BAD_COMMANDS) this.countBad();
+    if (this.state === 'logout') this.close();
+  }
+
+  /** Maps a thrown error to the tagged reply: protocol errors as they are, storage errors by code. */
+  private errorCompletion(err: unknown, cmd: ImapCommand): Completion {
+    if (err instanceof ProtocolError) return { status: err.kind, code: err.code, text: err.message };
+    const mapped = mapStorageError(err);
+    if (mapped) return mapped;
+    this.log.error({ command: cmd.name, err: (err as Error).message, stack: (err as Error).stack }, 'command failed');
+    return no('Internal error occurred. Refer to server log for more information.', 'SERVERBUG');
+  }
+
+  untagged(text: string): void {
+    this.write(`* ${text}\r\n`);
+  }
+
+  write(data: string | Buffer): void {
+    this.conn.write(data);
+  }
+
+  drain(): Promise<void> {
+    return this.conn.drain();
+  }
+
+  readLine(): Promise<string | null> {
+    if (this.closed) return Promise.resolve(null);
+    this.reader.readRawLine();
+    return new Promise((resolve) => {
+      this.lineWaiter = resolve;
+      this.deliverLine();
+    });
+  }
+
+  private deliverLine(): void {
+    const waiter = this.lineWaiter;
+    if (!waiter) return;
+    const ev = this.reader.next();
+    if (!ev) return;
+    this.lineWaiter = undefined;
+    waiter(ev.type === 'line' ? ev.text : '');
+  }
+
+  async startTls(): Promise<void> {
+    // Bytes pipelined after STARTTLS arrived in plaintext and must not be trusted (RFC 9051 section 6.2.1).
+    this.reader.takeBuffered();
+    await this.conn.startTls();
+  }
+
+  async login(user: UserRecord): Promise<Completion> {
+    this.user = user;
+    this.state = 'authenticated';
+    this.conn.setIdleTimeout(this.ctx.config.imap.imap_client_timeout, () => this.idleTimeout());
+    this.log.info({ user: user.user }, 'login');
+    return ok('Logged in', `CAPABILITY ${this.capabilities().join(' ')}`);
+  }
+
+  logout(): void {
+    this.state = 'logout';
+  }
+
+  private idleTimeout(): void {
+    this.untagged('BYE Disconnected for inactivity.');
+    this.close();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.conn.end();
+  }
+
+  private async onClose(): Promise<void> {
+    this.closed = true;
+    this.reader.close();
+    this.lineWaiter?.(null);
+    this.lineWaiter = undefined;
+    for (const hook of this.onEnd.splice(0)) {
+      try {
+        await hook();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'cleanup failed');
+      }
+    }
+  }
+
+  shutdown(): void {
+    this.untagged('BYE Server shutting down.');
+    this.close();
+  }
+}
+
+/** Storage errors carry a closed set of codes; IMAP shows them as RFC 5530 response codes. */
+const STORAGE_CODES: Record<string, string> = {
+  NOTFOUND: 'NONEXISTENT',
+  EXISTS: 'ALREADYEXISTS',
+  PERM: 'NOPERM',
+  NOQUOTA: 'OVERQUOTA',
+  INUSE: 'INUSE',
+  EXPUNGED: 'EXPUNGEISSUED',
+  TEMP: 'UNAVAILABLE',
+  BADNAME: 'CANNOT',
+  TOOBIG: 'TOOBIG',
+  LIMIT: 'LIMIT',
+};
+
+export function mapStorageError(err: unknown): Completion | undefined {
+  const e = err as { name?: string; code?: string; message?: string; userMessage?: string };
+  if (e && e.name === 'StorageError' && typeof e.code === 'string') {
+    return no(e.userMessage ?? e.message ?? 'Operation failed.', STORAGE_CODES[e.code] ?? 'SERVERBUG');
+  }
+  return undefined;
+}

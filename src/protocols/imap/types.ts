@@ -1,0 +1,58 @@
+// Shared types of the IMAP server: connection states (RFC 9051 section 3), the command table entry,
+// the completion a command returns, and the session surface that command handlers use.
+import type { Connection } from '../../server/connection.js';
+import type { ServerContext } from '../../server/context.js';
+import type { Logger } from '../../lib/logger.js';
+import type { ImapCommand } from './proto/command-reader.js';
+import type { UserRecord } from '../../auth/service.js';
+
+export type ImapState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
+
+/** The tagged status line a command ends with. */
+export interface Completion {
+  status: 'OK' | 'NO' | 'BAD';
+  /** Response code without brackets, e.g. "READ-WRITE", "UIDNEXT 4", "CAPABILITY IMAP4rev1 ...". */
+  code?: string;
+  text: string;
+  /** The command already wrote its tagged line itself (STARTTLS answers before the handshake). */
+  silent?: boolean;
+}
+
+export const ok = (text: string, code?: string): Completion => ({ status: 'OK', text, code });
+export const no = (text: string, code?: string): Completion => ({ status: 'NO', text, code });
+export const bad = (text: string, code?: string): Completion => ({ status: 'BAD', text, code });
+export const alreadyAnswered: Completion = { status: 'OK', text: '', silent: true };
+
+export interface ImapSessionApi {
+  readonly conn: Connection;
+  readonly ctx: ServerContext;
+  readonly log: Logger;
+  state: ImapState;
+  /** Extensions turned on with ENABLE (upper-case names). */
+  readonly enabled: Set<string>;
+  /** The logged-in user, once authenticated. */
+  user: UserRecord | undefined;
+  /** Writes an untagged response: "* " + text + CRLF. */
+  untagged(text: string): void;
+  /** Writes raw bytes (literals, pre-formatted responses). */
+  write(data: string | Buffer): void;
+  drain(): Promise<void>;
+  /** The next raw client line (AUTHENTICATE continuation, IDLE's DONE); null when the connection closes. */
+  readLine(): Promise<string | null>;
+  startTls(): Promise<void>;
+  /** Completes a login: sets the user, opens storage, moves to the authenticated state. */
+  login(user: UserRecord): Promise<Completion>;
+  /** The capability list for the current state and connection. */
+  capabilities(): string[];
+  /** Ends the session after the current command. */
+  logout(): void;
+}
+
+export interface ImapCommandSpec {
+  /** Upper-case command name; "UID FETCH" style names for UID commands. */
+  name: string;
+  states: ImapState[];
+  /** Capabilities this command adds (e.g. "IDLE"), given the session. */
+  capabilities?(s: ImapSessionApi): string[];
+  run(s: ImapSessionApi, cmd: ImapCommand): Promise<Completion> | Completion;
+}

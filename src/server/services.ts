@@ -1,0 +1,10 @@
+// The list of protocol services the daemon runs, built from the config: each protocol module
+// turns the shared context into a ServiceDefinition with its listeners.
+import type { ServiceDefinition } from './service.js';
+import type { ServerContext } from './context.js';
+import { authSocketServices } from '../protocols/auth-socket/service.js';
+import { imapServices } from '../protocols/imap/service.js';
+
+export function buildServices(ctx: ServerContext): ServiceDefinition[] {
+  return [...authSocketServices(ctx), ...imapServices(ctx)];
+}
