@@ -1,0 +1,247 @@
+// The per-user LMDB index: per mailbox UID -> location, flags, modseq, dates, sizes, GUID; counters so STATUS and
+// SELECT are O(1); expunged UIDs with their modseq (for QRESYNC); a parsed-data cache. A cache only: rebuildable.
+import { open as openLmdb, type Database, type Key, type RootDatabase } from 'lmdb';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { getLogger } from '../lib/logger.js';
+
+const log = getLogger({ component: 'index' });
+
+/** Bump when the stored shape changes; an index with another version is dropped and rebuilt from the store. */
+export const INDEX_SCHEMA_VERSION = 1;
+
+export interface MessageRecord {
+  uid: number;
+  key: string;
+  flags: string[];
+  internalDate: number;
+  saveDate: number;
+  size: number;
+  physicalSize: number;
+  modseq: number;
+  guid: string;
+}
+
+export interface MailboxState {
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  /** Messages with UID >= this are \Recent for the next session that claims them. */
+  firstRecentUid: number;
+  messages: number;
+  unseen: number;
+  recent: number;
+  deleted: number;
+  size: number;
+  /** The store's change stamp when the index last matched it. */
+  stamp: string;
+}
+
+type MailboxKey = [string, number];
+type CacheKey = [string, number, string];
+
+function isSeen(flags: readonly string[]): boolean {
+  return flags.includes('\\Seen');
+}
+function isDeleted(flags: readonly string[]): boolean {
+  return flags.includes('\\Deleted');
+}
+
+/**
+ * Changes to one mailbox inside one synchronous LMDB transaction: counters follow every put/delete, and
+ * highestModseq only moves forward. Obtain one through UserIndex.write().
+ */
+export class MailboxWriter {
+  constructor(
+    private readonly index: UserIndex,
+    readonly mailbox: string,
+    readonly state: MailboxState,
+  ) {}
+
+  nextModseq(): number {
+    this.state.highestModseq += 1;
+    return this.state.highestModseq;
+  }
+
+  get(uid: number): MessageRecord | undefined {
+    return this.index.messages.get([this.mailbox, uid]) as MessageRecord | undefined;
+  }
+
+  put(rec: MessageRecord): void {
+    const old = this.get(rec.uid);
+    if (old) this.account(old, -1);
+    this.account(rec, +1);
+    if (rec.modseq > this.state.highestModseq) this.state.highestModseq = rec.modseq;
+    if (rec.uid >= this.state.uidNext) this.state.uidNext = rec.uid + 1;
+    this.index.messages.putSync([this.mailbox, rec.uid], rec);
+  }
+
+  /** Removes a message, remembering its UID with the modseq of the expunge. */
+  remove(uid: number, modseq = this.nextModseq()): void {
+    const old = this.get(uid);
+    if (!old) return;
+    this.account(old, -1);
+    this.index.messages.removeSync([this.mailbox, uid]);
+    this.index.expunged.putSync([this.mailbox, uid], modseq);
+    for (const key of this.index.cache.getKeys({ start: [this.mailbox, uid, ''], end: [this.mailbox, uid + 1, ''] })) {
+      this.index.cache.removeSync(key);
+    }
+  }
+
+  private account(rec: MessageRecord, sign: 1 | -1): void {
+    this.state.messages += sign;
+    this.state.size += sign * rec.size;
+    if (!isSeen(rec.flags)) this.state.unseen += sign;
+    if (isDeleted(rec.flags)) this.state.deleted += sign;
+    if (rec.uid >= this.state.firstRecentUid) this.state.recent += sign;
+  }
+
+  /** Moves the \Recent boundary (all messages below it stop being recent for new sessions). */
+  setFirstRecentUid(uid: number): void {
+    if (uid <= this.state.firstRecentUid) return;
+    for (const { value } of this.index.messages.getRange({ start: [this.mailbox, this.state.firstRecentUid], end: [this.mailbox, uid] })) {
+      void value;
+      this.state.recent -= 1;
+    }
+    this.state.firstRecentUid = uid;
+  }
+}
+
+/** One LMDB environment per user, shared by every session of that user in this process (reference counted). */
+export class UserIndex {
+  private static readonly open = new Map<string, UserIndex>();
+  private refs = 0;
+  readonly root: RootDatabase;
+  readonly meta: Database<unknown, string>;
+  readonly mailboxes: Database<MailboxState, string>;
+  readonly messages: Database<MessageRecord, MailboxKey>;
+  readonly expunged: Database<number, MailboxKey>;
+  readonly cache: Database<unknown, CacheKey>;
+
+  private constructor(readonly dir: string, fsync: boolean) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.root = openLmdb({ path: join(dir, 'index.mdb'), maxDbs: 8, noSync: !fsync, compression: false });
+    this.meta = this.root.openDB({ name: 'meta' });
+    this.mailboxes = this.root.openDB({ name: 'mailboxes' });
+    this.messages = this.root.openDB({ name: 'messages' });
+    this.expunged = this.root.openDB({ name: 'expunged' });
+    this.cache = this.root.openDB({ name: 'cache' });
+    const version = this.meta.get('schemaVersion');
+    if (version !== INDEX_SCHEMA_VERSION) {
+      if (version !== undefined) log.warn({ dir, version, want: INDEX_SCHEMA_VERSION }, 'index schema changed; rebuilding from the store');
+      this.root.transactionSync(() => {
+        for (const db of [this.mailboxes, this.messages, this.expunged, this.cache] as Database<unknown, Key>[]) {
+          for (const key of db.getKeys()) db.removeSync(key);
+        }
+        this.meta.putSync('schemaVersion', INDEX_SCHEMA_VERSION);
+      });
+    }
+  }
+
+  /** Opens (or shares) the index in `dir`. Every acquire needs one release(). */
+  static acquire(dir: string, fsync: boolean): UserIndex {
+    let idx = UserIndex.open.get(dir);
+    if (!idx) {
+      idx = new UserIndex(dir, fsync);
+      UserIndex.open.set(dir, idx);
+    }
+    idx.refs += 1;
+    return idx;
+  }
+
+  async release(): Promise<void> {
+    this.refs -= 1;
+    if (this.refs > 0) return;
+    UserIndex.open.delete(this.dir);
+    await this.root.close();
+  }
+
+  state(mailbox: string): MailboxState | undefined {
+    return this.mailboxes.get(mailbox);
+  }
+
+  records(mailbox: string): MessageRecord[] {
+    return [...this.messages.getRange({ start: [mailbox, 0], end: [mailbox, Number.MAX_SAFE_INTEGER] })].map((e) => e.value);
+  }
+
+  record(mailbox: string, uid: number): MessageRecord | undefined {
+    return this.messages.get([mailbox, uid]);
+  }
+
+  /** UIDs expunged with a modseq above `modseq` (QRESYNC VANISHED). */
+  expungedSince(mailbox: string, modseq: number): number[] {
+    const out: number[] = [];
+    for (const { key, value } of this.expunged.getRange({ start: [mailbox, 0], end: [mailbox, Number.MAX_SAFE_INTEGER] })) {
+      if (value > modseq) out.push(key[1]);
+    }
+    return out;
+  }
+
+  /**
+   * Runs `fn` in one synchronous transaction (a throw rolls everything back) with a writer for `mailbox`.
+   * `init` supplies the state when the mailbox has none yet.
+   */
+  write<T>(mailbox: string, init: () => MailboxState, fn: (w: MailboxWriter) => T): T {
+    return this.root.transactionSync(() => {
+      const state = this.mailboxes.get(mailbox) ?? init();
+      const writer = new MailboxWriter(this, mailbox, { ...state });
+      const result = fn(writer);
+      this.mailboxes.putSync(mailbox, writer.state);
+      return result;
+    });
+  }
+
+  /** Forgets everything about a mailbox (after delete, or to force a rebuild). */
+  dropMailbox(mailbox: string): void {
+    this.root.transactionSync(() => this.dropMailboxInTxn(mailbox));
+  }
+
+  private dropMailboxInTxn(mailbox: string): void {
+    this.mailboxes.removeSync(mailbox);
+    for (const db of [this.messages, this.expunged] as Database<unknown, MailboxKey>[]) {
+      for (const key of db.getKeys({ start: [mailbox, 0], end: [mailbox, Number.MAX_SAFE_INTEGER] })) db.removeSync(key);
+    }
+    for (const key of this.cache.getKeys({ start: [mailbox, 0, ''], end: [mailbox, Number.MAX_SAFE_INTEGER, ''] })) this.cache.removeSync(key);
+  }
+
+  /** Moves a mailbox's entries to a new name (rename keeps UIDs, modseqs and cache). */
+  renameMailbox(from: string, to: string): void {
+    this.root.transactionSync(() => {
+      this.dropMailboxInTxn(to);
+      const state = this.mailboxes.get(from);
+      if (!state) return;
+      this.mailboxes.putSync(to, state);
+      for (const { key, value } of this.messages.getRange({ start: [from, 0], end: [from, Number.MAX_SAFE_INTEGER] })) {
+        this.messages.putSync([to, key[1]], value);
+      }
+      for (const { key, value } of this.expunged.getRange({ start: [from, 0], end: [from, Number.MAX_SAFE_INTEGER] })) {
+        this.expunged.putSync([to, key[1]], value);
+      }
+      for (const { key, value } of this.cache.getRange({ start: [from, 0, ''], end: [from, Number.MAX_SAFE_INTEGER, ''] })) {
+        this.cache.putSync([to, key[1], key[2]], value);
+      }
+      this.dropMailboxInTxn(from);
+    });
+  }
+
+  getCached(mailbox: string, uid: number, key: string): unknown {
+    return this.cache.get([mailbox, uid, key]);
+  }
+
+  /** Stores parsed data for a message (ignored when the message is no longer in the index). */
+  setCached(mailbox: string, uid: number, key: string, value: unknown): void {
+    this.root.transactionSync(() => {
+      if (this.messages.doesExist([mailbox, uid])) this.cache.putSync([mailbox, uid, key], value);
+    });
+  }
+
+  mailboxNames(): string[] {
+    return [...this.mailboxes.getKeys()] as string[];
+  }
+}
+
+/** Where a user's index lives: the :INDEX= path of the mail location, else <dataDir>/index/<user>. */
+export function indexDirFor(dataDir: string, user: string, indexPath?: string): string {
+  if (indexPath) return indexPath;
+  return join(dataDir, 'index', user.replace(/\//g, '_'));
+}

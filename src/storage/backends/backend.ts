@@ -1,0 +1,128 @@
+// The interface every message-store backend (Maildir now, mbox next) implements beneath the generic storage layer,
+// as Dovecot's lib-storage splits index/<format> from list/<layout>: the backend is the truth, the index a cache.
+import type { QuotaLimits } from './maildir/maildirsize.js';
+
+/** One message as the store records it. */
+export interface StoredMessage {
+  uid: number;
+  /** Where the backend finds the message (Maildir: current file name with subdir; mbox: offset...). Opaque above. */
+  key: string;
+  /** System flags and keywords as the store records them (never \Recent). */
+  flags: string[];
+  /** Internal date, ms since the epoch. */
+  internalDate: number;
+  /** RFC822.SIZE: the size with CRLF line ends. */
+  size: number;
+  /** Bytes on disk. */
+  physicalSize: number;
+  /** Message GUID (Maildir: the base file name unless the uidlist holds a G extension). */
+  guid: string;
+  /** Not yet seen by any session (Maildir: still in new/); such messages are \Recent after a rebuild. */
+  unseenBySessions: boolean;
+}
+
+export type KnownMessage = Pick<StoredMessage, 'key' | 'internalDate' | 'size' | 'physicalSize'>;
+
+export interface StoreSnapshot {
+  uidValidity: number;
+  uidNext: number;
+  /** Ascending by UID. */
+  messages: StoredMessage[];
+  /** The change stamp taken before the scan started (see MailboxStore.changeStamp). */
+  stamp: string;
+}
+
+export interface MessageContent {
+  /** Size of what stream()/read() return (CRLF form). */
+  size: number;
+  /** The message with CRLF line ends, optionally the byte range [start, end). */
+  stream(start?: number, end?: number): NodeJS.ReadableStream;
+  read(): Promise<Buffer>;
+}
+
+export interface SaveInput {
+  data: Buffer | NodeJS.ReadableStream;
+  flags: string[];
+  internalDate?: Date;
+}
+
+/**
+ * One mailbox in a store. Methods marked "locked" must run inside `locked()`, which excludes other writers of this
+ * mailbox in this process and (through the backend's lock, e.g. dovecot-uidlist.lock) in other processes.
+ */
+export interface MailboxStore {
+  readonly name: string;
+  exists(): Promise<boolean>;
+  /** A cheap value that changes whenever the store may have changed (directory mtimes, file size...). */
+  changeStamp(): Promise<string>;
+  locked<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * locked: the full list, assigning UIDs to messages that have none yet. `known` gives what the index already
+   * holds for a UID, so that unchanged messages need no stat or read.
+   */
+  scan(known?: (uid: number) => KnownMessage | undefined): Promise<StoreSnapshot>;
+  /** Writes the message durably outside the lock (temp file); `commit` (locked) makes it visible with a UID. */
+  prepareSave(input: SaveInput): Promise<PreparedSave>;
+  open(msg: StoredMessage): Promise<MessageContent>;
+  /** locked: replaces the flags of each message; all or nothing. Returns the updated messages (keys may change). */
+  setFlags(changes: Array<{ msg: StoredMessage; flags: string[] }>): Promise<StoredMessage[]>;
+  /** locked: marks messages as seen by a session (Maildir: new/ to cur/). */
+  settle(msgs: StoredMessage[]): Promise<StoredMessage[]>;
+  /** locked: removes the messages; a message already gone is not an error. */
+  expunge(msgs: StoredMessage[]): Promise<void>;
+  /** Prepares copies of messages of `source` (possibly of another backend) with the given flags. */
+  prepareCopy(source: MailboxStore, items: Array<{ msg: StoredMessage; flags: string[] }>): Promise<PreparedSave[]>;
+  /** Calls `onChange` when something outside may have changed the store; close() stops it. */
+  watch(onChange: () => void): { close(): void };
+}
+
+/** A message written to the store but not yet visible; commit() (inside locked()) assigns its UID. */
+export interface PreparedSave {
+  readonly physicalSize: number;
+  readonly size: number;
+  commit(): Promise<StoredMessage>;
+  abort(): Promise<void>;
+}
+
+export interface QuotaUsage {
+  limits?: QuotaLimits;
+  bytes: number;
+  messages: number;
+}
+
+/** Per-user quota kept by the backend (Maildir++: maildirsize). */
+export interface QuotaStore {
+  usage(): Promise<QuotaUsage>;
+  /** Throws StorageError NOQUOTA when adding would exceed a limit. */
+  check(addBytes: number, addMessages: number): Promise<void>;
+  /** Records a change (positive on save, negative on expunge). */
+  update(deltaBytes: number, deltaMessages: number): Promise<void>;
+  recalculate(): Promise<QuotaUsage>;
+}
+
+export interface MailboxListEntry {
+  name: string;
+  selectable: boolean;
+}
+
+/** One user's store: the folder layout plus the message format. */
+export interface UserBackend {
+  readonly kind: string;
+  readonly separator: string;
+  /** Directory for per-user control files (subscriptions, special-use). */
+  readonly controlDir: string;
+  /** File name of the subscriptions file in controlDir ('subscriptions' for Maildir, '.subscriptions' for mbox). */
+  readonly subscriptionsFile: string;
+  readonly fsLayout: boolean;
+  /** Existing mailboxes (INBOX included when it exists), and parents that exist only as hierarchy. */
+  listMailboxes(): Promise<MailboxListEntry[]>;
+  mailboxExists(name: string): Promise<boolean>;
+  createMailbox(name: string): Promise<void>;
+  /** Deletes the mailbox's messages and itself; children stay (they become children of a \NoSelect parent). */
+  deleteMailbox(name: string): Promise<void>;
+  /** Renames a mailbox with all its children; returns the renamed [old, new] names. */
+  renameMailbox(from: string, to: string): Promise<Array<[string, string]>>;
+  mailboxStore(name: string): MailboxStore;
+  quota?: QuotaStore;
+  close(): Promise<void>;
+}

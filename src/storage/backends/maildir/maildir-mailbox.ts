@@ -1,0 +1,512 @@
+// One Maildir mailbox (cur/ new/ tmp/ + dovecot-uidlist + dovecot-keywords) as a MailboxStore: deliveries go
+// tmp -> fsync -> rename into new/ or cur/ -> fsync dir; UIDs assigned under dovecot-uidlist.lock (Dovecot maildir-*.c).
+import { createReadStream, createWriteStream, watch as fsWatch, type FSWatcher } from 'node:fs';
+import { link, open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StorageError, toStorageError } from '../../errors.js';
+import { CrlfToLf, LfToCrlf, crlfSize } from '../../common/crlf.js';
+import { Mutex, appendFileDurable, fsyncDir, pathExists, writeFileDurable } from '../../common/fsutil.js';
+import { acquireDotlock } from '../../common/dotlock.js';
+import type { KnownMessage, MailboxStore, MessageContent, PreparedSave, SaveInput, StoreSnapshot, StoredMessage } from '../backend.js';
+import { flagsToLetters, lettersToFlags, newBaseFilename, parseMaildirFilename, withInfo } from './filename.js';
+import { formatKeywordsFile, freeKeywordIndex, parseKeywordsFile } from './keywords.js';
+import {
+  effectiveNextUid,
+  formatUidlist,
+  formatUidlistRecord,
+  parseCourierUidlist,
+  parseUidlist,
+  UidlistParseError,
+  type Uidlist,
+  type UidlistRecord,
+} from './uidlist.js';
+import { getLogger } from '../../../lib/logger.js';
+
+const log = getLogger({ component: 'maildir' });
+
+export const UIDLIST_FILE = 'dovecot-uidlist';
+export const KEYWORDS_FILE = 'dovecot-keywords';
+export const COURIER_UIDLIST_FILE = 'courierimapuidlist';
+
+/** Rewrite the uidlist when it holds this many more records than there are messages. */
+const UIDLIST_REWRITE_SLACK = 64;
+
+/** Allocates UIDVALIDITY values: time based, strictly increasing within the process (as Dovecot's mailbox-uidvalidity). */
+let lastUidValidity = 0;
+export function newUidValidity(): number {
+  lastUidValidity = Math.max(Math.floor(Date.now() / 1000), lastUidValidity + 1);
+  return lastUidValidity;
+}
+
+interface DirEntry {
+  subdir: 'new' | 'cur';
+  filename: string;
+}
+
+/** Hook for the user's quota (Maildir++ maildirsize), told about physical sizes. */
+export interface MaildirQuotaHook {
+  check(addBytes: number, addMessages: number): Promise<void>;
+  update(deltaBytes: number, deltaMessages: number): Promise<void>;
+}
+
+export class MaildirMailboxStore implements MailboxStore {
+  private readonly mutex = new Mutex();
+  private uidlist?: Uidlist;
+  private uidlistStamp = '';
+  private keywords = new Map<number, string>();
+  private keywordsStamp = '';
+
+  constructor(
+    readonly name: string,
+    readonly path: string,
+    private readonly opts: { fsync: boolean; isInbox: boolean; quota?: MaildirQuotaHook },
+  ) {}
+
+  private get uidlistPath(): string {
+    return join(this.path, UIDLIST_FILE);
+  }
+
+  async exists(): Promise<boolean> {
+    return pathExists(join(this.path, 'cur'));
+  }
+
+  async changeStamp(): Promise<string> {
+    const parts: string[] = [];
+    for (const p of [join(this.path, 'new'), join(this.path, 'cur'), this.uidlistPath]) {
+      try {
+        const st = await stat(p, { bigint: true });
+        parts.push(`${st.ino}.${st.mtimeNs}.${st.size}`);
+      } catch {
+        parts.push('-');
+      }
+    }
+    return parts.join(':');
+  }
+
+  async locked<T>(fn: () => Promise<T>): Promise<T> {
+    return this.mutex.run(async () => {
+      if (!(await this.exists())) throw new StorageError('NOTFOUND');
+      const lock = await acquireDotlock(this.uidlistPath);
+      try {
+        return await fn();
+      } finally {
+        await lock.release();
+      }
+    });
+  }
+
+  // ---- dovecot-uidlist and dovecot-keywords -------------------------------------------------------------------
+
+  /** Reads the uidlist when it changed on disk; creates it (importing Courier's UIDs when present) when missing. */
+  private async loadUidlist(): Promise<Uidlist> {
+    let st;
+    try {
+      st = await stat(this.uidlistPath, { bigint: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (st) {
+      const stamp = `${st.ino}.${st.mtimeNs}.${st.size}`;
+      if (this.uidlist && stamp === this.uidlistStamp) return this.uidlist;
+      const text = await readFile(this.uidlistPath, 'utf8');
+      try {
+        this.uidlist = parseUidlist(text);
+      } catch (err) {
+        if (!(err instanceof UidlistParseError)) throw err;
+        // A broken uidlist: keep what parses is impossible to trust; start over with a new UIDVALIDITY as Dovecot does.
+        log.error({ path: this.uidlistPath, err: err.message }, 'corrupted dovecot-uidlist, recreating with new UIDVALIDITY');
+        this.uidlist = { version: 3, uidValidity: newUidValidity(), nextUid: 1, guid: randomBytes(16).toString('hex'), headerExt: [], records: [] };
+        await this.rewriteUidlist();
+        return this.uidlist;
+      }
+      this.uidlistStamp = stamp;
+      return this.uidlist;
+    }
+    const fresh: Uidlist = { version: 3, uidValidity: newUidValidity(), nextUid: 1, guid: randomBytes(16).toString('hex'), headerExt: [], records: [] };
+    try {
+      const courier = parseCourierUidlist(await readFile(join(this.path, COURIER_UIDLIST_FILE), 'utf8'));
+      fresh.uidValidity = courier.uidValidity;
+      fresh.nextUid = courier.nextUid;
+      fresh.records = courier.records.map((r) => ({ uid: r.uid, filename: r.filename, ext: new Map() }));
+      log.info({ path: this.path, messages: fresh.records.length }, 'imported courierimapuidlist');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !(err instanceof UidlistParseError)) throw err;
+    }
+    this.uidlist = fresh;
+    await this.rewriteUidlist();
+    return fresh;
+  }
+
+  private async rewriteUidlist(): Promise<void> {
+    const list = this.uidlist!;
+    list.version = 3;
+    list.nextUid = effectiveNextUid(list);
+    await writeFileDurable(this.uidlistPath, formatUidlist(list), { fsync: this.opts.fsync });
+    await this.rememberUidlistStamp();
+  }
+
+  private async rememberUidlistStamp(): Promise<void> {
+    const st = await stat(this.uidlistPath, { bigint: true });
+    this.uidlistStamp = `${st.ino}.${st.mtimeNs}.${st.size}`;
+  }
+
+  private async appendUidlistRecords(records: UidlistRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await appendFileDurable(this.uidlistPath, records.map(formatUidlistRecord).join(''), { fsync: this.opts.fsync });
+    this.uidlist!.records.push(...records);
+    await this.rememberUidlistStamp();
+  }
+
+  private async loadKeywords(): Promise<Map<number, string>> {
+    const path = join(this.path, KEYWORDS_FILE);
+    try {
+      const st = await stat(path, { bigint: true });
+      const stamp = `${st.ino}.${st.mtimeNs}.${st.size}`;
+      if (stamp !== this.keywordsStamp) {
+        this.keywords = parseKeywordsFile(await readFile(path, 'utf8'));
+        this.keywordsStamp = stamp;
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.keywords = new Map();
+      this.keywordsStamp = '';
+    }
+    return this.keywords;
+  }
+
+  /** Flag letters for a flag set, adding keywords to dovecot-keywords as needed (locked). */
+  private async lettersFor(flags: readonly string[], keep = ''): Promise<string> {
+    const map = await this.loadKeywords();
+    const byName = new Map([...map].map(([i, k]) => [k.toLowerCase(), i]));
+    const indexes: number[] = [];
+    let added = false;
+    for (const f of flags) {
+      if (f.startsWith('\\')) continue;
+      let idx = byName.get(f.toLowerCase());
+      if (idx === undefined) {
+        idx = freeKeywordIndex(map);
+        if (idx < 0) throw new StorageError('LIMIT', 'Too many keywords in this mailbox (26 at most)');
+        map.set(idx, f);
+        byName.set(f.toLowerCase(), idx);
+        added = true;
+      }
+      indexes.push(idx);
+    }
+    if (added) {
+      await writeFileDurable(join(this.path, KEYWORDS_FILE), formatKeywordsFile(map), { fsync: this.opts.fsync });
+      const st = await stat(join(this.path, KEYWORDS_FILE), { bigint: true });
+      this.keywordsStamp = `${st.ino}.${st.mtimeNs}.${st.size}`;
+    }
+    return flagsToLetters(flags.filter((f) => f.startsWith('\\')), indexes, keep);
+  }
+
+  private flagsFromLetters(letters: string): string[] {
+    const { systemFlags, keywordIndexes } = lettersToFlags(letters);
+    const keywords = keywordIndexes.map((i) => this.keywords.get(i)).filter((k): k is string => k !== undefined);
+    return [...systemFlags, ...keywords];
+  }
+
+  // ---- scanning ------------------------------------------------------------------------------------------------
+
+  private async listDir(): Promise<Map<string, DirEntry>> {
+    const byBase = new Map<string, DirEntry>();
+    for (const subdir of ['new', 'cur'] as const) {
+      let names: string[];
+      try {
+        names = await readdir(join(this.path, subdir));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      for (const filename of names) {
+        if (filename.startsWith('.')) continue;
+        const base = parseMaildirFilename(filename).base;
+        const existing = byBase.get(base);
+        // The same base in new/ and cur/ (a rename raced a scan): cur/ wins.
+        if (!existing || subdir === 'cur') byBase.set(base, { subdir, filename });
+      }
+    }
+    return byBase;
+  }
+
+  private async describe(uid: number, rec: UidlistRecord | undefined, entry: DirEntry, reuse?: ReuseInfo): Promise<StoredMessage> {
+    const parsed = parseMaildirFilename(entry.filename);
+    const key = `${entry.subdir}/${entry.filename}`;
+    const flags = this.flagsFromLetters(parsed.letters);
+    const guid = rec?.ext.get('G') ?? parsed.base;
+    if (reuse && reuse.base === parsed.base) {
+      return { uid, key, flags, internalDate: reuse.internalDate, size: reuse.size, physicalSize: reuse.physicalSize, guid, unseenBySessions: entry.subdir === 'new' };
+    }
+    const full = join(this.path, key);
+    const st = await stat(full);
+    let size = parsed.vsize ?? (rec?.ext.has('W') ? Number(rec.ext.get('W')) : undefined);
+    if (size === undefined) size = crlfSize(await readFile(full));
+    return { uid, key, flags, internalDate: st.mtime.getTime(), size, physicalSize: st.size, guid, unseenBySessions: entry.subdir === 'new' };
+  }
+
+  async scan(known: (uid: number) => KnownMessage | undefined = () => undefined): Promise<StoreSnapshot> {
+    const reuse = (uid: number): ReuseInfo | undefined => {
+      const k = known(uid);
+      return k ? { base: parseMaildirFilename(basename(k.key)).base, internalDate: k.internalDate, size: k.size, physicalSize: k.physicalSize } : undefined;
+    };
+    const stamp = await this.changeStamp();
+    const list = await this.loadUidlist();
+    await this.loadKeywords();
+    const files = await this.listDir();
+    const messages: StoredMessage[] = [];
+    for (const rec of list.records) {
+      const entry = files.get(rec.filename);
+      if (!entry) continue;
+      files.delete(rec.filename);
+      try {
+        messages.push(await this.describe(rec.uid, rec, entry, reuse(rec.uid)));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // vanished meanwhile: expunged
+      }
+    }
+    // Files without a UID (delivered by an outside program, or a crash before the uidlist append).
+    const newcomers = [...files.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const records: UidlistRecord[] = [];
+    let nextUid = effectiveNextUid(list);
+    for (const [base, entry] of newcomers) {
+      const uid = nextUid++;
+      try {
+        messages.push(await this.describe(uid, undefined, entry));
+        records.push({ uid, filename: base, ext: new Map() });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        nextUid--;
+      }
+    }
+    if (list.records.length + records.length > messages.length + UIDLIST_REWRITE_SLACK) {
+      const live = new Set(messages.map((m) => m.uid));
+      list.records = list.records.filter((r) => live.has(r.uid)).concat(records);
+      list.nextUid = Math.max(nextUid, list.nextUid);
+      await this.rewriteUidlist();
+    } else {
+      await this.appendUidlistRecords(records);
+    }
+    return { uidValidity: list.uidValidity, uidNext: Math.max(nextUid, effectiveNextUid(list)), messages, stamp };
+  }
+
+  // ---- saving ------------------------------------------------------------------------------------------------
+
+  async prepareSave(input: SaveInput): Promise<PreparedSave> {
+    const tmpName = `${newBaseFilename(0, 0).replace(/,S=0,W=0$/, '')}.${randomBytes(4).toString('hex')}`;
+    const tmpPath = join(this.path, 'tmp', tmpName);
+    const counter = new CrlfToLf();
+    const source = Buffer.isBuffer(input.data) ? Readable.from([input.data]) : Readable.from(input.data as AsyncIterable<Buffer>);
+    const out = createWriteStream(tmpPath, { flags: 'wx', mode: 0o600 });
+    try {
+      await pipeline(source, counter, out);
+      if (this.opts.fsync) {
+        const fh = await open(tmpPath, 'r');
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      }
+      const date = input.internalDate ?? new Date();
+      await utimes(tmpPath, new Date(), date);
+    } catch (err) {
+      await unlink(tmpPath).catch(() => undefined);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StorageError('NOTFOUND', undefined, err);
+      throw toStorageError(err);
+    }
+    const physicalSize = counter.physicalSize;
+    const size = counter.virtualSize;
+    return this.preparedFromTmp(tmpPath, physicalSize, size, input.flags, (input.internalDate ?? new Date()).getTime());
+  }
+
+  private preparedFromTmp(tmpPath: string, physicalSize: number, size: number, flags: string[], internalDate: number): PreparedSave {
+    let done = false;
+    return {
+      physicalSize,
+      size,
+      commit: async () => {
+        if (done) throw new StorageError('INTERNAL', undefined, new Error('save committed twice'));
+        const list = await this.loadUidlist();
+        await this.loadKeywords();
+        const base = newBaseFilename(physicalSize, size);
+        const letters = await this.lettersFor(flags);
+        // Dovecot saves flagless mail into new/, mail with flags into cur/ with the info part.
+        const subdir = letters ? 'cur' : 'new';
+        const filename = letters ? withInfo(base, letters) : base;
+        await this.opts.quota?.check(physicalSize, 1);
+        const uid = effectiveNextUid(list);
+        await rename(tmpPath, join(this.path, subdir, filename));
+        done = true;
+        if (this.opts.fsync) await fsyncDir(join(this.path, subdir));
+        await this.appendUidlistRecords([{ uid, filename: base, ext: new Map() }]);
+        await this.opts.quota?.update(physicalSize, 1);
+        return { uid, key: `${subdir}/${filename}`, flags: this.flagsFromLetters(letters), internalDate, size, physicalSize, guid: base, unseenBySessions: subdir === 'new' };
+      },
+      abort: async () => {
+        if (done) return;
+        done = true;
+        await unlink(tmpPath).catch(() => undefined);
+      },
+    };
+  }
+
+  async prepareCopy(source: MailboxStore, items: Array<{ msg: StoredMessage; flags: string[] }>): Promise<PreparedSave[]> {
+    const prepared: PreparedSave[] = [];
+    try {
+      for (const { msg, flags } of items) {
+        if (source instanceof MaildirMailboxStore) {
+          // Hard link, as Dovecot's maildir copy does: no bytes are copied.
+          const tmpPath = join(this.path, 'tmp', `${parseMaildirFilename(newBaseFilename(0, 0)).base.replace(/,S=0,W=0$/, '')}.${randomBytes(4).toString('hex')}`);
+          const srcPath = await source.resolve(msg);
+          try {
+            await link(srcPath, tmpPath);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StorageError('EXPUNGED', undefined, err);
+            if ((err as NodeJS.ErrnoException).code !== 'EXDEV' && (err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+            const content = await source.open(msg);
+            prepared.push(await this.prepareSave({ data: content.stream(), flags, internalDate: new Date(msg.internalDate) }));
+            continue;
+          }
+          prepared.push(this.preparedFromTmp(tmpPath, msg.physicalSize, msg.size, flags, msg.internalDate));
+        } else {
+          const content = await source.open(msg);
+          prepared.push(await this.prepareSave({ data: content.stream(), flags, internalDate: new Date(msg.internalDate) }));
+        }
+      }
+    } catch (err) {
+      for (const p of prepared) await p.abort();
+      throw err;
+    }
+    return prepared;
+  }
+
+  // ---- reading -----------------------------------------------------------------------------------------------
+
+  /** The current path of a message, following a rename by another process (flags changed); EXPUNGED when gone. */
+  async resolve(msg: Pick<StoredMessage, 'key'>): Promise<string> {
+    const full = join(this.path, msg.key);
+    if (await pathExists(full)) return full;
+    const base = parseMaildirFilename(msg.key.slice(4)).base;
+    const entry = (await this.listDir()).get(base);
+    if (!entry) throw new StorageError('EXPUNGED');
+    return join(this.path, entry.subdir, entry.filename);
+  }
+
+  async open(msg: StoredMessage): Promise<MessageContent> {
+    const path = await this.resolve(msg);
+    const size = msg.size;
+    return {
+      size,
+      stream: (start = 0, end = Infinity) => createReadStream(path).pipe(new LfToCrlf(start, end)),
+      read: async () => {
+        const chunks: Buffer[] = [];
+        for await (const c of createReadStream(path).pipe(new LfToCrlf())) chunks.push(c as Buffer);
+        return Buffer.concat(chunks);
+      },
+    };
+  }
+
+  // ---- changing ----------------------------------------------------------------------------------------------
+
+  async setFlags(changes: Array<{ msg: StoredMessage; flags: string[] }>): Promise<StoredMessage[]> {
+    await this.loadKeywords();
+    const done: Array<{ from: string; to: string }> = [];
+    const out: StoredMessage[] = [];
+    try {
+      for (const { msg, flags } of changes) {
+        const from = await this.resolve(msg);
+        const filename = basename(from);
+        const parsed = parseMaildirFilename(filename);
+        const keep = lettersToFlags(parsed.letters).other;
+        const letters = await this.lettersFor(flags, keep);
+        const newName = withInfo(parsed.base, letters);
+        const to = join(this.path, 'cur', newName);
+        if (to !== from) {
+          await rename(from, to);
+          done.push({ from, to });
+        }
+        out.push({ ...msg, key: `cur/${newName}`, flags: this.flagsFromLetters(letters), unseenBySessions: false });
+      }
+    } catch (err) {
+      for (const { from, to } of done.reverse()) await rename(to, from).catch(() => undefined);
+      throw toStorageError(err);
+    }
+    if (this.opts.fsync && done.length) {
+      await fsyncDir(join(this.path, 'cur'));
+      if (done.some((d) => d.from.includes('/new/'))) await fsyncDir(join(this.path, 'new'));
+    }
+    return out;
+  }
+
+  async settle(msgs: StoredMessage[]): Promise<StoredMessage[]> {
+    const out: StoredMessage[] = [];
+    let moved = false;
+    for (const msg of msgs) {
+      if (!msg.key.startsWith('new/')) {
+        out.push(msg);
+        continue;
+      }
+      const base = parseMaildirFilename(msg.key.slice(4)).base;
+      const letters = parseMaildirFilename(msg.key.slice(4)).letters;
+      const newName = withInfo(base, letters);
+      try {
+        await rename(join(this.path, msg.key), join(this.path, 'cur', newName));
+        moved = true;
+        out.push({ ...msg, key: `cur/${newName}`, unseenBySessions: false });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw toStorageError(err);
+        out.push(msg); // moved or expunged by someone else; the next scan sees it
+      }
+    }
+    if (moved && this.opts.fsync) {
+      await fsyncDir(join(this.path, 'cur'));
+      await fsyncDir(join(this.path, 'new'));
+    }
+    return out;
+  }
+
+  async expunge(msgs: StoredMessage[]): Promise<void> {
+    let freedBytes = 0;
+    let freedCount = 0;
+    for (const msg of msgs) {
+      try {
+        const path = await this.resolve(msg);
+        await unlink(path);
+        freedBytes += msg.physicalSize;
+        freedCount += 1;
+      } catch (err) {
+        if ((err as StorageError).code === 'EXPUNGED' || (err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw toStorageError(err);
+      }
+    }
+    if (this.opts.fsync && freedCount) {
+      await fsyncDir(join(this.path, 'cur'));
+      await fsyncDir(join(this.path, 'new'));
+    }
+    if (freedCount) await this.opts.quota?.update(-freedBytes, -freedCount);
+  }
+
+  watch(onChange: () => void): { close(): void } {
+    const watchers: FSWatcher[] = [];
+    for (const sub of ['new', 'cur']) {
+      try {
+        const w = fsWatch(join(this.path, sub), { persistent: false }, () => onChange());
+        w.on('error', () => undefined);
+        watchers.push(w);
+      } catch (err) {
+        log.warn({ path: this.path, err: (err as Error).message }, 'fs.watch unavailable; changes are found at sync');
+      }
+    }
+    return { close: () => watchers.forEach((w) => w.close()) };
+  }
+}
+
+interface ReuseInfo {
+  base: string;
+  internalDate: number;
+  size: number;
+  physicalSize: number;
+}

@@ -1,0 +1,157 @@
+// A user's Maildir store: the INBOX root plus folders in a layout (Maildir++ or LAYOUT=fs), creating, deleting
+// and renaming mailbox directories crash-safely (Dovecot maildir-storage.c, mailbox-list-maildir.c / -fs.c).
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { StorageError, toStorageError } from '../../errors.js';
+import { fsyncDir, pathExists } from '../../common/fsutil.js';
+import type { MailboxListEntry, MailboxStore, UserBackend } from '../backend.js';
+import type { MaildirLayout } from '../../list/maildir-layouts.js';
+import { MaildirMailboxStore } from './maildir-mailbox.js';
+import { MaildirQuota } from './maildir-quota.js';
+import type { QuotaLimits } from './maildirsize.js';
+
+export const MAILDIRFOLDER_FILE = 'maildirfolder';
+
+export class MaildirUserBackend implements UserBackend {
+  readonly kind = 'maildir';
+  readonly subscriptionsFile = 'subscriptions';
+  readonly quota?: MaildirQuota;
+  private readonly stores = new Map<string, MaildirMailboxStore>();
+
+  constructor(
+    readonly root: string,
+    private readonly layout: MaildirLayout,
+    private readonly opts: { fsync: boolean; inboxDir?: string; quota?: QuotaLimits },
+  ) {
+    if (opts.quota) {
+      this.quota = new MaildirQuota(root, opts.quota, async () => [this.inboxDir, ...(await this.listMailboxes()).filter((e) => e.selectable && e.name !== 'INBOX').map((e) => this.dirOf(e.name))], opts.fsync);
+    }
+  }
+
+  get separator(): string {
+    return this.layout.separator;
+  }
+  get controlDir(): string {
+    return this.root;
+  }
+  get fsLayout(): boolean {
+    return this.layout.kind === 'fs';
+  }
+  private get inboxDir(): string {
+    return this.opts.inboxDir ?? this.root;
+  }
+
+  dirOf(name: string): string {
+    return name === 'INBOX' ? this.inboxDir : this.layout.mailboxDir(this.root, name);
+  }
+
+  async listMailboxes(): Promise<MailboxListEntry[]> {
+    const entries = await this.layout.list(this.root);
+    const inboxSelectable = await pathExists(join(this.inboxDir, 'cur'));
+    return [{ name: 'INBOX', selectable: inboxSelectable }, ...entries];
+  }
+
+  async mailboxExists(name: string): Promise<boolean> {
+    return pathExists(join(this.dirOf(name), 'cur'));
+  }
+
+  /** Creates cur/ new/ tmp/ (and maildirfolder for Maildir++ folders), each durable. */
+  async createMailbox(name: string): Promise<void> {
+    const dir = this.dirOf(name);
+    if (await pathExists(join(dir, 'cur'))) throw new StorageError('EXISTS');
+    try {
+      await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      for (const sub of ['tmp', 'new', 'cur']) await mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
+      if (name !== 'INBOX' && this.layout.kind === 'maildir++') await writeFile(join(dir, MAILDIRFOLDER_FILE), '', { mode: 0o600 });
+      if (this.opts.fsync) {
+        await fsyncDir(dir);
+        await fsyncDir(dirname(dir));
+      }
+    } catch (err) {
+      throw toStorageError(err);
+    }
+  }
+
+  async deleteMailbox(name: string): Promise<void> {
+    if (name === 'INBOX') throw new StorageError('PERM', 'INBOX cannot be deleted');
+    const dir = this.dirOf(name);
+    if (!(await pathExists(dir))) throw new StorageError('NOTFOUND');
+    const hasChildDirs = this.layout.kind === 'fs' && (await readdir(dir)).some((n) => !['cur', 'new', 'tmp'].includes(n) && !n.startsWith('.') && !n.startsWith('dovecot') && n !== MAILDIRFOLDER_FILE);
+    if (!hasChildDirs) {
+      // Rename away first (atomic: the mailbox is gone at once), then remove at leisure.
+      const trash = join(this.root, `..DOVECOT-TRASHED.${randomBytes(4).toString('hex')}`);
+      await rename(dir, trash).catch((err) => {
+        throw toStorageError(err);
+      });
+      if (this.opts.fsync) await fsyncDir(dirname(dir));
+      await rm(trash, { recursive: true, force: true });
+    } else {
+      if (!(await pathExists(join(dir, 'cur')))) throw new StorageError('NOTFOUND');
+      // LAYOUT=fs with children: the directory stays as a \NoSelect parent; only the mailbox inside goes.
+      const trash = join(dir, `.trash.${randomBytes(4).toString('hex')}`);
+      await mkdir(trash);
+      for (const entry of await readdir(dir)) {
+        if (['cur', 'new', 'tmp'].includes(entry) || entry.startsWith('dovecot')) await rename(join(dir, entry), join(trash, entry));
+      }
+      if (this.opts.fsync) await fsyncDir(dir);
+      await rm(trash, { recursive: true, force: true });
+    }
+    this.stores.delete(name);
+  }
+
+  async renameMailbox(from: string, to: string): Promise<Array<[string, string]>> {
+    if (from === 'INBOX') throw new StorageError('INTERNAL', undefined, new Error('INBOX rename is done by moving messages'));
+    const sep = this.separator;
+    const all = await this.listMailboxes();
+    const moving = all.filter((e) => e.name === from || e.name.startsWith(from + sep));
+    if (moving.length === 0 || !moving.some((e) => e.name === from)) throw new StorageError('NOTFOUND');
+    const pairs: Array<[string, string]> = moving.map((e) => [e.name, to + e.name.slice(from.length)]);
+    for (const [, newName] of pairs) {
+      if (all.some((e) => e.name === newName)) throw new StorageError('EXISTS');
+      this.dirOf(newName); // validates
+    }
+    try {
+      if (this.layout.kind === 'fs') {
+        await mkdir(dirname(this.dirOf(to)), { recursive: true, mode: 0o700 });
+        await rename(this.dirOf(from), this.dirOf(to));
+        if (this.opts.fsync) await fsyncDir(dirname(this.dirOf(to)));
+      } else {
+        // Maildir++: every folder is its own directory; rename the existing ones (parents without dirs need nothing).
+        for (const [oldName, newName] of pairs) {
+          if (await pathExists(this.dirOf(oldName))) await rename(this.dirOf(oldName), this.dirOf(newName));
+        }
+        if (this.opts.fsync) await fsyncDir(this.root);
+      }
+    } catch (err) {
+      throw toStorageError(err);
+    }
+    for (const [oldName] of pairs) this.stores.delete(oldName);
+    return pairs;
+  }
+
+  mailboxStore(name: string): MailboxStore {
+    let store = this.stores.get(name);
+    if (!store) {
+      store = new MaildirMailboxStore(name, this.dirOf(name), { fsync: this.opts.fsync, isInbox: name === 'INBOX', quota: this.quota });
+      this.stores.set(name, store);
+    }
+    return store;
+  }
+
+  async close(): Promise<void> {
+    this.stores.clear();
+  }
+}
+
+/** Ensures the root exists and is a directory. */
+export async function ensureMaildirRoot(root: string): Promise<void> {
+  try {
+    const st = await stat(root);
+    if (!st.isDirectory()) throw new StorageError('INTERNAL', undefined, new Error(`${root} is not a directory`));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw toStorageError(err);
+    await mkdir(root, { recursive: true, mode: 0o700 });
+  }
+}

@@ -1,0 +1,81 @@
+// Durable file-system primitives shared by the storage backends: write to a temp file, fsync, rename into
+// place, fsync the directory (nothing is acknowledged before it is durable), and a small in-process mutex.
+import { open, rename, unlink, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+
+/** fsyncs a directory so that a rename or unlink inside it survives a crash. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes `data` to `path` atomically: temp file beside it, fsync, rename, fsync of the directory (when `fsync`). */
+export async function writeFileDurable(path: string, data: string | Buffer, opts: { fsync: boolean; mode?: number }): Promise<void> {
+  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.${process.pid}.tmp`);
+  const handle = await open(tmp, 'wx', opts.mode ?? 0o600);
+  try {
+    await handle.writeFile(data);
+    if (opts.fsync) await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await handle.close();
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  if (opts.fsync) await fsyncDir(dirname(path));
+}
+
+/** Appends `data` to an existing file and fsyncs it (when `fsync`). */
+export async function appendFileDurable(path: string, data: string | Buffer, opts: { fsync: boolean }): Promise<void> {
+  const handle = await open(path, 'a');
+  try {
+    await handle.appendFile(data);
+    if (opts.fsync) await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
+    throw err;
+  }
+}
+
+/** The host name as Dovecot puts it into Maildir file names: '/' and ':' escaped as \057 and \072. */
+export function maildirHostname(): string {
+  return hostname().replace(/\//g, '\\057').replace(/:/g, '\\072');
+}
+
+/** Serialises async critical sections within this process (fcntl-free; cross-process exclusion uses dotlocks). */
+export class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const previous = this.tail;
+    let release!: () => void;
+    this.tail = new Promise<void>((r) => (release = r));
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+}

@@ -1,0 +1,475 @@
+// The generic mailbox layer over any backend: keeps the LMDB index in step with the store (cheap change stamps,
+// full scans when they differ), gives each session a stable view that changes only at sync (RFC 9051 7.5.1),
+// hands out \Recent to one session, and tells the other sessions of the user in this process about changes.
+import { EventEmitter } from 'node:events';
+import { StorageError } from './errors.js';
+import { applyFlagChange, hasFlag, normalizeFlags, sameFlags } from './common/flags.js';
+import type { MailboxStore, PreparedSave, StoredMessage } from './backends/backend.js';
+import type { MailboxState, MessageRecord, UserIndex } from '../index/user-index.js';
+import { getLogger } from '../lib/logger.js';
+
+const log = getLogger({ component: 'mailbox' });
+
+export interface MessageMeta {
+  uid: number;
+  flags: string[];
+  internalDate: Date;
+  saveDate: Date;
+  size: number;
+  modseq: number;
+  guid: string;
+}
+
+export interface SyncResult {
+  /** Messages gone from this session's view, highest sequence number first (send EXPUNGE in this order). */
+  expunged: Array<{ seq: number; uid: number }>;
+  /** Messages new in this view (sequence numbers after the old EXISTS). */
+  added: MessageMeta[];
+  /** Messages whose flags changed (sequence numbers of the new view). */
+  flagsChanged: Array<{ seq: number; uid: number; flags: string[]; modseq: number }>;
+  exists: number;
+  recent: number;
+  uidNext: number;
+  highestModseq: number;
+}
+
+export interface FlagUpdateResult {
+  /** Messages whose flags were set, with their new flags and modseq. */
+  updated: Array<{ uid: number; seq?: number; flags: string[]; modseq: number }>;
+  /** UIDs not changed because their modseq was above UNCHANGEDSINCE (RFC 7162 3.1.3). */
+  modified: number[];
+}
+
+export interface ChangesEvent {
+  mailbox: string;
+  highestModseq: number;
+}
+
+/** Initial HIGHESTMODSEQ of an index entry made from the store: time based, so that a rebuild only moves it forward. */
+export function modseqBase(): number {
+  return Date.now() * 1000;
+}
+
+export function recordToMeta(rec: MessageRecord): MessageMeta {
+  return {
+    uid: rec.uid,
+    flags: rec.flags,
+    internalDate: new Date(rec.internalDate),
+    saveDate: new Date(rec.saveDate),
+    size: rec.size,
+    modseq: rec.modseq,
+    guid: rec.guid,
+  };
+}
+
+export function recordToStored(rec: MessageRecord): StoredMessage {
+  return { uid: rec.uid, key: rec.key, flags: rec.flags, internalDate: rec.internalDate, size: rec.size, physicalSize: rec.physicalSize, guid: rec.guid, unseenBySessions: rec.key.startsWith('new/') };
+}
+
+function newState(uidValidity: number, uidNext: number, firstRecentUid: number): MailboxState {
+  return { uidValidity, uidNext, highestModseq: modseqBase(), firstRecentUid, messages: 0, unseen: 0, recent: 0, deleted: 0, size: 0, stamp: '' };
+}
+
+/**
+ * Everything one process knows about one mailbox of one user: the store, the index entry, the open sessions and
+ * the fs.watch that turns outside changes into 'changes' events. Shared by every session of that mailbox.
+ */
+export class SharedMailbox extends EventEmitter {
+  private static readonly registry = new Map<string, SharedMailbox>();
+  private refs = 0;
+  private watcher?: { close(): void };
+  private watchTimer?: NodeJS.Timeout;
+
+  private constructor(
+    private readonly registryKey: string,
+    readonly name: string,
+    readonly store: MailboxStore,
+    readonly index: UserIndex,
+  ) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  /** The shared object for (index, mailbox); `hold` counts a session that keeps it (and its watcher) alive. */
+  static get(index: UserIndex, name: string, store: MailboxStore): SharedMailbox {
+    const key = `${index.dir}\0${name}`;
+    let shared = SharedMailbox.registry.get(key);
+    if (!shared || shared.store !== store) {
+      if (shared && shared.refs > 0) return shared;
+      shared = new SharedMailbox(key, name, store, index);
+      SharedMailbox.registry.set(key, shared);
+    }
+    return shared;
+  }
+
+  /** The shared object when sessions have it open, for notifications from non-session writers. */
+  static find(index: UserIndex, name: string): SharedMailbox | undefined {
+    return SharedMailbox.registry.get(`${index.dir}\0${name}`);
+  }
+
+  hold(): void {
+    this.refs += 1;
+    if (this.refs === 1) {
+      this.watcher = this.store.watch(() => {
+        // Coalesce bursts of fs events into one refresh.
+        if (this.watchTimer) return;
+        this.watchTimer = setTimeout(() => {
+          this.watchTimer = undefined;
+          if (this.refs <= 0) return;
+          this.refresh()
+            .then((changed) => {
+              if (changed) this.notify();
+            })
+            .catch((err) => {
+              if (this.refs > 0) log.warn({ mailbox: this.name, err: (err as Error).message }, 'refresh after fs event failed');
+            });
+        }, 20);
+      });
+    }
+  }
+
+  release(): void {
+    this.refs -= 1;
+    if (this.refs > 0) return;
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.watchTimer) clearTimeout(this.watchTimer);
+    this.watchTimer = undefined;
+    if (SharedMailbox.registry.get(this.registryKey) === this) SharedMailbox.registry.delete(this.registryKey);
+  }
+
+  state(): MailboxState {
+    const st = this.index.state(this.name);
+    if (!st) throw new StorageError('NOTFOUND');
+    return st;
+  }
+
+  /** Brings the index in line with the store; true when messages or flags changed. */
+  async refresh(): Promise<boolean> {
+    const before = this.index.state(this.name);
+    if (before && before.stamp === (await this.store.changeStamp())) return false;
+    return this.store.locked(async () => {
+      const snap = await this.store.scan((uid) => this.index.record(this.name, uid));
+      let current = this.index.state(this.name);
+      if (current && current.uidValidity !== snap.uidValidity) {
+        log.warn({ mailbox: this.name, old: current.uidValidity, now: snap.uidValidity }, 'UIDVALIDITY changed; index entry dropped');
+        const floor = current.highestModseq;
+        this.index.dropMailbox(this.name);
+        current = undefined;
+        void floor;
+      }
+      const firstUnseen = snap.messages.find((m) => m.unseenBySessions)?.uid ?? snap.uidNext;
+      const existing = new Map(this.index.records(this.name).map((r) => [r.uid, r]));
+      return this.index.write(this.name, () => newState(snap.uidValidity, 1, firstUnseen), (w) => {
+        let changed = current === undefined;
+        for (const m of snap.messages) {
+          const rec = existing.get(m.uid);
+          existing.delete(m.uid);
+          if (!rec) {
+            w.put({ uid: m.uid, key: m.key, flags: m.flags, internalDate: m.internalDate, saveDate: Date.now(), size: m.size, physicalSize: m.physicalSize, modseq: w.nextModseq(), guid: m.guid });
+            changed = true;
+          } else if (!sameFlags(rec.flags, m.flags)) {
+            w.put({ ...rec, key: m.key, flags: m.flags, modseq: w.nextModseq() });
+            changed = true;
+          } else if (rec.key !== m.key) {
+            w.put({ ...rec, key: m.key });
+          }
+        }
+        for (const uid of existing.keys()) {
+          w.remove(uid);
+          changed = true;
+        }
+        w.state.uidNext = Math.max(w.state.uidNext, snap.uidNext);
+        w.state.stamp = snap.stamp;
+        return changed;
+      });
+    });
+  }
+
+  /** Tells every session of this mailbox in this process (except `origin`) that something changed. */
+  notify(origin?: unknown): void {
+    const st = this.index.state(this.name);
+    const event: ChangesEvent = { mailbox: this.name, highestModseq: st?.highestModseq ?? 0 };
+    this.emit('changes', event, origin);
+  }
+
+  /** Makes prepared saves visible (UIDs assigned under the store lock) and indexes them; rolls back on failure. */
+  async commitSaves(prepared: PreparedSave[]): Promise<StoredMessage[]> {
+    if (!this.index.state(this.name)) await this.refresh();
+    const stored = await this.store.locked(async () => {
+      const done: StoredMessage[] = [];
+      try {
+        for (const p of prepared) done.push(await p.commit());
+      } catch (err) {
+        for (const p of prepared) await p.abort();
+        if (done.length) await this.store.expunge(done).catch(() => undefined);
+        throw err;
+      }
+      return done;
+    });
+    const state = this.index.state(this.name)!;
+    this.index.write(this.name, () => state, (w) => {
+      const now = Date.now();
+      for (const s of stored) {
+        w.put({ uid: s.uid, key: s.key, flags: s.flags, internalDate: s.internalDate, saveDate: now, size: s.size, physicalSize: s.physicalSize, modseq: w.nextModseq(), guid: s.guid });
+      }
+    });
+    this.notify();
+    return stored;
+  }
+}
+
+/** One session's view of a mailbox (an IMAP SELECT, a POP3 session...). */
+export class MailboxSessionImpl extends EventEmitter {
+  private view: MessageMeta[] = [];
+  private seqByUid = new Map<number, number>();
+  private knownModseq = 0;
+  private recent = new Set<number>();
+  private closed = false;
+  private readonly onChanges = (event: ChangesEvent, origin: unknown) => {
+    if (origin !== this) this.emit('changes', event);
+  };
+
+  readonly uidValidity: number;
+
+  private constructor(
+    readonly shared: SharedMailbox,
+    readonly readOnly: boolean,
+    private readonly resolveStore: (name: string) => Promise<SharedMailbox>,
+    private readonly quotaCheck: (bytes: number, count: number) => Promise<void>,
+  ) {
+    super();
+    this.uidValidity = shared.state().uidValidity;
+  }
+
+  static async open(
+    shared: SharedMailbox,
+    readOnly: boolean,
+    resolveStore: (name: string) => Promise<SharedMailbox>,
+    quotaCheck: (bytes: number, count: number) => Promise<void>,
+  ): Promise<MailboxSessionImpl> {
+    await shared.refresh();
+    const session = new MailboxSessionImpl(shared, readOnly, resolveStore, quotaCheck);
+    shared.hold();
+    shared.on('changes', session.onChanges);
+    await session.claimRecent();
+    const state = shared.state();
+    session.view = shared.index.records(shared.name).map(recordToMeta);
+    session.reindex();
+    session.knownModseq = state.highestModseq;
+    return session;
+  }
+
+  get name(): string {
+    return this.shared.name;
+  }
+
+  private reindex(): void {
+    this.seqByUid = new Map(this.view.map((m, i) => [m.uid, i + 1]));
+  }
+
+  /** Gives this session the \Recent messages nobody has claimed yet (read-write sessions only, as Dovecot). */
+  private async claimRecent(): Promise<void> {
+    if (this.readOnly) return;
+    const { index, name, store } = this.shared;
+    const state = index.state(name);
+    if (!state || state.firstRecentUid >= state.uidNext) return;
+    const claimed = index.write(name, () => state, (w) => {
+      const recs = index.records(name).filter((r) => r.uid >= w.state.firstRecentUid);
+      w.setFirstRecentUid(w.state.uidNext);
+      return recs;
+    });
+    for (const r of claimed) this.recent.add(r.uid);
+    const inNew = claimed.filter((r) => r.key.startsWith('new/'));
+    if (inNew.length === 0) return;
+    try {
+      const settled = await store.locked(() => store.settle(inNew.map(recordToStored)));
+      index.write(name, () => state, (w) => {
+        for (const s of settled) {
+          const rec = w.get(s.uid);
+          if (rec && rec.key !== s.key) w.put({ ...rec, key: s.key });
+        }
+      });
+    } catch (err) {
+      log.warn({ mailbox: name, err: (err as Error).message }, 'moving claimed messages to cur/ failed');
+    }
+  }
+
+  uidNext(): number {
+    return this.shared.state().uidNext;
+  }
+
+  highestModseq(): number {
+    return this.knownModseq;
+  }
+
+  messages(): readonly MessageMeta[] {
+    return this.view;
+  }
+
+  seqOf(uid: number): number | undefined {
+    return this.seqByUid.get(uid);
+  }
+
+  recentUids(): ReadonlySet<number> {
+    return this.recent;
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new StorageError('INTERNAL', undefined, new Error('mailbox session closed'));
+  }
+
+  async sync(): Promise<SyncResult> {
+    this.ensureOpen();
+    await this.shared.refresh();
+    await this.claimRecent();
+    const state = this.shared.state();
+    const result: SyncResult = { expunged: [], added: [], flagsChanged: [], exists: this.view.length, recent: this.recent.size, uidNext: state.uidNext, highestModseq: state.highestModseq };
+    if (state.highestModseq === this.knownModseq && this.view.length === state.messages) return result;
+    const records = this.shared.index.records(this.shared.name);
+    const byUid = new Map(records.map((r) => [r.uid, r]));
+    for (let i = this.view.length - 1; i >= 0; i--) {
+      const m = this.view[i]!;
+      if (!byUid.has(m.uid)) {
+        result.expunged.push({ seq: i + 1, uid: m.uid });
+        this.recent.delete(m.uid);
+      }
+    }
+    const kept = this.view.filter((m) => byUid.has(m.uid));
+    const lastUid = this.view.length ? this.view[this.view.length - 1]!.uid : 0;
+    const added = records.filter((r) => r.uid > lastUid).map(recordToMeta);
+    const newView = kept.map((m) => {
+      const rec = byUid.get(m.uid)!;
+      return rec.modseq !== m.modseq || !sameFlags(rec.flags, m.flags) ? recordToMeta(rec) : m;
+    });
+    newView.push(...added);
+    this.view = newView;
+    this.reindex();
+    for (const [i, m] of newView.entries()) {
+      if (m.uid > lastUid) break;
+      if (m.modseq > this.knownModseq) result.flagsChanged.push({ seq: i + 1, uid: m.uid, flags: m.flags, modseq: m.modseq });
+    }
+    result.added = added;
+    result.exists = this.view.length;
+    result.recent = this.recent.size;
+    this.knownModseq = state.highestModseq;
+    return result;
+  }
+
+  async openMessage(uid: number): Promise<{ size: number; stream(start?: number, end?: number): NodeJS.ReadableStream; read(): Promise<Buffer> }> {
+    this.ensureOpen();
+    const rec = this.shared.index.record(this.shared.name, uid);
+    if (!rec) throw new StorageError('EXPUNGED');
+    return this.shared.store.open(recordToStored(rec));
+  }
+
+  async updateFlags(uids: number[], mode: 'add' | 'remove' | 'replace', flags: string[], opts: { unchangedSince?: number } = {}): Promise<FlagUpdateResult> {
+    this.ensureOpen();
+    if (this.readOnly) throw new StorageError('PERM', 'Mailbox is read-only');
+    const change = normalizeFlags(flags);
+    const { index, name, store } = this.shared;
+    const result: FlagUpdateResult = { updated: [], modified: [] };
+    await store.locked(async () => {
+      const changes: Array<{ rec: MessageRecord; flags: string[] }> = [];
+      for (const uid of uids) {
+        const rec = index.record(name, uid);
+        if (!rec) continue; // expunged meanwhile: nothing to store (RFC 9051 6.4.6)
+        if (opts.unchangedSince !== undefined && rec.modseq > opts.unchangedSince) {
+          result.modified.push(uid);
+          continue;
+        }
+        const next = applyFlagChange(rec.flags, mode, change);
+        if (sameFlags(next, rec.flags)) {
+          result.updated.push({ uid, seq: this.seqByUid.get(uid), flags: rec.flags, modseq: rec.modseq });
+          continue;
+        }
+        changes.push({ rec, flags: next });
+      }
+      if (changes.length === 0) return;
+      const stored = await store.setFlags(changes.map((c) => ({ msg: recordToStored(c.rec), flags: c.flags })));
+      const state = index.state(name)!;
+      index.write(name, () => state, (w) => {
+        for (const [i, s] of stored.entries()) {
+          const rec = changes[i]!.rec;
+          const modseq = w.nextModseq();
+          w.put({ ...rec, key: s.key, flags: s.flags, modseq });
+          result.updated.push({ uid: rec.uid, seq: this.seqByUid.get(rec.uid), flags: s.flags, modseq });
+        }
+      });
+    });
+    // The session's own changes show in its view at once (they do not move sequence numbers).
+    for (const u of result.updated) {
+      const seq = this.seqByUid.get(u.uid);
+      if (seq !== undefined) this.view[seq - 1] = { ...this.view[seq - 1]!, flags: u.flags, modseq: u.modseq };
+    }
+    if (result.updated.length) this.shared.notify(this);
+    return result;
+  }
+
+  async copy(uids: number[], dest: string): Promise<{ uidValidity: number; srcUids: number[]; destUids: number[] }> {
+    this.ensureOpen();
+    const target = await this.resolveStore(dest);
+    const { index, name, store } = this.shared;
+    const recs = uids.map((u) => index.record(name, u)).filter((r): r is MessageRecord => r !== undefined);
+    if (recs.length === 0) return { uidValidity: target.state().uidValidity, srcUids: [], destUids: [] };
+    await this.quotaCheck(recs.reduce((a, r) => a + r.physicalSize, 0), recs.length);
+    const prepared = await target.store.prepareCopy(store, recs.map((r) => ({ msg: recordToStored(r), flags: r.flags })));
+    const stored = await target.commitSaves(prepared);
+    return { uidValidity: target.state().uidValidity, srcUids: recs.map((r) => r.uid), destUids: stored.map((s) => s.uid) };
+  }
+
+  async move(uids: number[], dest: string): Promise<{ uidValidity: number; srcUids: number[]; destUids: number[] }> {
+    if (this.readOnly) throw new StorageError('PERM', 'Mailbox is read-only');
+    const copied = await this.copy(uids, dest);
+    await this.removeMessages(copied.srcUids);
+    return copied;
+  }
+
+  async expunge(uids?: number[]): Promise<number[]> {
+    this.ensureOpen();
+    if (this.readOnly) throw new StorageError('PERM', 'Mailbox is read-only');
+    const limit = uids ? new Set(uids) : undefined;
+    const candidates = this.shared.index
+      .records(this.shared.name)
+      .filter((r) => hasFlag(r.flags, '\\Deleted') && (!limit || limit.has(r.uid)))
+      .map((r) => r.uid);
+    return this.removeMessages(candidates);
+  }
+
+  private async removeMessages(uids: number[]): Promise<number[]> {
+    if (uids.length === 0) return [];
+    const { index, name, store } = this.shared;
+    const removed = await store.locked(async () => {
+      const recs = uids.map((u) => index.record(name, u)).filter((r): r is MessageRecord => r !== undefined);
+      await store.expunge(recs.map(recordToStored));
+      const state = index.state(name)!;
+      index.write(name, () => state, (w) => {
+        for (const r of recs) w.remove(r.uid);
+      });
+      return recs.map((r) => r.uid);
+    });
+    this.shared.notify(this);
+    return removed;
+  }
+
+  getCached(uid: number, key: string): unknown {
+    return this.shared.index.getCached(this.shared.name, uid, key);
+  }
+
+  setCached(uid: number, key: string, value: unknown): void {
+    this.shared.index.setCached(this.shared.name, uid, key, value);
+  }
+
+  /** UIDs expunged after `modseq` (for QRESYNC VANISHED (EARLIER)). */
+  expungedSince(modseq: number): number[] {
+    return this.shared.index.expungedSince(this.shared.name, modseq);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.shared.off('changes', this.onChanges);
+    this.shared.release();
+    this.removeAllListeners();
+  }
+}

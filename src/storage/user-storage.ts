@@ -1,0 +1,272 @@
+// One user's storage: mail location -> backend (format + layout) -> mailbox list operations, STATUS from the index,
+// sessions, saves (the LMTP and APPEND path, durable before they resolve), subscriptions and special-use.
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { StorageError } from './errors.js';
+import { normalizeFlags } from './common/flags.js';
+import { Mutex } from './common/fsutil.js';
+import type { QuotaUsage, UserBackend } from './backends/backend.js';
+import { MaildirUserBackend, ensureMaildirRoot } from './backends/maildir/maildir-user.js';
+import { parseQuotaRule } from './backends/maildir/maildirsize.js';
+import { fsLayout, maildirPlusPlusLayout } from './list/maildir-layouts.js';
+import { canonicalName, validateMailboxName } from './list/names.js';
+import { readSubscriptions, writeSubscriptions } from './list/subscriptions.js';
+import { DEFAULT_MAILBOXES, SPECIAL_USE_FILE, normalizeSpecialUse, readSpecialUse, writeSpecialUse } from './list/special-use.js';
+import { parseMailLocation, type MailLocation } from './location.js';
+import { MailboxSessionImpl, SharedMailbox } from './mailbox.js';
+import { UserIndex, indexDirFor } from '../index/user-index.js';
+import type { MailUserInfo, StorageOptions, MailboxInfo, MailboxStatus } from './api.js';
+
+/** Creates the backend for a parsed mail location; other formats (mbox) register here. */
+export type BackendFactory = (loc: MailLocation, user: MailUserInfo, opts: StorageOptions) => Promise<UserBackend>;
+
+const backendFactories = new Map<string, BackendFactory>();
+
+export function registerBackend(format: string, factory: BackendFactory): void {
+  backendFactories.set(format, factory);
+}
+
+registerBackend('maildir', async (loc, user, opts) => {
+  await ensureMaildirRoot(loc.root);
+  return new MaildirUserBackend(loc.root, loc.layout === 'fs' ? fsLayout : maildirPlusPlusLayout, {
+    fsync: opts.fsync,
+    inboxDir: loc.inbox,
+    quota: parseQuotaRule(user.quotaRule),
+  });
+});
+
+/** The user's mail location string: userdb mail, else the configured default, else maildir:<dataDir>/mail/%u/Maildir. */
+export function mailLocationFor(user: MailUserInfo, opts: StorageOptions): string {
+  return user.mail || opts.defaultMailLocation || `maildir:${join(opts.dataDir, 'mail', '%u', 'Maildir')}`;
+}
+
+export class UserStorageImpl {
+  private closed = false;
+  private readonly listMutex = new Mutex();
+
+  private constructor(
+    readonly user: MailUserInfo,
+    readonly location: MailLocation,
+    readonly backend: UserBackend,
+    readonly index: UserIndex,
+    private readonly opts: StorageOptions,
+  ) {}
+
+  static async open(user: MailUserInfo, opts: StorageOptions): Promise<UserStorageImpl> {
+    const loc = parseMailLocation(mailLocationFor(user, opts), user.user, user.home);
+    const factory = backendFactories.get(loc.format);
+    if (!factory) throw new StorageError('INTERNAL', undefined, new Error(`no backend for ${loc.format}`));
+    const backend = await factory(loc, user, opts);
+    const index = UserIndex.acquire(indexDirFor(opts.dataDir, user.user, loc.index), opts.fsync);
+    const storage = new UserStorageImpl(user, loc, backend, index, opts);
+    // INBOX always exists (Dovecot autocreates it).
+    if (!(await backend.mailboxExists('INBOX'))) {
+      try {
+        await backend.createMailbox('INBOX');
+      } catch (err) {
+        if (!(err instanceof StorageError && err.code === 'EXISTS')) throw err;
+      }
+    }
+    return storage;
+  }
+
+  get separator(): string {
+    return this.backend.separator;
+  }
+
+  /** Canonical, validated name. */
+  private name(raw: string): string {
+    const name = canonicalName(raw, this.separator);
+    if (name !== 'INBOX') validateMailboxName(name, this.separator, { fsLayout: this.backend.fsLayout });
+    return name;
+  }
+
+  private get subscriptionsPath(): string {
+    return join(this.backend.controlDir, this.backend.subscriptionsFile);
+  }
+  private get specialUsePath(): string {
+    return join(this.backend.controlDir, SPECIAL_USE_FILE);
+  }
+
+  async listMailboxes(): Promise<MailboxInfo[]> {
+    const entries = await this.backend.listMailboxes();
+    const subscribed = new Set(await readSubscriptions(this.subscriptionsPath, this.separator));
+    const specialUse = await readSpecialUse(this.specialUsePath, this.separator);
+    const sep = this.separator;
+    return entries.map((e) => ({
+      name: e.name,
+      separator: sep,
+      subscribed: subscribed.has(e.name),
+      hasChildren: entries.some((c) => c.name.startsWith(e.name + sep)),
+      noSelect: !e.selectable,
+      specialUse: e.selectable ? specialUse.get(e.name) : undefined,
+    }));
+  }
+
+  async listSubscriptions(): Promise<string[]> {
+    return readSubscriptions(this.subscriptionsPath, this.separator);
+  }
+
+  async createMailbox(raw: string, opts: { specialUse?: string } = {}): Promise<void> {
+    const name = this.name(raw);
+    const use = opts.specialUse ? normalizeSpecialUse(opts.specialUse) : undefined;
+    await this.listMutex.run(async () => {
+      await this.backend.createMailbox(name);
+      if (use) {
+        const map = await readSpecialUse(this.specialUsePath, this.separator);
+        map.set(name, use);
+        await writeSpecialUse(this.specialUsePath, map, this.separator, this.opts.fsync);
+      }
+    });
+  }
+
+  async deleteMailbox(raw: string): Promise<void> {
+    const name = this.name(raw);
+    if (name === 'INBOX') throw new StorageError('PERM', 'INBOX cannot be deleted');
+    await this.listMutex.run(async () => {
+      await this.backend.deleteMailbox(name);
+      this.index.dropMailbox(name);
+      const map = await readSpecialUse(this.specialUsePath, this.separator);
+      if (map.delete(name)) await writeSpecialUse(this.specialUsePath, map, this.separator, this.opts.fsync);
+    });
+  }
+
+  async renameMailbox(rawFrom: string, rawTo: string): Promise<void> {
+    const from = this.name(rawFrom);
+    const to = this.name(rawTo);
+    if (to === 'INBOX') throw new StorageError('EXISTS');
+    if (from === to) throw new StorageError('EXISTS');
+    if (to.startsWith(from + this.separator)) throw new StorageError('BADNAME', 'Cannot rename a mailbox into itself');
+    if (from === 'INBOX') {
+      // RFC 3501 6.3.5: renaming INBOX moves its messages to the new mailbox and leaves INBOX empty.
+      await this.createMailbox(to);
+      const session = await this.openMailbox('INBOX');
+      try {
+        await session.move(session.messages().map((m) => m.uid), to);
+      } finally {
+        await session.close();
+      }
+      return;
+    }
+    await this.listMutex.run(async () => {
+      const pairs = await this.backend.renameMailbox(from, to);
+      for (const [oldName, newName] of pairs) this.index.renameMailbox(oldName, newName);
+      const subs = await readSubscriptions(this.subscriptionsPath, this.separator);
+      const renamedSubs = subs.map((s) => pairs.find(([o]) => o === s)?.[1] ?? s);
+      if (renamedSubs.some((s, i) => s !== subs[i])) await writeSubscriptions(this.subscriptionsPath, renamedSubs, this.separator, this.opts.fsync);
+      const uses = await readSpecialUse(this.specialUsePath, this.separator);
+      let usesChanged = false;
+      for (const [oldName, newName] of pairs) {
+        const u = uses.get(oldName);
+        if (u) {
+          uses.delete(oldName);
+          uses.set(newName, u);
+          usesChanged = true;
+        }
+      }
+      if (usesChanged) await writeSpecialUse(this.specialUsePath, uses, this.separator, this.opts.fsync);
+    });
+  }
+
+  async subscribe(raw: string): Promise<void> {
+    const name = this.name(raw);
+    await this.listMutex.run(async () => {
+      const subs = await readSubscriptions(this.subscriptionsPath, this.separator);
+      if (subs.includes(name)) return;
+      subs.push(name);
+      await writeSubscriptions(this.subscriptionsPath, subs, this.separator, this.opts.fsync);
+    });
+  }
+
+  async unsubscribe(raw: string): Promise<void> {
+    const name = this.name(raw);
+    await this.listMutex.run(async () => {
+      const subs = await readSubscriptions(this.subscriptionsPath, this.separator);
+      if (!subs.includes(name)) throw new StorageError('NOTFOUND', 'Not subscribed');
+      await writeSubscriptions(this.subscriptionsPath, subs.filter((s) => s !== name), this.separator, this.opts.fsync);
+    });
+  }
+
+  /** The shared mailbox object for an existing, selectable mailbox (index entry up to date with the store). */
+  async sharedMailbox(raw: string): Promise<SharedMailbox> {
+    const name = this.name(raw);
+    if (!(await this.backend.mailboxExists(name))) throw new StorageError('NOTFOUND');
+    const shared = SharedMailbox.get(this.index, name, this.backend.mailboxStore(name));
+    return shared;
+  }
+
+  async status(raw: string): Promise<MailboxStatus> {
+    const shared = await this.sharedMailbox(raw);
+    await shared.refresh();
+    const st = shared.state();
+    return {
+      messages: st.messages,
+      recent: st.recent,
+      unseen: st.unseen,
+      uidNext: st.uidNext,
+      uidValidity: st.uidValidity,
+      highestModseq: st.highestModseq,
+      size: st.size,
+      deleted: st.deleted,
+    };
+  }
+
+  async openMailbox(raw: string, opts: { readOnly?: boolean } = {}): Promise<MailboxSessionImpl> {
+    const shared = await this.sharedMailbox(raw);
+    return MailboxSessionImpl.open(shared, opts.readOnly ?? false, (dest) => this.sharedMailbox(dest), (b, c) => this.quotaCheck(b, c));
+  }
+
+  private async quotaCheck(bytes: number, count: number): Promise<void> {
+    await this.backend.quota?.check(bytes, count);
+  }
+
+  async save(mailbox: string, message: Buffer | NodeJS.ReadableStream, opts: { flags?: string[]; internalDate?: Date } = {}): Promise<{ uid: number; uidValidity: number }> {
+    const shared = await this.sharedMailbox(mailbox);
+    const flags = normalizeFlags(opts.flags ?? []);
+    if (Buffer.isBuffer(message)) await this.quotaCheck(message.length, 1);
+    const prepared = await shared.store.prepareSave({ data: Buffer.isBuffer(message) ? message : Readable.from(message as AsyncIterable<Buffer>), flags, internalDate: opts.internalDate });
+    try {
+      await this.quotaCheck(prepared.physicalSize, 1);
+    } catch (err) {
+      await prepared.abort();
+      throw err;
+    }
+    const [stored] = await shared.commitSaves([prepared]);
+    return { uid: stored!.uid, uidValidity: shared.state().uidValidity };
+  }
+
+  async ensureDefaultMailboxes(): Promise<void> {
+    const existing = new Set((await this.backend.listMailboxes()).filter((e) => e.selectable).map((e) => e.name));
+    const uses = await readSpecialUse(this.specialUsePath, this.separator);
+    let usesChanged = false;
+    for (const def of DEFAULT_MAILBOXES) {
+      if (!existing.has(def.name)) {
+        try {
+          await this.backend.createMailbox(def.name);
+        } catch (err) {
+          if (!(err instanceof StorageError && err.code === 'EXISTS')) throw err;
+        }
+      }
+      if (def.specialUse && !uses.has(def.name)) {
+        uses.set(def.name, def.specialUse);
+        usesChanged = true;
+      }
+    }
+    if (usesChanged) await writeSpecialUse(this.specialUsePath, uses, this.separator, this.opts.fsync);
+  }
+
+  async quota(): Promise<QuotaUsage | undefined> {
+    return this.backend.quota?.usage();
+  }
+
+  async recalculateQuota(): Promise<QuotaUsage | undefined> {
+    return this.backend.quota?.recalculate();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.backend.close();
+    await this.index.release();
+  }
+}
