@@ -68,6 +68,7 @@ export class Daemon {
       hostName,
       tls,
       auth,
+      storage: { dataDir, defaultMailLocation: config.mail.mail_location, fsync: config.mail.mail_fsync },
       dataPath: (p) => (isAbsolute(p) ? p : join(dataDir, p)),
     };
     const server = new Server(

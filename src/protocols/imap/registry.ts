@@ -9,8 +9,30 @@ import { loginCommand } from './commands/login.js';
 import { authenticateCommand } from './commands/authenticate.js';
 import { enableCommand } from './commands/enable.js';
 import { idCommand } from './commands/id.js';
+import { selectCommand, examineCommand } from './commands/select.js';
+import { closeCommand, unselectCommand } from './commands/close.js';
+import { checkCommand } from './commands/check.js';
+import { expungeCommand, uidExpungeCommand } from './commands/expunge.js';
+import { idleCommand } from './commands/idle.js';
 
-const commands: ImapCommandSpec[] = [capabilityCommand, noopCommand, logoutCommand, starttlsCommand, loginCommand, authenticateCommand, enableCommand, idCommand];
+const commands: ImapCommandSpec[] = [
+  capabilityCommand,
+  noopCommand,
+  logoutCommand,
+  starttlsCommand,
+  loginCommand,
+  authenticateCommand,
+  enableCommand,
+  idCommand,
+  selectCommand,
+  examineCommand,
+  closeCommand,
+  unselectCommand,
+  checkCommand,
+  expungeCommand,
+  uidExpungeCommand,
+  idleCommand,
+];
 
 export const imapCommands: ReadonlyMap<string, ImapCommandSpec> = new Map(commands.map((c) => [c.name, c]));
 

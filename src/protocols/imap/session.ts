@@ -5,6 +5,8 @@ import type { ServerContext } from '../../server/context.js';
 import type { Session } from '../../server/service.js';
 import type { Logger } from '../../lib/logger.js';
 import type { UserRecord } from '../../auth/service.js';
+import { openUserStorage, isStorageError, type StorageErrorCode, type UserStorage } from '../../storage/api.js';
+import type { SelectedMailbox } from './selected.js';
 import { CommandReader, type ImapCommand, type ReaderEvent } from './proto/command-reader.js';
 import { ProtocolError } from './proto/protocol-error.js';
 import { imapCommands } from './registry.js';
@@ -20,6 +22,8 @@ export class ImapSession implements Session, ImapSessionApi {
   state: ImapState = 'not-authenticated';
   readonly enabled = new Set<string>();
   user: UserRecord | undefined;
+  storage: UserStorage | undefined;
+  selected: SelectedMailbox | undefined;
   readonly log: Logger;
   private readonly reader: CommandReader;
   private busy = false;
@@ -132,6 +136,14 @@ export class ImapSession implements Session, ImapSessionApi {
       }
     }
     if (this.closed && cmd.name !== 'LOGOUT') return;
+    // Tell the client what changed meanwhile, before the tagged reply (RFC 9051 section 7).
+    if (this.selected && this.state === 'selected' && !result.silent && result.status !== 'BAD') {
+      try {
+        await this.selected.announceChanges(this, { expunges: !spec?.deferExpunges });
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'mailbox sync failed');
+      }
+    }
     this.badInARow = result.status === 'BAD' ? this.badInARow + 1 : 0;
     if (!result.silent) this.write(`${cmd.tag} ${result.status} ${result.code ? `[${result.code}] ` : ''}${result.text}\r\n`);
     this.log.info({ command: cmd.name, status: result.status, ms: Date.now() - started, user: this.user?.user }, 'command');
@@ -184,8 +196,32 @@ export class ImapSession implements Session, ImapSessionApi {
     await this.conn.startTls();
   }
 
+  get utf8Names(): boolean {
+    return this.enabled.has('IMAP4REV2') || this.enabled.has('UTF8=ACCEPT');
+  }
+
+  async select(box: SelectedMailbox | undefined): Promise<void> {
+    const previous = this.selected;
+    this.selected = box;
+    this.state = box ? 'selected' : this.user ? 'authenticated' : this.state;
+    if (previous && previous !== box) await previous.close();
+  }
+
   async login(user: UserRecord): Promise<Completion> {
+    let storage: UserStorage;
+    try {
+      storage = await openUserStorage(user, this.ctx.storage);
+      await storage.ensureDefaultMailboxes();
+    } catch (err) {
+      this.log.error({ user: user.user, err: (err as Error).message }, 'cannot open mail storage');
+      return no('Temporary failure opening the mailbox storage.', 'UNAVAILABLE');
+    }
     this.user = user;
+    this.storage = storage;
+    this.onEnd.push(async () => {
+      await this.select(undefined);
+      await storage.close();
+    });
     this.state = 'authenticated';
     this.conn.setIdleTimeout(this.ctx.config.imap.imap_client_timeout, () => this.idleTimeout());
     this.log.info({ user: user.user }, 'login');
@@ -228,7 +264,7 @@ export class ImapSession implements Session, ImapSessionApi {
 }
 
 /** Storage errors carry a closed set of codes; IMAP shows them as RFC 5530 response codes. */
-const STORAGE_CODES: Record<string, string> = {
+const STORAGE_CODES: Record<StorageErrorCode, string> = {
   NOTFOUND: 'NONEXISTENT',
   EXISTS: 'ALREADYEXISTS',
   PERM: 'NOPERM',
@@ -239,12 +275,13 @@ const STORAGE_CODES: Record<string, string> = {
   BADNAME: 'CANNOT',
   TOOBIG: 'TOOBIG',
   LIMIT: 'LIMIT',
+  HASCHILDREN: 'HASCHILDREN',
+  MODIFIED: 'MODIFIED',
+  CORRUPTED: 'CORRUPTION',
+  INTERNAL: 'SERVERBUG',
 };
 
 export function mapStorageError(err: unknown): Completion | undefined {
-  const e = err as { name?: string; code?: string; message?: string; userMessage?: string };
-  if (e && e.name === 'StorageError' && typeof e.code === 'string') {
-    return no(e.userMessage ?? e.message ?? 'Operation failed.', STORAGE_CODES[e.code] ?? 'SERVERBUG');
-  }
-  return undefined;
+  if (!isStorageError(err)) return undefined;
+  return no(`${err.message}.`, STORAGE_CODES[err.code] ?? 'SERVERBUG');
 }

@@ -5,6 +5,8 @@ import type { ServerContext } from '../../server/context.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ImapCommand } from './proto/command-reader.js';
 import type { UserRecord } from '../../auth/service.js';
+import type { UserStorage } from '../../storage/api.js';
+import type { SelectedMailbox } from './selected.js';
 
 export type ImapState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
 
@@ -32,6 +34,14 @@ export interface ImapSessionApi {
   readonly enabled: Set<string>;
   /** The logged-in user, once authenticated. */
   user: UserRecord | undefined;
+  /** The user's mail store, once authenticated. */
+  storage: UserStorage | undefined;
+  /** The selected mailbox (state 'selected'). */
+  selected: SelectedMailbox | undefined;
+  /** Mailbox names on the wire: UTF-8 when UTF8=ACCEPT or IMAP4rev2 is enabled, else modified UTF-7. */
+  readonly utf8Names: boolean;
+  /** Selects a mailbox (SELECT/EXAMINE), closing the previous one; writes nothing itself. */
+  select(box: SelectedMailbox | undefined): Promise<void>;
   /** Writes an untagged response: "* " + text + CRLF. */
   untagged(text: string): void;
   /** Writes raw bytes (literals, pre-formatted responses). */
@@ -52,6 +62,8 @@ export interface ImapCommandSpec {
   /** Upper-case command name; "UID FETCH" style names for UID commands. */
   name: string;
   states: ImapState[];
+  /** FETCH, STORE and SEARCH by sequence number: no EXPUNGE responses while they run (RFC 9051 section 7.5.1). */
+  deferExpunges?: boolean;
   /** Capabilities this command adds (e.g. "IDLE"), given the session. */
   capabilities?(s: ImapSessionApi): string[];
   run(s: ImapSessionApi, cmd: ImapCommand): Promise<Completion> | Completion;

@@ -1,0 +1,49 @@
+// SELECT and EXAMINE (RFC 9051 sections 6.3.2 and 6.3.3): open a mailbox read-write or read-only and
+// report FLAGS, PERMANENTFLAGS, EXISTS, RECENT (IMAP4rev1), UNSEEN, UIDVALIDITY, UIDNEXT, then the access.
+import { ArgCursor } from '../proto/arg-cursor.js';
+import { parseMailboxName } from '../proto/mailbox-name.js';
+import { ok, no, type ImapCommandSpec, type ImapSessionApi, type Completion } from '../types.js';
+import { SelectedMailbox } from '../selected.js';
+import type { ImapCommand } from '../proto/command-reader.js';
+import { formatMailbox } from '../proto/response.js';
+
+async function open(s: ImapSessionApi, cmd: ImapCommand, readOnly: boolean): Promise<Completion> {
+  const args = new ArgCursor(cmd.args);
+  const name = parseMailboxName(args.next('mailbox'), { utf8: s.utf8Names });
+  // Select parameters (CONDSTORE, QRESYNC) come with their extension; none are accepted yet.
+  args.end();
+  // A failed SELECT leaves no mailbox selected (RFC 9051 section 6.3.2).
+  await s.select(undefined);
+  const mailbox = await s.storage!.openMailbox(name, { readOnly });
+  const box = new SelectedMailbox(mailbox, readOnly);
+  await s.select(box);
+  const msgs = box.messages();
+  const flags = box.knownFlags();
+  s.untagged(`FLAGS (${flags.join(' ')})`);
+  s.untagged(readOnly ? 'OK [PERMANENTFLAGS ()] Read-only mailbox.' : `OK [PERMANENTFLAGS (${flags.join(' ')} \\*)] Flags permitted.`);
+  s.untagged(`${msgs.length} EXISTS`);
+  if (!s.enabled.has('IMAP4REV2')) {
+    s.untagged(`${mailbox.recentUids().size} RECENT`);
+    const firstUnseen = msgs.findIndex((m) => !m.flags.includes('\\Seen'));
+    if (firstUnseen >= 0) s.untagged(`OK [UNSEEN ${firstUnseen + 1}] First unseen.`);
+  }
+  s.untagged(`OK [UIDVALIDITY ${mailbox.uidValidity}] UIDs valid`);
+  s.untagged(`OK [UIDNEXT ${mailbox.uidNext()}] Predicted next UID`);
+  if (s.enabled.has('IMAP4REV2')) {
+    // RFC 9051 section 6.3.2: the server MUST send a LIST response with the mailbox name.
+    s.untagged(`LIST () "${s.storage!.separator}" ${formatMailbox(name, { utf8: s.utf8Names })}`);
+  }
+  return ok(readOnly ? 'Examine completed.' : 'Select completed.', readOnly ? 'READ-ONLY' : mailbox.readOnly ? 'READ-ONLY' : 'READ-WRITE');
+}
+
+export const selectCommand: ImapCommandSpec = {
+  name: 'SELECT',
+  states: ['authenticated', 'selected'],
+  run: (s, cmd) => open(s, cmd, false).catch((err) => (err?.code === 'NOTFOUND' ? no('Mailbox does not exist.', 'NONEXISTENT') : Promise.reject(err))),
+};
+
+export const examineCommand: ImapCommandSpec = {
+  name: 'EXAMINE',
+  states: ['authenticated', 'selected'],
+  run: (s, cmd) => open(s, cmd, true).catch((err) => (err?.code === 'NOTFOUND' ? no('Mailbox does not exist.', 'NONEXISTENT') : Promise.reject(err))),
+};

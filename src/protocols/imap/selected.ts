@@ -1,0 +1,132 @@
+// The selected state (RFC 9051 sections 6.3.2, 7.4, 7.5.1): a session's view of one mailbox, message-set
+// resolution by sequence number or UID, and the untagged updates (EXPUNGE, EXISTS, FETCH FLAGS) after sync.
+import type { MailboxSession, MessageMeta, SyncResult } from '../../storage/api.js';
+import { SequenceSet } from '../../lib/sequence-set.js';
+import { ProtocolError } from './proto/protocol-error.js';
+import type { ImapSessionApi } from './types.js';
+
+export const SYSTEM_FLAG_LIST = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+
+export interface ResolvedMessage {
+  seq: number;
+  msg: MessageMeta;
+}
+
+export class SelectedMailbox {
+  /** Result of the last SEARCH ... RETURN (SAVE) (RFC 5182), as UIDs. */
+  savedSearch: number[] = [];
+  private changeListener: (() => void) | undefined;
+
+  constructor(
+    readonly mailbox: MailboxSession,
+    readonly readOnly: boolean,
+  ) {}
+
+  get name(): string {
+    return this.mailbox.name;
+  }
+
+  messages(): readonly MessageMeta[] {
+    return this.mailbox.messages();
+  }
+
+  get exists(): number {
+    return this.mailbox.messages().length;
+  }
+
+  /** Flags as the client sees them: stored flags plus \Recent (IMAP4rev1 only). */
+  flagsOf(s: ImapSessionApi, msg: MessageMeta): string[] {
+    if (!s.enabled.has('IMAP4REV2') && this.mailbox.recentUids().has(msg.uid)) return [...msg.flags, '\\Recent'];
+    return msg.flags;
+  }
+
+  /** Every flag and keyword in use, for the FLAGS and PERMANENTFLAGS responses. */
+  knownFlags(): string[] {
+    const keywords = new Set<string>();
+    for (const m of this.mailbox.messages()) for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
+    return [...SYSTEM_FLAG_LIST, ...[...keywords].sort()];
+  }
+
+  /**
+   * Resolves a sequence set (or UID set) against the current view. For sequence numbers, a number past
+   * EXISTS is a BAD (RFC 9051 section 6.4.4); for UIDs, numbers that do not exist are simply skipped.
+   */
+  resolve(setText: string, byUid: boolean): ResolvedMessage[] {
+    const msgs = this.mailbox.messages();
+    if (setText === '$') return this.resolveSaved(byUid);
+    let set: SequenceSet;
+    try {
+      set = SequenceSet.parse(setText, { allowSaved: false });
+    } catch (err) {
+      throw new ProtocolError(`Invalid message set: ${(err as Error).message}`);
+    }
+    const out: ResolvedMessage[] = [];
+    if (byUid) {
+      const maxUid = msgs.length ? msgs[msgs.length - 1].uid : 0;
+      for (let i = 0; i < msgs.length; i++) if (set.has(msgs[i].uid, maxUid)) out.push({ seq: i + 1, msg: msgs[i] });
+      return out;
+    }
+    if (msgs.length === 0) {
+      if (setText.includes('*')) return out;
+      throw new ProtocolError('No messages in the mailbox', { kind: 'BAD' });
+    }
+    for (const n of set.values(msgs.length)) {
+      if (n > msgs.length) throw new ProtocolError('Invalid messageset', { kind: 'BAD' });
+      out.push({ seq: n, msg: msgs[n - 1] });
+    }
+    return out;
+  }
+
+  private resolveSaved(_byUid: boolean): ResolvedMessage[] {
+    const wanted = new Set(this.savedSearch);
+    const out: ResolvedMessage[] = [];
+    const msgs = this.mailbox.messages();
+    for (let i = 0; i < msgs.length; i++) if (wanted.has(msgs[i].uid)) out.push({ seq: i + 1, msg: msgs[i] });
+    return out;
+  }
+
+  /**
+   * Syncs the view and writes the untagged updates. With expunges false (during FETCH, STORE, SEARCH by
+   * sequence number, RFC 9051 section 7.5.1) nothing is synced, so sequence numbers stay stable.
+   */
+  async announceChanges(s: ImapSessionApi, opts: { expunges: boolean }): Promise<SyncResult | undefined> {
+    if (!opts.expunges) return undefined;
+    const before = this.exists;
+    const result = await this.mailbox.sync();
+    for (const e of result.expunged) {
+      if (s.enabled.has('QRESYNC')) continue;
+      s.untagged(`${e.seq} EXPUNGE`);
+    }
+    if (s.enabled.has('QRESYNC') && result.expunged.length) {
+      s.untagged(`VANISHED ${SequenceSet.fromNumbers(result.expunged.map((e) => e.uid)).toString()}`);
+    }
+    if (result.exists !== before || result.added.length) {
+      s.untagged(`${result.exists} EXISTS`);
+      if (!s.enabled.has('IMAP4REV2')) s.untagged(`${result.recent} RECENT`);
+    }
+    for (const f of result.flagsChanged) {
+      const msg = this.mailbox.messages()[f.seq - 1];
+      const flags = msg ? this.flagsOf(s, msg) : f.flags;
+      const uid = s.enabled.has('QRESYNC') ? `UID ${f.uid} ` : '';
+      s.untagged(`${f.seq} FETCH (${uid}FLAGS (${flags.join(' ')}))`);
+    }
+    return result;
+  }
+
+  /** Calls onChange whenever another session or process changed the mailbox (IDLE). */
+  watch(onChange: () => void): void {
+    this.unwatch();
+    this.changeListener = onChange;
+    this.mailbox.on('changes', onChange);
+  }
+
+  unwatch(): void {
+    if (this.changeListener) this.mailbox.off('changes', this.changeListener);
+    this.changeListener = undefined;
+  }
+
+  async close(): Promise<void> {
+    this.unwatch();
+    await this.mailbox.close();
+  }
+}

@@ -1,0 +1,142 @@
+// The POP3 maildrop (RFC 1939): a fixed snapshot of INBOX for the session (mail delivered meanwhile is
+// not shown), the session lock of Dovecot's pop3_lock_session, deletion marks committed at QUIT only.
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import type { ServerContext } from '../../server/context.js';
+import type { UserRecord } from '../../auth/service.js';
+import { openUserStorage, type MailboxSession, type MessageMeta, type UserStorage } from '../../storage/api.js';
+import { varExpand } from '../../lib/var-expand.js';
+import type { Logger } from '../../lib/logger.js';
+import { DotStuffer } from './dot-stuffing.js';
+import type { Pop3SessionApi } from './types.js';
+
+export class MaildropLockedError extends Error {}
+
+/** Users with a POP3 session open in this process (pop3_lock_session). */
+const lockedUsers = new Set<string>();
+
+export class Maildrop {
+  private readonly deleted = new Set<number>();
+  private readonly retrieved = new Set<number>();
+  private released = false;
+
+  private constructor(
+    readonly user: string,
+    private readonly storage: UserStorage,
+    private readonly mailbox: MailboxSession,
+    private readonly messages: readonly MessageMeta[],
+    private readonly ctx: ServerContext,
+    private readonly log: Logger,
+    private readonly locked: boolean,
+  ) {}
+
+  static async open(user: string, record: UserRecord, ctx: ServerContext, log: Logger): Promise<Maildrop> {
+    const lock = ctx.config.pop3.pop3_lock_session;
+    if (lock) {
+      if (lockedUsers.has(user)) throw new MaildropLockedError(user);
+      lockedUsers.add(user);
+    }
+    try {
+      const storage = await openUserStorage(record, ctx.storage);
+      try {
+        const mailbox = await storage.openMailbox('INBOX');
+        const hideFlag = ctx.config.pop3.pop3_deleted_flag;
+        const messages = mailbox.messages().filter((m) => !hideFlag || !m.flags.includes(hideFlag));
+        return new Maildrop(user, storage, mailbox, [...messages], ctx, log, lock);
+      } catch (err) {
+        await storage.close();
+        throw err;
+      }
+    } catch (err) {
+      if (lock) lockedUsers.delete(user);
+      throw err;
+    }
+  }
+
+  get count(): number {
+    return this.messages.length;
+  }
+
+  size(i: number): number {
+    return this.messages[i].size;
+  }
+
+  isDeleted(i: number): boolean {
+    return this.deleted.has(i);
+  }
+
+  markDeleted(i: number): void {
+    this.deleted.add(i);
+  }
+
+  resetDeleted(): void {
+    this.deleted.clear();
+  }
+
+  totals(): { count: number; size: number } {
+    let count = 0;
+    let size = 0;
+    for (let i = 0; i < this.messages.length; i++) {
+      if (this.deleted.has(i)) continue;
+      count++;
+      size += this.messages[i].size;
+    }
+    return { count, size };
+  }
+
+  /** The UIDL in pop3_uidl_format (Dovecot's variables: %u uid, %v uidvalidity, %g guid). */
+  uidl(i: number): string {
+    const m = this.messages[i];
+    return varExpand(this.ctx.config.pop3.pop3_uidl_format, { u: m.uid, v: this.mailbox.uidValidity, g: m.guid, uid: m.uid, uidvalidity: this.mailbox.uidValidity, guid: m.guid });
+  }
+
+  /** Streams message i (all of it, or its header and the first topLines body lines) dot-stuffed. */
+  async send(s: Pop3SessionApi, i: number, topLines: number | undefined): Promise<void> {
+    const m = this.messages[i];
+    let content;
+    try {
+      content = await this.mailbox.openMessage(m.uid);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'EXPUNGED') return s.err('Message was expunged by another session.');
+      throw err;
+    }
+    s.write(topLines === undefined ? `+OK ${m.size} octets\r\n` : '+OK\r\n');
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        s.write(chunk);
+        s.drain().then(() => cb(), cb);
+      },
+    });
+    await pipeline(content.stream(), new DotStuffer(topLines), sink);
+    if (topLines === undefined) this.retrieved.add(i);
+  }
+
+  /** QUIT in TRANSACTION: expunges (or hides) the marked messages and marks retrieved ones \Seen. */
+  async commit(): Promise<number> {
+    const deletedUids = [...this.deleted].map((i) => this.messages[i].uid);
+    const seenUids = [...this.retrieved].filter((i) => !this.deleted.has(i)).map((i) => this.messages[i].uid);
+    if (seenUids.length) await this.mailbox.updateFlags(seenUids, 'add', ['\\Seen']);
+    if (deletedUids.length) {
+      const hideFlag = this.ctx.config.pop3.pop3_deleted_flag;
+      if (hideFlag) {
+        await this.mailbox.updateFlags(deletedUids, 'add', [hideFlag]);
+      } else {
+        await this.mailbox.updateFlags(deletedUids, 'add', ['\\Deleted']);
+        await this.mailbox.expunge(deletedUids);
+      }
+    }
+    this.log.debug({ deleted: deletedUids.length, seen: seenUids.length }, 'maildrop committed');
+    return deletedUids.length;
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    if (this.locked) lockedUsers.delete(this.user);
+    try {
+      await this.mailbox.close();
+    } finally {
+      await this.storage.close();
+    }
+  }
+}

@@ -1,0 +1,178 @@
+// One POP3 connection (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH): reads command lines,
+// checks the state against the command table, runs commands one at a time (pipelining-safe).
+import { randomBytes } from 'node:crypto';
+import type { Connection } from '../../server/connection.js';
+import type { ServerContext } from '../../server/context.js';
+import type { Session } from '../../server/service.js';
+import { LineReader } from '../../lib/line-reader.js';
+import type { Logger } from '../../lib/logger.js';
+import type { UserRecord } from '../../auth/service.js';
+import { pop3Commands } from './registry.js';
+import type { Pop3SessionApi, Pop3State } from './types.js';
+import { Maildrop, MaildropLockedError } from './maildrop.js';
+
+/** RFC 2449: a command line is at most 255 octets; Dovecot allows more. Beyond this, -ERR. */
+const MAX_LINE = 4096;
+/** An unfinished line beyond this closes the connection, as Dovecot does. */
+const FAR_OVER_LIMIT = 64 * 1024;
+const MAX_BAD_COMMANDS = 20;
+
+export class Pop3Session implements Session, Pop3SessionApi {
+  state: Pop3State = 'authorization';
+  pendingUser: string | undefined;
+  maildrop: Maildrop | undefined;
+  readonly apopTimestamp: string;
+  readonly log: Logger;
+  private readonly reader = new LineReader(MAX_LINE);
+  private readonly queue: (Buffer | 'overflow')[] = [];
+  private lineWaiter: ((line: string | null) => void) | undefined;
+  private busy = false;
+  private closed = false;
+  private badCommands = 0;
+
+  constructor(
+    readonly conn: Connection,
+    readonly ctx: ServerContext,
+  ) {
+    this.log = conn.log;
+    this.apopTimestamp = `<${process.pid}.${randomBytes(8).toString('hex')}@${ctx.hostName}>`;
+    conn.on('data', (chunk: Buffer) => this.onData(chunk));
+    conn.on('close', () => this.onClose());
+    conn.setIdleTimeout(ctx.config.server.preauth_timeout, () => this.timeout());
+    this.write(`+OK ${ctx.config.server.login_greeting} ${this.apopTimestamp}\r\n`);
+  }
+
+  private onData(chunk: Buffer): void {
+    for (const ev of this.reader.push(chunk)) this.queue.push(ev.kind === 'line' ? ev.line : 'overflow');
+    if (this.reader.bufferedBytes > FAR_OVER_LIMIT) {
+      this.log.info('line far over the limit; closing');
+      this.err('Line too long');
+      return this.close();
+    }
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.queue.length && !this.closed) {
+        const item = this.queue.shift()!;
+        if (this.lineWaiter) {
+          const w = this.lineWaiter;
+          this.lineWaiter = undefined;
+          w(item === 'overflow' ? '' : item.toString('latin1'));
+          continue;
+        }
+        if (item === 'overflow') {
+          this.err('Line too long');
+          continue;
+        }
+        await this.dispatch(item.toString('latin1'));
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async dispatch(line: string): Promise<void> {
+    const trimmed = line.replace(/^\s+/, '');
+    const space = trimmed.indexOf(' ');
+    const name = (space < 0 ? trimmed : trimmed.slice(0, space)).toUpperCase();
+    const rawArgs = space < 0 ? '' : trimmed.slice(space + 1);
+    const args = rawArgs.split(' ').filter((a) => a.length > 0);
+    const command = pop3Commands.get(name);
+    if (!command || name.includes('\0')) {
+      this.log.info({ command: name.slice(0, 20) }, 'unknown command');
+      if (++this.badCommands >= MAX_BAD_COMMANDS) {
+        this.err('Too many bad commands.');
+        return this.close();
+      }
+      return this.err('Unknown command.');
+    }
+    if (!command.states.includes(this.state)) {
+      return this.err(this.state === 'authorization' ? 'Unknown command.' : `${name} is not allowed now.`);
+    }
+    const started = Date.now();
+    try {
+      await command.run(this, args, rawArgs);
+    } catch (err) {
+      this.log.error({ command: name, err: (err as Error).message }, 'command failed');
+      this.err('Internal error occurred. Refer to server log for more information.', 'SYS/TEMP');
+    }
+    // Never log the arguments of commands that carry credentials.
+    this.log.info({ command: name, ms: Date.now() - started, user: this.maildrop?.user }, 'command');
+  }
+
+  readLine(): Promise<string | null> {
+    if (this.closed) return Promise.resolve(null);
+    const next = this.queue.shift();
+    if (next !== undefined) return Promise.resolve(next === 'overflow' ? '' : next.toString('latin1'));
+    return new Promise((resolve) => (this.lineWaiter = resolve));
+  }
+
+  ok(text = ''): void {
+    this.write(text ? `+OK ${text}\r\n` : '+OK\r\n');
+  }
+
+  err(text: string, code?: string): void {
+    this.write(code ? `-ERR [${code}] ${text}\r\n` : `-ERR ${text}\r\n`);
+  }
+
+  write(data: Buffer | string): void {
+    this.conn.write(data);
+  }
+
+  drain(): Promise<void> {
+    return this.conn.drain();
+  }
+
+  async startTls(): Promise<void> {
+    // Anything the client pipelined after STLS arrived in plaintext and is discarded (RFC 2595 section 4).
+    this.reader.reset();
+    this.queue.length = 0;
+    await this.conn.startTls();
+  }
+
+  async enterTransaction(user: string, userRecord: UserRecord): Promise<void> {
+    try {
+      this.maildrop = await Maildrop.open(user, userRecord, this.ctx, this.log);
+    } catch (err) {
+      if (err instanceof MaildropLockedError) {
+        return this.err('Mailbox is locked by another POP3 session.', 'IN-USE');
+      }
+      this.log.error({ user, err: (err as Error).message }, 'cannot open maildrop');
+      return this.err('Temporary error opening the mailbox.', 'SYS/TEMP');
+    }
+    this.state = 'transaction';
+    this.conn.setIdleTimeout(this.ctx.config.imap.imap_client_timeout, () => this.timeout());
+    this.log.info({ user, messages: this.maildrop.count }, 'login');
+    this.ok('Logged in.');
+  }
+
+  private timeout(): void {
+    this.log.info({ state: this.state }, 'idle timeout');
+    this.err('Disconnected for inactivity.');
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.conn.end();
+    void this.maildrop?.release();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.lineWaiter?.(null);
+    this.lineWaiter = undefined;
+    // A dropped connection deletes nothing (RFC 1939 section 6): the maildrop is released untouched.
+    void this.maildrop?.release();
+  }
+
+  shutdown(): void {
+    this.err('Server shutting down.', 'SYS/TEMP');
+    this.close();
+  }
+}
