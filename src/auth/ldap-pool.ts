@@ -82,7 +82,9 @@ export class LdapPool {
   async connect(dn?: string, password?: string): Promise<Client> {
     let lastError: unknown = new Error('no LDAP URIs configured');
     for (const url of this.opts.uris) {
-      const client = new Client({ url, timeout: this.opts.timeoutMs, connectTimeout: this.opts.timeoutMs, tlsOptions: this.tlsOptions, strictDN: false });
+      // ldapts speaks TLS from the start whenever tlsOptions is set, so it is given only for ldaps://.
+      const tlsOptions = url.startsWith('ldaps://') ? this.tlsOptions : undefined;
+      const client = new Client({ url, timeout: this.opts.timeoutMs, connectTimeout: this.opts.timeoutMs, tlsOptions, strictDN: false });
       try {
         if (this.opts.startTls && url.startsWith('ldap://')) await client.startTLS(this.tlsOptions);
         if (dn) await client.bind(dn, password ?? '');
@@ -99,10 +101,14 @@ export class LdapPool {
 
   private async acquire(): Promise<Client> {
     if (this.closed) throw new Error('LDAP pool closed');
-    const idle = this.idle.pop();
-    if (idle) {
-      this.active++;
-      return idle;
+    let idle: Client | undefined;
+    while ((idle = this.idle.pop())) {
+      // A connection the server closed would reconnect unbound: drop it and open a fresh, bound one.
+      if (idle.isConnected) {
+        this.active++;
+        return idle;
+      }
+      idle.unbind().catch(() => undefined);
     }
     if (this.active < this.opts.poolSize) {
       this.active++;
