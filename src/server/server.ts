@@ -38,6 +38,8 @@ export class Server {
   private readonly perIp = new Map<string, number>();
   readonly bound: BoundListener[] = [];
   private stopping = false;
+  /** Resolves the shutdown wait once the last session is gone. */
+  private onEmpty: (() => void) | undefined;
 
   constructor(
     private readonly addresses: string[],
@@ -145,6 +147,7 @@ export class Server {
       }
       conn.once('close', () => {
         this.sessions.delete(conn);
+        if (this.sessions.size === 0) this.onEmpty?.();
         release();
         clog.info('disconnect');
       });
@@ -171,7 +174,8 @@ export class Server {
   /** Stops accepting, asks every session to say goodbye, waits up to graceMs, then closes the rest. */
   async shutdown(graceMs: number): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.running.map((r) => new Promise<void>((res) => r.server.close(() => res()))));
+    // Stop accepting now; close() completes only once every connection is gone, so it is not awaited here.
+    const listenersClosed = Promise.all(this.running.map((r) => new Promise<void>((res) => r.server.close(() => res()))));
     for (const r of this.running) {
       if (r.spec.kind === 'unix' && r.spec.path && existsSync(r.spec.path)) {
         try {
@@ -189,10 +193,15 @@ export class Server {
         conn.destroy();
       }
     }
-    const deadline = Date.now() + graceMs;
-    while (this.sessions.size > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    const allGone = new Promise<void>((resolve) => {
+      if (this.sessions.size === 0) return resolve();
+      this.onEmpty = resolve;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([allGone, graceOver]);
+    clearTimeout(timer);
     for (const conn of this.sessions.keys()) conn.destroy();
+    await listenersClosed;
   }
 }
