@@ -110,6 +110,7 @@ export class MessageParser {
   // header state
   private pendingField: { name: string; value: string; isFirstLineOnly: boolean } | null = null;
   private prevHeaderNewline = 0;
+  private eohPending = false;
   private seenContentType = false;
   private lastBoundary: Buffer | null = null;
   private pendingMultipart = false;
@@ -268,6 +269,17 @@ export class MessageParser {
 
   private headerLine(line: Buffer, hasLf: boolean): void {
     const part = this.part;
+    if (this.eohPending) {
+      // Dovecot looks for a boundary once more after the blank line: when one follows at once, the blank
+      // line's [CR]LF belongs to that boundary, not to this header.
+      this.eohPending = false;
+      const boundary = this.boundaryLineFind(line, hasLf);
+      if (boundary !== null && boundary.part !== part) this.moveHeaderNewlineToParent();
+      this.endOfHeaders();
+      if (this.mode === 'header') this.headerLine(line, hasLf);
+      else this.bodyLine(line, hasLf, true);
+      return;
+    }
     const isEoh = hasLf && (line.length === 1 || (line.length === 2 && line[0] === CR));
     // A field is complete once a line that does not continue it arrives.
     if (isEoh || !isLwsp(line[0])) this.flushField();
@@ -285,13 +297,7 @@ export class MessageParser {
       const boundary = this.boundaryLineFind(line, hasLf);
       if (boundary !== null && boundary.part !== part) {
         this.flushField();
-        // The previous [CR]LF belongs to the boundary: move it from this header to the parent's body.
-        if (this.prevHeaderNewline > 0) {
-          part.headerSize.lines--;
-          part.headerSize.physical -= this.prevHeaderNewline;
-          part.headerSize.virtual -= 2;
-          this.addNewlineToBody(part.parent!, this.prevHeaderNewline);
-        }
+        this.moveHeaderNewlineToParent();
         this.endOfHeaders();
         // The same line now starts the body (or the header of an enclosed message) and ends it at once.
         if (this.mode === 'header') this.headerLine(line, hasLf);
@@ -305,7 +311,8 @@ export class MessageParser {
       part.headerSize.lines++;
       part.headerSize.physical += line.length;
       part.headerSize.virtual += 2;
-      this.endOfHeaders();
+      this.prevHeaderNewline = line.length;
+      this.eohPending = true;
       return;
     }
     // account the line
@@ -336,6 +343,16 @@ export class MessageParser {
       this.startField(content);
     }
     if (!hasLf) this.endOfHeaders();
+  }
+
+  /** The previous [CR]LF belongs to a boundary line: move it from this header to the parent's body. */
+  private moveHeaderNewlineToParent(): void {
+    const part = this.part;
+    if (this.prevHeaderNewline === 0 || part.parent === null) return;
+    part.headerSize.lines--;
+    part.headerSize.physical -= this.prevHeaderNewline;
+    part.headerSize.virtual -= 2;
+    this.addNewlineToBody(part.parent, this.prevHeaderNewline);
   }
 
   private startField(content: string): void {
@@ -404,6 +421,7 @@ export class MessageParser {
   }
 
   private endOfHeaders(): void {
+    this.eohPending = false;
     this.flushField();
     const part = this.part;
     if (!part.isMime) {
@@ -443,6 +461,7 @@ export class MessageParser {
     this.mode = 'header';
     this.pendingField = null;
     this.prevHeaderNewline = 0;
+    this.eohPending = false;
     this.seenContentType = false;
     this.lastBoundary = null;
     this.pendingMultipart = false;
