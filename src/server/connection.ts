@@ -2,6 +2,7 @@
 // DECISIONS.md (TLS, loopback or login_trusted_networks), and STARTTLS upgrade of the live socket.
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { normalizeIp } from '../lib/networks.js';
@@ -18,6 +19,15 @@ export interface ConnectionInfo {
 
 export type SecuredCheck = (remoteIp: string, tls: boolean) => boolean;
 
+/** For transports that are not a TCP socket (IMAP over WebSocket): who the peer is and whether it is encrypted. */
+export interface TransportInfo {
+  remoteIp: string;
+  remotePort: number;
+  localIp: string;
+  localPort: number;
+  encrypted: boolean;
+}
+
 /**
  * Events: 'data' (Buffer), 'close', 'error'. A session writes with write(), reads from 'data',
  * and calls startTls() after it has sent its "go ahead" line.
@@ -33,25 +43,30 @@ export class Connection extends EventEmitter {
   /** TLS server name the client asked for (SNI), when over TLS. */
   serverName: string | undefined;
 
+  private readonly transport: TransportInfo | undefined;
+
   constructor(
-    socket: Socket,
+    socket: Socket | Duplex,
     service: string,
     listener: string,
     private readonly securedCheck: SecuredCheck,
     readonly log: Logger,
     private readonly tlsOptions: () => tls.TLSSocketOptions,
+    transport?: TransportInfo,
   ) {
     super();
-    this.socket = socket;
+    this.socket = socket as Socket;
+    this.transport = transport;
+    const s = socket as Partial<Socket>;
     this.info = {
       service,
       listener,
-      remoteIp: normalizeIp(socket.remoteAddress ?? 'unix'),
-      remotePort: socket.remotePort ?? 0,
-      localIp: normalizeIp(socket.localAddress ?? 'unix'),
-      localPort: socket.localPort ?? 0,
+      remoteIp: normalizeIp(transport?.remoteIp ?? s.remoteAddress ?? 'unix'),
+      remotePort: transport?.remotePort ?? s.remotePort ?? 0,
+      localIp: normalizeIp(transport?.localIp ?? s.localAddress ?? 'unix'),
+      localPort: transport?.localPort ?? s.localPort ?? 0,
     };
-    this.attach(socket);
+    this.attach(this.socket);
   }
 
   /** The current socket, for protocol libraries that take a socket (closing it closes the connection). */
@@ -60,7 +75,12 @@ export class Connection extends EventEmitter {
   }
 
   get tls(): boolean {
-    return this.socket instanceof tls.TLSSocket;
+    return this.transport ? this.transport.encrypted : this.socket instanceof tls.TLSSocket;
+  }
+
+  /** STARTTLS/STLS is possible: a plain TCP connection (not a WebSocket, not already TLS). */
+  get canStartTls(): boolean {
+    return !this.transport && !(this.socket instanceof tls.TLSSocket);
   }
 
   /** Over TLS, from loopback (or a unix socket), or from login_trusted_networks. */
@@ -131,7 +151,7 @@ export class Connection extends EventEmitter {
 
   /** Wraps the live socket in TLS (server side). Resolves once the handshake is complete. */
   startTls(): Promise<void> {
-    if (this.tls) return Promise.reject(new Error('already using TLS'));
+    if (!this.canStartTls) return Promise.reject(new Error('TLS cannot be started on this connection'));
     const plain = this.socket;
     this.detach(plain);
     const secure = new tls.TLSSocket(plain, this.tlsOptions());

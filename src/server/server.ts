@@ -4,7 +4,10 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { chmodSync, existsSync, mkdirSync, unlinkSync, lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Connection, type SecuredCheck } from './connection.js';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { Connection, type SecuredCheck, type TransportInfo } from './connection.js';
 import type { ServiceDefinition, ListenerSpec, Session } from './service.js';
 import type { TlsContexts } from '../tls/contexts.js';
 import { getLogger } from '../lib/logger.js';
@@ -131,8 +134,8 @@ export class Server {
     socket.once('close', release);
 
     const connLog = log.child({ service: service.name, listener: spec.name });
-    const start = (s: net.Socket) => {
-      const conn = new Connection(s, service.name, spec.name, this.securedCheck, connLog, () => this.tlsContexts.serverOptions());
+    const start = (s: Duplex, transport?: TransportInfo) => {
+      const conn = new Connection(s, service.name, spec.name, this.securedCheck, connLog, () => this.tlsContexts.serverOptions(), transport);
       const clog = connLog.child({ session: conn.id });
       (conn as { log: typeof clog }).log = clog;
       clog.info({ remote: `${conn.info.remoteIp}:${conn.info.remotePort}`, tls: conn.tls, secured: conn.secured }, 'connect');
@@ -153,13 +156,14 @@ export class Server {
       });
     };
 
-    if (spec.kind === 'tls') {
+    const afterTls = spec.kind === 'websocket' || spec.kind === 'websocket-tls' ? (s: net.Socket) => this.upgradeWebSocket(spec, s, start) : start;
+    if (spec.kind === 'tls' || spec.kind === 'websocket-tls') {
       const secure = new tls.TLSSocket(socket, this.tlsContexts.serverOptions());
       const timer = setTimeout(() => secure.destroy(), 30_000);
       timer.unref();
       secure.once('secure', () => {
         clearTimeout(timer);
-        start(secure);
+        afterTls(secure);
       });
       secure.on('error', (err) => {
         clearTimeout(timer);
@@ -167,8 +171,47 @@ export class Server {
         secure.destroy();
       });
     } else {
-      start(socket);
+      afterTls(socket);
     }
+  }
+
+  private readonly webSocketEndpoints = new Map<ListenerSpec, { http: http.Server; wss: WebSocketServer }>();
+
+  /** Runs the HTTP upgrade on an accepted socket and starts the session over the WebSocket's messages. */
+  private upgradeWebSocket(spec: ListenerSpec, socket: net.Socket, start: (s: Duplex, t: TransportInfo) => void): void {
+    let endpoint = this.webSocketEndpoints.get(spec);
+    if (!endpoint) {
+      const wss = new WebSocketServer({
+        noServer: true,
+        maxPayload: 64 * 1024 * 1024,
+        handleProtocols: (offered) => (spec.subprotocol && offered.has(spec.subprotocol) ? spec.subprotocol : false),
+      });
+      const server = http.createServer((_req, res) => {
+        res.writeHead(426, { Connection: 'Upgrade', Upgrade: 'websocket' }).end('This endpoint speaks IMAP over WebSocket.\n');
+      });
+      server.on('upgrade', (req, sock, head) => {
+        const path = (req.url ?? '').split('?')[0];
+        if (path !== (spec.httpPath ?? '/')) {
+          sock.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+          return;
+        }
+        wss.handleUpgrade(req, sock, head, (ws) => {
+          const raw = req.socket;
+          const stream = createWebSocketStream(ws);
+          stream.on('error', () => stream.destroy());
+          start(stream, {
+            remoteIp: raw.remoteAddress ?? 'unknown',
+            remotePort: raw.remotePort ?? 0,
+            localIp: raw.localAddress ?? 'unknown',
+            localPort: raw.localPort ?? 0,
+            encrypted: raw instanceof tls.TLSSocket,
+          });
+        });
+      });
+      endpoint = { http: server, wss };
+      this.webSocketEndpoints.set(spec, endpoint);
+    }
+    endpoint.http.emit('connection', socket);
   }
 
   /** Stops accepting, asks every session to say goodbye, waits up to graceMs, then closes the rest. */

@@ -6,10 +6,15 @@ import type { PortValue } from '../config/define.js';
 export interface ListenerSpec {
   /** Name used in logs and in the ready report: imap, imaps, pop3, lmtp, lmtp-unix, ... */
   name: string;
-  kind: 'tcp' | 'tls' | 'unix';
+  /** websocket / websocket-tls: HTTP upgrade at httpPath, then the protocol over WebSocket messages. */
+  kind: 'tcp' | 'tls' | 'unix' | 'websocket' | 'websocket-tls';
   port?: PortValue;
   /** Unix socket path (absolute). */
   path?: string;
+  /** HTTP path of a WebSocket endpoint, e.g. /imap. */
+  httpPath?: string;
+  /** WebSocket subprotocol to select when the client offers it, e.g. "imap". */
+  subprotocol?: string;
   /** File mode of a unix socket. */
   mode?: number;
 }

@@ -6,10 +6,10 @@ import { alreadyAnswered, bad, type ImapCommandSpec } from '../types.js';
 export const starttlsCommand: ImapCommandSpec = {
   name: 'STARTTLS',
   states: ['not-authenticated'],
-  capabilities: (s) => (s.conn.tls || s.state !== 'not-authenticated' ? [] : ['STARTTLS']),
+  capabilities: (s) => (!s.conn.canStartTls || s.state !== 'not-authenticated' ? [] : ['STARTTLS']),
   async run(s, cmd) {
     new ArgCursor(cmd.args).end();
-    if (s.conn.tls) return bad('TLS is already active.');
+    if (!s.conn.canStartTls) return bad(s.conn.tls ? 'TLS is already active.' : 'STARTTLS is not possible on this connection.');
     s.write(`${cmd.tag} OK Begin TLS negotiation now.\r\n`);
     try {
       await s.startTls();

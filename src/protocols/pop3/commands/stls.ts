@@ -4,10 +4,10 @@ import type { Pop3Command } from '../types.js';
 export const stlsCommand: Pop3Command = {
   name: 'STLS',
   states: ['authorization'],
-  capabilities: (s) => (s.conn.tls ? [] : ['STLS']),
+  capabilities: (s) => (s.conn.canStartTls ? ['STLS'] : []),
   async run(s, args) {
     if (args.length) return s.err('STLS takes no arguments.');
-    if (s.conn.tls) return s.err('TLS is already active.');
+    if (!s.conn.canStartTls) return s.err('TLS is already active.');
     s.ok('Begin TLS negotiation now.');
     try {
       await s.startTls();
