@@ -7,7 +7,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { UserRecord } from '../../auth/service.js';
 import { openUserStorage, isStorageError, type StorageErrorCode, type UserStorage } from '../../storage/api.js';
 import type { SelectedMailbox } from './selected.js';
-import { CommandReader, type ImapCommand, type ReaderEvent } from './proto/command-reader.js';
+import { CommandReader, type ImapCommand, type LiteralDecision, type LiteralInfo, type ReaderEvent } from './proto/command-reader.js';
 import { ProtocolError } from './proto/protocol-error.js';
 import { imapCommands } from './registry.js';
 import { capabilityList } from './capabilities.js';
@@ -42,6 +42,7 @@ export class ImapSession implements Session, ImapSessionApi {
     this.reader = new CommandReader({
       maxLineLength: ctx.config.imap.imap_max_line_length,
       maxLiteralSize: ctx.config.imap.imap_max_literal_size,
+      onLiteral: (info) => this.literalDecision(info),
     });
     conn.on('data', (chunk: Buffer) => this.onData(chunk));
     conn.on('close', () => void this.onClose());
@@ -51,6 +52,13 @@ export class ImapSession implements Session, ImapSessionApi {
 
   capabilities(): string[] {
     return capabilityList(this);
+  }
+
+  /** The command being read decides where its literal goes (commands are read one at a time, so the state is current). */
+  private literalDecision(info: LiteralInfo): LiteralDecision {
+    const spec = imapCommands.get(info.name);
+    if (!spec?.onLiteral || !spec.states.includes(this.state)) return undefined;
+    return spec.onLiteral(this, info);
   }
 
   private onData(chunk: Buffer): void {

@@ -3,7 +3,7 @@
 import type { Connection } from '../../server/connection.js';
 import type { ServerContext } from '../../server/context.js';
 import type { Logger } from '../../lib/logger.js';
-import type { ImapCommand } from './proto/command-reader.js';
+import type { ImapCommand, LiteralDecision, LiteralInfo } from './proto/command-reader.js';
 import type { UserRecord } from '../../auth/service.js';
 import type { UserStorage } from '../../storage/api.js';
 import type { SelectedMailbox } from './selected.js';
@@ -66,5 +66,7 @@ export interface ImapCommandSpec {
   deferExpunges?: boolean;
   /** Capabilities this command adds (e.g. "IDLE"), given the session. */
   capabilities?(s: ImapSessionApi): string[];
+  /** Where a literal of this command goes while it is read: a sink (APPEND streams big messages), a refusal, or undefined (buffered). */
+  onLiteral?(s: ImapSessionApi, info: LiteralInfo): LiteralDecision;
   run(s: ImapSessionApi, cmd: ImapCommand): Promise<Completion> | Completion;
 }
