@@ -115,17 +115,21 @@ function headers(w: WorkloadResult): string[] {
   return ['case', 'side', `${w.opName}/s`, w.reportBytes ? 'MB/s' : '', 'p50 ms', 'p99 ms', 'peak PSS MB', 'CPU s'];
 }
 
+/** Header and rows without the MB/s column when the workload does not report bytes. */
+function columns(w: WorkloadResult): { head: string[]; rows: string[][] } {
+  const keep = (cells: string[]) => (w.reportBytes ? cells : cells.filter((_, i) => i !== 3));
+  return { head: keep(headers(w)), rows: tableRows(w).map(keep) };
+}
+
 export function textTable(w: WorkloadResult): string {
-  const head = headers(w);
-  const rows = tableRows(w);
+  const { head, rows } = columns(w);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [`== ${w.name}: ${w.description}`, line(head), widths.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
 }
 
 export function markdownTable(w: WorkloadResult): string {
-  const head = headers(w).map((h) => h || ' ');
-  const rows = tableRows(w);
+  const { head, rows } = columns(w);
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`)].join('\n');
 }
 

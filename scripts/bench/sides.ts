@@ -73,7 +73,11 @@ interface RoostHelper {
   }>;
 }
 
+let cachedRoostVersion: string | undefined;
+
+/** Roost's package version and commit, read once per run so every row of a run names the same build. */
 export function roostVersion(): string {
+  if (cachedRoostVersion) return cachedRoostVersion;
   let commit = '';
   try {
     commit = execFileSync('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
@@ -81,7 +85,8 @@ export function roostVersion(): string {
     // not a git checkout
   }
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
-  return commit ? `${pkg.version} (${commit})` : pkg.version;
+  cachedRoostVersion = commit ? `${pkg.version} (${commit})` : pkg.version;
+  return cachedRoostVersion;
 }
 
 /** Roost over the same users and store, in its default configuration (durable saves). */

@@ -87,7 +87,7 @@ const auth: Workload = {
   async run(server, benchCase, { options, warmup }) {
     const connections = Number(benchCase.params.connections);
     const window = Number(benchCase.params.window);
-    const perRep = scaled(options.quick, 200, 4000, options.scale);
+    const perRep = scaled(options.quick, 200, 20000, options.scale);
     const total = warmup ? Math.ceil(perRep / 4) : perRep;
     const target = server.endpoints.authSocket ? { path: server.endpoints.authSocket } : { port: server.endpoints.authPort! };
     // Each connection runs `window` request streams side by side: that many requests stay in flight.

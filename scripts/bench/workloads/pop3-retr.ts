@@ -1,5 +1,5 @@
 // Workload "pop3-retr": downloading a whole mailbox over POP3 (RFC 1939 USER/PASS, STAT, RETR; RFC 2449 PIPELINING):
-// every message of the generated corpus, RETR pipelined with a window of 16, on 1 and 4 concurrent sessions.
+// every message of the generated corpus, RETR pipelined with a window of 16, on 1 and 4 concurrent sessions (one user each).
 import { performance } from 'node:perf_hooks';
 import { copyMaildir, type Corpus } from '../corpus.js';
 import { benchUsers } from '../sides.js';
@@ -65,7 +65,7 @@ let corpusInUse: Corpus | undefined;
 
 const pop3Retr: Workload = {
   name: 'pop3-retr',
-  description: 'POP3 download of the whole corpus mailbox (RETR every message, no DELE), pipelined 16 deep',
+  description: 'POP3 download of the whole corpus mailbox (RETR every message, no DELE), pipelined 16 deep, one mailbox per session',
   opName: 'messages',
   reportBytes: true,
   cases() {
@@ -76,18 +76,21 @@ const pop3Retr: Workload = {
     const corpus = await context.corpus(scaled(quick, 60, 400, scale), quick ? 1024 * 1024 : 10 * 1024 * 1024);
     corpusInUse = corpus;
     return startSide(kind, context, {
-      users: benchUsers(1),
+      // one user per concurrent session: each has its own copy of the corpus, so POP3 session locks never collide
+      users: benchUsers(4),
       services: ['pop3'],
       populate: (_user, maildir) => copyMaildir(corpus, maildir),
     });
   },
   async run(server, benchCase) {
     const connections = Number(benchCase.params.connections);
-    const user = server.users[0]!;
     const latenciesMs: number[] = [];
     const started = performance.now();
     const results = await Promise.all(
-      Array.from({ length: connections }, () => downloadAll(server.endpoints.pop3!, user.name, user.password, latenciesMs)),
+      Array.from({ length: connections }, (_, i) => {
+        const user = server.users[i % server.users.length]!;
+        return downloadAll(server.endpoints.pop3!, user.name, user.password, latenciesMs);
+      }),
     );
     const seconds = (performance.now() - started) / 1000;
     const run: WorkloadRun = {
