@@ -44,3 +44,18 @@ export {
   type SectionKind,
   type ByteRange,
 } from './sections.js';
+export {
+  parseHeaderBlock,
+  unfold,
+  getHeaderValues,
+  getFirstHeader,
+  decodeCharset,
+  decodeMimeWords,
+  sortAddressKey,
+  baseSubject,
+  parseSentDate,
+  htmlToText,
+  decodeTextBody,
+  extractSearchText,
+  type RawHeader,
+} from './header-utils.js';
