@@ -127,7 +127,7 @@ test('malformed POP3 input gets -ERR and the session goes on; a huge line closes
   c.send(Buffer.from([0x00, 0xff, 0x41, 0x0d, 0x0a]));
   assert.match((await c.readLine())!, /^-ERR/);
   c.sendLine('X'.repeat(5000));
-  assert.equal(await c.readLine(), '-ERR Line too long');
+  assert.equal(await c.readLine(), '-ERR Input line too long.');
   c.sendLine('USER alice');
   assert.equal(await c.readLine(), '+OK');
   c.sendLine('PASS wonderland');

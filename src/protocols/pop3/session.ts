@@ -46,7 +46,7 @@ export class Pop3Session implements Session, Pop3SessionApi {
     for (const ev of this.reader.push(chunk)) this.queue.push(ev.kind === 'line' ? ev.line : 'overflow');
     if (this.reader.bufferedBytes > FAR_OVER_LIMIT) {
       this.log.info('line far over the limit; closing');
-      this.err('Line too long');
+      this.err('Input line too long.');
       return this.close();
     }
     void this.pump();
@@ -65,7 +65,7 @@ export class Pop3Session implements Session, Pop3SessionApi {
           continue;
         }
         if (item === 'overflow') {
-          this.err('Line too long');
+          this.err('Input line too long.');
           continue;
         }
         await this.dispatch(item.toString('latin1'));
@@ -88,7 +88,7 @@ export class Pop3Session implements Session, Pop3SessionApi {
         this.err('Too many bad commands.');
         return this.close();
       }
-      return this.err('Unknown command.');
+      return this.err(this.state === 'authorization' ? 'Unknown command.' : `Unknown command: ${name.slice(0, 64)}`);
     }
     if (!command.states.includes(this.state)) {
       return this.err(this.state === 'authorization' ? 'Unknown command.' : `${name} is not allowed now.`);
