@@ -330,6 +330,30 @@ describe('auth-client protocol', () => {
   });
 });
 
+describe('temporary failures', () => {
+  test('a passdb that cannot be read answers FAIL with temp', async () => {
+    const brokenData = join(dir, 'broken-data');
+    await mkdir(join(brokenData, 'passwd'), { recursive: true }); // a directory where the file should be
+    const c = defaultConfig();
+    c.auth.auth_failure_delay = 0;
+    const brokenAuth = await AuthService.create(c, brokenData);
+    const path = join(dir, 'run', 'auth-client-broken');
+    const server = createServer((s) => serveAuthClient(s, brokenAuth));
+    await listen(server, path);
+    try {
+      const cl = await LineClient.connect(path);
+      openClients.push(cl);
+      await cl.next((l) => l === 'DONE');
+      cl.send('VERSION\t1\t0');
+      cl.send(`AUTH\t1\tPLAIN\tservice=smtp\trip=127.0.0.1\tresp=${b64('\0carol\0carol-pw')}`);
+      assert.equal(await cl.reply('1'), 'FAIL\t1\ttemp');
+    } finally {
+      server.close();
+      await brokenAuth.close();
+    }
+  });
+});
+
 describe('malformed auth-client input', () => {
   test('a line without TAB or an unknown command closes that connection; others keep working', async () => {
     const bystander = await client();
