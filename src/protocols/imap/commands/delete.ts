@@ -3,6 +3,7 @@
 import { ArgCursor } from '../proto/arg-cursor.js';
 import { parseMailboxName } from '../proto/mailbox-name.js';
 import { formatMailbox } from '../proto/response.js';
+import { findMailbox } from './mailbox-lookup.js';
 import { no, ok, type ImapCommandSpec } from '../types.js';
 
 export const deleteCommand: ImapCommandSpec = {
@@ -14,7 +15,7 @@ export const deleteCommand: ImapCommandSpec = {
     args.end();
     if (name === 'INBOX') return no("INBOX can't be deleted.");
     const storage = s.storage!;
-    const entry = (await storage.listMailboxes()).find((m) => m.name === name);
+    const entry = await findMailbox(storage, name);
     if (!entry) return no(`Mailbox doesn't exist: ${formatMailbox(name, { utf8: s.utf8Names })}`, 'NONEXISTENT');
     if (entry.noSelect && entry.hasChildren) return no('Mailbox has children, delete them first.', 'HASCHILDREN');
     // Deleting the selected mailbox closes it first (the session returns to the authenticated state).

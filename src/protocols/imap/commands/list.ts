@@ -2,13 +2,13 @@
 // RECURSIVEMATCH; return SUBSCRIBED, CHILDREN, several patterns), CHILDREN (RFC 3348), SPECIAL-USE (RFC 6154)
 // and LIST-STATUS (RFC 5819). Attributes appear in Dovecot's order and under Dovecot's rules: a plain LIST
 // shows children and special-use and says \Noselect; an extended LIST shows only what was asked and says \NonExistent.
-import type { MailboxInfo } from '../../../storage/api.js';
 import { parseListArgs, type ListArgs } from '../proto/list-args.js';
 import { ProtocolError } from '../proto/protocol-error.js';
 import { formatMailbox, formatString } from '../proto/response.js';
 import { ok, type ImapCommandSpec, type ImapSessionApi } from '../types.js';
 import { MailboxPattern, compareMailboxNames, hierarchyRoot } from './mailbox-pattern.js';
 import { checkStatusItems, sendStatus } from './status-items.js';
+import { mailboxesByName } from './mailbox-lookup.js';
 
 /** Parses LIST arguments; a pattern that is not a valid mailbox name simply matches nothing (as Dovecot). */
 function parseOrNothing(s: ImapSessionApi, tokens: Parameters<typeof parseListArgs>[0]): ListArgs | undefined {
@@ -42,11 +42,11 @@ export const listCommand: ImapCommandSpec = {
     const patterns = args.patterns.filter((p) => p !== '').map((p) => MailboxPattern.join(args.reference, p, sep));
     const matches = (name: string): boolean => patterns.some((p) => p.matches(name));
     const mailboxes = await storage.listMailboxes();
-    const byName = new Map<string, MailboxInfo>(mailboxes.map((m) => [m.name, m]));
+    const byName = mailboxesByName(mailboxes);
     const wantSubscriptions = sel.subscribed || ret.subscribed;
     const subscribed = new Set(wantSubscriptions ? await storage.listSubscriptions() : []);
 
-    const names = new Set(mailboxes.map((m) => m.name));
+    const names = new Set(byName.keys());
     if (sel.subscribed) for (const n of subscribed) names.add(n);
     const candidates = [...names].sort(compareMailboxNames);
 

@@ -4,6 +4,7 @@ import { parseLsubArgs } from '../proto/list-args.js';
 import { ProtocolError } from '../proto/protocol-error.js';
 import { formatMailbox, formatString } from '../proto/response.js';
 import { ok, type ImapCommandSpec } from '../types.js';
+import { mailboxesByName } from './mailbox-lookup.js';
 import { MailboxPattern, ancestorsOf, compareMailboxNames, hierarchyRoot } from './mailbox-pattern.js';
 
 export const lsubCommand: ImapCommandSpec = {
@@ -26,7 +27,7 @@ export const lsubCommand: ImapCommandSpec = {
     }
     const pattern = MailboxPattern.join(args.reference, args.pattern, sep);
     const subscribed = new Set(await storage.listSubscriptions());
-    const byName = new Map((await storage.listMailboxes()).map((m) => [m.name, m]));
+    const byName = mailboxesByName(await storage.listMailboxes());
     const names = new Set(subscribed);
     if (pattern.endsWithPercent) for (const n of subscribed) for (const a of ancestorsOf(n, sep)) names.add(a);
     for (const name of [...names].sort(compareMailboxNames)) {

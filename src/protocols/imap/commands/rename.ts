@@ -16,7 +16,9 @@ export const renameCommand: ImapCommandSpec = {
     if (to.endsWith(separator)) to = to.slice(0, -separator.length);
     if (to.toUpperCase() === 'INBOX') to = 'INBOX';
     if (from !== 'INBOX' && to.startsWith(from + separator)) return no("Can't rename mailbox under its own child.");
-    await s.storage!.renameMailbox(from, to);
+    // Renaming an empty INBOX has no messages to move: it only creates the new mailbox (RFC 3501 6.3.5).
+    if (from === 'INBOX' && (await s.storage!.status('INBOX')).messages === 0) await s.storage!.createMailbox(to);
+    else await s.storage!.renameMailbox(from, to);
     return ok('Rename completed.');
   },
 };

@@ -3,6 +3,7 @@
 import { ArgCursor } from '../proto/arg-cursor.js';
 import { parseMailboxName } from '../proto/mailbox-name.js';
 import { formatMailbox } from '../proto/response.js';
+import { findMailbox } from './mailbox-lookup.js';
 import { no, ok, type ImapCommandSpec } from '../types.js';
 
 export const subscribeCommand: ImapCommandSpec = {
@@ -12,7 +13,7 @@ export const subscribeCommand: ImapCommandSpec = {
     const args = new ArgCursor(cmd.args);
     const name = parseMailboxName(args.next('mailbox name'), { utf8: s.utf8Names });
     args.end();
-    const entry = (await s.storage!.listMailboxes()).find((m) => m.name === name);
+    const entry = await findMailbox(s.storage!, name);
     if (!entry || entry.noSelect) return no(`Mailbox doesn't exist: ${formatMailbox(name, { utf8: s.utf8Names })}`);
     await s.storage!.subscribe(name);
     return ok('Subscribe completed.');
