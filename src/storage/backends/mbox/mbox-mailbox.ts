@@ -1,7 +1,7 @@
 // One mbox file as a MailboxStore, read and written as Dovecot does (mbox-sync.c, mbox-save.c): UIDs in X-UID and
 // X-IMAPbase, flags in Status / X-Status / X-Keywords, appends under dotlock + fcntl, crash-safe rewrites by temp file + rename.
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
-import { open, rename, stat, unlink, readFile, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, unlink, readFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -39,6 +39,8 @@ export interface MboxStoreOptions {
 interface MboxState {
   stamp: string;
   ino: bigint;
+  /** UIDVALIDITY for a file that holds no mail and no X-IMAPbase yet: its birth time, stable while it stays empty */
+  fileUidValidity: number;
   parse: MboxParse;
   /** UID of each record (parallel to parse.records); 0 while not yet assigned */
   uids: number[];
@@ -138,12 +140,14 @@ export class MboxMailboxStore implements MailboxStore {
       return k && k.physicalSize === physicalSize ? k.size : undefined;
     };
     const parse = await parseMboxFrom(fileSource(handle.fh, size), 0, true, hint);
-    const state = this.stateFrom(parse, handle.ino, stamp);
+    const st = await handle.fh.stat();
+    const born = Math.floor((st.birthtimeMs > 0 ? st.birthtimeMs : st.ctimeMs) / 1000);
+    const state = this.stateFrom(parse, handle.ino, stamp, Math.max(1, born));
     this.shared.cache.set('state', state);
     return state;
   }
 
-  private stateFrom(parse: MboxParse, ino: bigint, stamp: string): MboxState {
+  private stateFrom(parse: MboxParse, ino: bigint, stamp: string, fileUidValidity: number): MboxState {
     const base = parse.pseudo?.meta.pseudoBase ?? parse.records[0]?.meta.imapBase;
     const uids: number[] = [];
     let prev = 0;
@@ -157,7 +161,7 @@ export class MboxMailboxStore implements MailboxStore {
       }
     }
     // A UID at or below an earlier one is broken (a copied message): it gets a new one, and so do the ones after it that would clash.
-    return { stamp, ino, parse, uids, base };
+    return { stamp, ino, fileUidValidity, parse, uids, base };
   }
 
   private storedMessage(state: MboxState, index: number): StoredMessage {
@@ -300,7 +304,7 @@ export class MboxMailboxStore implements MailboxStore {
     try {
       if (state.parse.leadingBytes > 0) await copy(0, state.parse.leadingBytes);
       const kept = state.parse.records.map((_r, i) => i).filter((i) => !drop.has(i));
-      const base = state.base ?? { uidValidity: newMboxUidValidity(), lastUid: state.uids.reduce((a, b) => Math.max(a, b), 0), keywords: [] };
+      const base = state.base ?? { uidValidity: state.fileUidValidity, lastUid: state.uids.reduce((a, b) => Math.max(a, b), 0), keywords: [] };
       const pseudo = state.parse.pseudo;
       if (pseudo) {
         await copy(pseudo.fromOffset, pseudo.endOffset);
@@ -344,17 +348,41 @@ export class MboxMailboxStore implements MailboxStore {
 
   /** The journal names the size the file had before an append began; a crash mid-append leaves it behind. */
   private async writeJournal(ino: bigint, size: number): Promise<void> {
-    const fh = await open(this.journalPath, 'w', 0o600);
+    let created = false;
+    const fh = await open(this.journalPath, 'r+').catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      created = true;
+      return open(this.journalPath, 'w', 0o600);
+    });
     try {
-      await fh.writeFile(`${ino} ${size}\n`);
+      await fh.truncate(0);
+      await fh.write(`${ino} ${size}\n`, 0);
       if (this.opts.fsync) await fh.sync();
     } finally {
       await fh.close();
     }
+    if (created && this.opts.fsync) await fsyncDir(dirname(this.journalPath));
   }
 
-  private async clearJournal(): Promise<void> {
-    await writeFile(this.journalPath, '').catch(() => undefined);
+  /**
+   * Empties the journal (the file stays, so that writing it never needs a directory fsync). After an append a lost
+   * clear is harmless: the journal then names the last append, which is complete. Before cutting the file (suffix
+   * expunge, torn-append removal) the clear must be durable, else a later outside append at that offset could be
+   * taken for a torn one.
+   */
+  private async clearJournal(durable = false): Promise<void> {
+    try {
+      const fh = await open(this.journalPath, 'r+');
+      try {
+        if ((await fh.stat()).size === 0) return;
+        await fh.truncate(0);
+        if (durable && this.opts.fsync) await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
 
   /** Locked: removes what a crashed append left (an incomplete last message), keeping anything appended after it. */
@@ -398,6 +426,7 @@ export class MboxMailboxStore implements MailboxStore {
     }
     if (!complete) {
       log.warn({ path: this.path, from: origSize, to: cutEnd }, 'removing a torn append left by a crash');
+      await this.clearJournal(true);
       if (cutEnd >= size) {
         await handle.fh.truncate(origSize);
         if (this.opts.fsync) await handle.fh.sync();
@@ -440,20 +469,11 @@ export class MboxMailboxStore implements MailboxStore {
   // ---- sync ------------------------------------------------------------------------------------------------------
 
   /** Locked: the current state with every message holding an X-UID and the first one the X-IMAPbase (written back). */
-  private async syncedState(known?: (uid: number) => KnownMessage | undefined, createPseudo = false): Promise<MboxState> {
-    let state = await this.state(known);
+  private async syncedState(known?: (uid: number) => KnownMessage | undefined): Promise<MboxState> {
+    const state = await this.state(known);
     const records = state.parse.records;
     if (records.length === 0 && !state.parse.pseudo) {
       if (state.parse.fileSize > 0) throw new StorageError('CORRUPTED', undefined, new Error(`${this.path} is not an mbox file`));
-      // An empty file: give it the pseudo message so that its UIDVALIDITY is kept.
-      if (createPseudo) {
-        const base = { uidValidity: newMboxUidValidity(), lastUid: 0, keywords: [] };
-        const { handle } = await this.handleAndSize();
-        await handle.fh.write(Buffer.from(formatPseudoMessage(base, new Date(), hostname()), 'latin1'), 0, undefined, 0);
-        if (this.opts.fsync) await handle.fh.sync();
-        this.shared.cache.delete('state');
-        state = await this.state(known);
-      }
       return state;
     }
     const maxUid = state.uids.reduce((a, b) => Math.max(a, b), 0);
@@ -467,7 +487,7 @@ export class MboxMailboxStore implements MailboxStore {
     const lastUid = Math.max(counter, state.base?.lastUid ?? 0);
     const keywords = new Set(state.base?.keywords ?? []);
     for (const r of records) for (const k of r.meta.keywords) keywords.add(k);
-    const base: ImapBase = { uidValidity: state.base?.uidValidity ?? newMboxUidValidity(), lastUid, keywords: [...keywords] };
+    const base: ImapBase = { uidValidity: state.base?.uidValidity ?? state.fileUidValidity, lastUid, keywords: [...keywords] };
     const baseChanged = !state.base || state.base.lastUid !== base.lastUid || state.base.keywords.length !== base.keywords.length;
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
@@ -511,11 +531,11 @@ export class MboxMailboxStore implements MailboxStore {
     const stamp = await this.changeStamp();
     const state = await this.shared.withLock(async () => {
       await this.recoverTornAppend();
-      return this.syncedState(known, true);
+      return this.syncedState(known);
     });
     const messages = state.parse.records.map((_r, i) => this.storedMessage(state, i));
-    const base = state.base;
-    if (!base) throw new StorageError('INTERNAL', undefined, new Error(`${this.path}: no UIDVALIDITY after sync`));
+    // An empty file has no X-IMAPbase: its UIDVALIDITY is its birth time until the first message writes one.
+    const base = state.base ?? { uidValidity: state.fileUidValidity, lastUid: 0, keywords: [] };
     return { uidValidity: base.uidValidity, uidNext: base.lastUid + 1, messages, stamp };
   }
 
@@ -581,7 +601,7 @@ export class MboxMailboxStore implements MailboxStore {
     const { handle, size: origSize } = await this.handleAndSize();
     const fh = handle.fh;
     const hasMessages = state.parse.records.length > 0 || !!state.parse.pseudo;
-    const uidValidity = state.base?.uidValidity ?? newMboxUidValidity();
+    const uidValidity = state.base?.uidValidity ?? state.fileUidValidity;
     const uid = (state.base?.lastUid ?? 0) + 1;
     const keywords = new Set(state.base?.keywords ?? []);
     for (const f of flags) if (!f.startsWith('\\')) keywords.add(f);
@@ -822,6 +842,7 @@ export class MboxMailboxStore implements MailboxStore {
       const isSuffix = drop.size === n - suffixStart;
       if (isSuffix && (suffixStart > 0 || state.parse.pseudo)) {
         // Only the last messages go: cutting the file is atomic and leaves the previous message's separator as the trailer.
+        await this.clearJournal(true);
         const { handle } = await this.handleAndSize();
         await handle.fh.truncate(state.parse.records[suffixStart]!.fromOffset);
         if (this.opts.fsync) await handle.fh.sync();

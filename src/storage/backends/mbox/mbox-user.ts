@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { StorageError, toStorageError } from '../../errors.js';
 import { fsyncDir, pathExists } from '../../common/fsutil.js';
 import { decodeMutf7, encodeMutf7, validateMailboxName } from '../../list/names.js';
+import { SPECIAL_USE_FILE } from '../../list/special-use.js';
 import type { MailboxListEntry, MailboxStore, UserBackend } from '../backend.js';
 import { DEFAULT_MBOX_LOCK_OPTIONS, forgetSharedMbox, type MboxLockOptions } from './lock.js';
 import { MboxMailboxStore } from './mbox-mailbox.js';
@@ -26,8 +27,8 @@ export interface MboxUserOptions {
 }
 
 function isHiddenEntry(name: string): boolean {
-  // dot files (.imap, .subscriptions, Roost's temp and journal files) and dotlocks are not mailboxes
-  return name.startsWith('.') || name.endsWith('.lock');
+  // dot files (.imap, .subscriptions, Roost's temp and journal files), dotlocks and Roost's special-use file are not mailboxes
+  return name.startsWith('.') || name.endsWith('.lock') || name === SPECIAL_USE_FILE;
 }
 
 export class MboxUserBackend implements UserBackend {
