@@ -9,6 +9,7 @@ import type { QuotaUsage, UserBackend } from './backends/backend.js';
 import { MaildirUserBackend, ensureMaildirRoot } from './backends/maildir/maildir-user.js';
 import { parseQuotaRule } from './backends/maildir/maildirsize.js';
 import { fsLayout, maildirPlusPlusLayout } from './list/maildir-layouts.js';
+import { createMboxUserBackend } from './backends/mbox/mbox-user.js';
 import { canonicalName, validateMailboxName } from './list/names.js';
 import { readSubscriptions, writeSubscriptions } from './list/subscriptions.js';
 import { DEFAULT_MAILBOXES, SPECIAL_USE_FILE, normalizeSpecialUse, readSpecialUse, writeSpecialUse } from './list/special-use.js';
@@ -34,6 +35,10 @@ registerBackend('maildir', async (loc, user, opts) => {
     quota: parseQuotaRule(user.quotaRule),
   });
 });
+
+registerBackend('mbox', async (loc, user, opts) =>
+  createMboxUserBackend({ root: loc.root, inboxPath: loc.inbox, user: user.user, fsync: opts.fsync }),
+);
 
 /** The user's mail location string: userdb mail, else the configured default, else maildir:<dataDir>/mail/%u/Maildir. */
 export function mailLocationFor(user: MailUserInfo, opts: StorageOptions): string {
