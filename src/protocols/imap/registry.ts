@@ -14,6 +14,16 @@ import { closeCommand, unselectCommand } from './commands/close.js';
 import { checkCommand } from './commands/check.js';
 import { expungeCommand, uidExpungeCommand } from './commands/expunge.js';
 import { idleCommand } from './commands/idle.js';
+import { namespaceCommand } from './commands/namespace.js';
+import { createCommand } from './commands/create.js';
+import { deleteCommand } from './commands/delete.js';
+import { renameCommand } from './commands/rename.js';
+import { subscribeCommand } from './commands/subscribe.js';
+import { unsubscribeCommand } from './commands/unsubscribe.js';
+import { listCommand } from './commands/list.js';
+import { lsubCommand } from './commands/lsub.js';
+import { statusCommand } from './commands/status.js';
+import { appendCommand } from './commands/append.js';
 
 const commands: ImapCommandSpec[] = [
   capabilityCommand,
@@ -32,6 +42,16 @@ const commands: ImapCommandSpec[] = [
   expungeCommand,
   uidExpungeCommand,
   idleCommand,
+  namespaceCommand,
+  createCommand,
+  deleteCommand,
+  renameCommand,
+  subscribeCommand,
+  unsubscribeCommand,
+  listCommand,
+  lsubCommand,
+  statusCommand,
+  appendCommand,
 ];
 
 export const imapCommands: ReadonlyMap<string, ImapCommandSpec> = new Map(commands.map((c) => [c.name, c]));
