@@ -4,9 +4,17 @@ import type { Command } from 'commander';
 import { registerAuthCommands } from './auth.js';
 import { registerPwCommand } from './pw.js';
 import { registerUserCommands } from './user.js';
+import { registerMailboxCommands } from './mailbox.js';
+import { registerIndexCommands } from './index.js';
+import { registerQuotaCommands } from './quota.js';
+import { registerDeliverCommand } from './deliver.js';
 
 export function registerLayerCommands(program: Command): void {
   registerPwCommand(program);
   registerUserCommands(program);
   registerAuthCommands(program);
+  registerMailboxCommands(program);
+  registerIndexCommands(program);
+  registerQuotaCommands(program);
+  registerDeliverCommand(program);
 }
