@@ -243,6 +243,7 @@ test('imapflow: list, mailboxCreate, mailboxRename, mailboxDelete, status, speci
     assert.equal(renamed.newPath, 'Projects.Nest');
     await client.append('Projects.Nest', 'Subject: one\r\n\r\nbody\r\n', ['\\Seen']);
     const status = await client.status('Projects.Nest', { messages: true, unseen: true, uidNext: true });
+    assert.ok(status, 'STATUS answered');
     assert.equal(status.messages, 1);
     assert.equal(status.unseen, 0);
     assert.equal(status.uidNext, 2);
