@@ -182,7 +182,9 @@ export function writeJson(report: RunReport, resultsDir: string): string {
   const stamp = report.startedAt.replace(/[:.]/g, '-');
   const names = report.workloads.map((w) => w.name).join('+') || 'none';
   const file = join(resultsDir, `${stamp}-${names.length > 60 ? 'all' : names}${report.options.quick ? '-quick' : ''}.json`);
-  writeFileSync(file, JSON.stringify(report, null, 1));
+  // Latencies are kept to the microsecond, one line per repetition, so a run's raw samples stay small.
+  const json = JSON.stringify(report, (key, value) => (key === 'latenciesMs' && Array.isArray(value) ? (value as number[]).map((v) => Math.round(v * 1000) / 1000) : value));
+  writeFileSync(file, json);
   return file;
 }
 
