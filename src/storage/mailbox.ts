@@ -411,7 +411,11 @@ export class MailboxSessionImpl extends EventEmitter {
     const target = await this.resolveStore(dest);
     const { index, name, store } = this.shared;
     const recs = uids.map((u) => index.record(name, u)).filter((r): r is MessageRecord => r !== undefined);
-    if (recs.length === 0) return { uidValidity: target.state().uidValidity, srcUids: [], destUids: [] };
+    if (recs.length === 0) {
+      // Nothing to copy, but the answer names the destination's UIDVALIDITY: make sure the index knows it.
+      await target.refresh();
+      return { uidValidity: target.state().uidValidity, srcUids: [], destUids: [] };
+    }
     await this.quotaCheck(recs.reduce((a, r) => a + r.physicalSize, 0), recs.length);
     const prepared = await target.store.prepareCopy(store, recs.map((r) => ({ msg: recordToStored(r), flags: r.flags })));
     const stored = await target.commitSaves(prepared);

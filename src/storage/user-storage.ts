@@ -94,7 +94,14 @@ export class UserStorageImpl {
   }
 
   async listMailboxes(): Promise<MailboxInfo[]> {
-    const entries = await this.backend.listMailboxes();
+    // A name appears once: a layout may report a mailbox both as itself and as the parent of a child
+    // (INBOX with INBOX.foo in Maildir++); the selectable entry wins.
+    const byName = new Map<string, { name: string; selectable: boolean }>();
+    for (const e of await this.backend.listMailboxes()) {
+      const seen = byName.get(e.name);
+      if (!seen || (!seen.selectable && e.selectable)) byName.set(e.name, e);
+    }
+    const entries = [...byName.values()];
     const subscribed = new Set(await readSubscriptions(this.subscriptionsPath, this.separator));
     const specialUse = await readSpecialUse(this.specialUsePath, this.separator);
     const sep = this.separator;
