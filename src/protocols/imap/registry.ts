@@ -24,6 +24,11 @@ import { listCommand } from './commands/list.js';
 import { lsubCommand } from './commands/lsub.js';
 import { statusCommand } from './commands/status.js';
 import { appendCommand } from './commands/append.js';
+import { storeCommand, uidStoreCommand } from './commands/store.js';
+import { copyCommand, uidCopyCommand } from './commands/copy.js';
+import { moveCommand, uidMoveCommand } from './commands/move.js';
+import { fetchCommand, uidFetchCommand } from './commands/fetch.js';
+import { searchCommand, uidSearchCommand } from './commands/search.js';
 
 const commands: ImapCommandSpec[] = [
   capabilityCommand,
@@ -52,6 +57,16 @@ const commands: ImapCommandSpec[] = [
   lsubCommand,
   statusCommand,
   appendCommand,
+  storeCommand,
+  uidStoreCommand,
+  copyCommand,
+  uidCopyCommand,
+  moveCommand,
+  uidMoveCommand,
+  fetchCommand,
+  uidFetchCommand,
+  searchCommand,
+  uidSearchCommand,
 ];
 
 export const imapCommands: ReadonlyMap<string, ImapCommandSpec> = new Map(commands.map((c) => [c.name, c]));

@@ -1,0 +1,163 @@
+// FETCH and UID FETCH (RFC 9051 section 6.4.5 and 7.5.2, RFC 3501 6.4.5, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE):
+// attributes in Dovecot's order (plain items as requested, then body sections), implicit \Seen, streamed literals.
+import { parseFetchArgs, fetchItemName, type FetchArgs, type FetchAttribute } from '../proto/fetch-args.js';
+import { formatDateTime } from '../proto/datetime.js';
+import { ProtocolError } from '../proto/protocol-error.js';
+import { no, ok, type Completion, type ImapCommandSpec, type ImapSessionApi } from '../types.js';
+import type { ImapCommand } from '../proto/command-reader.js';
+import type { SelectedMailbox } from '../selected.js';
+import { isStorageError, type MessageContent, type MessageMeta } from '../../../storage/api.js';
+import { clientFlags, formatFlagList } from '../fetch/client-flags.js';
+import { loadLayout, type MessageLayout } from '../fetch/message-layout.js';
+import { binarySection, binarySectionSize, bodySection } from '../fetch/body-sections.js';
+import { writePieces, type ResponsePiece } from '../fetch/write-response.js';
+import { resolveMessageSet } from './message-set.js';
+
+/** Items sent after the plain ones, in request order, each a literal or a number (as Dovecot orders them). */
+function isBodyItem(a: FetchAttribute): boolean {
+  return a.kind === 'BODY[]' || a.kind === 'BINARY[]' || a.kind === 'BINARY.SIZE' || a.kind === 'RFC822' || a.kind === 'RFC822.HEADER' || a.kind === 'RFC822.TEXT';
+}
+
+/** Fetching these sets \Seen in a read-write mailbox (RFC 9051 section 6.4.5). */
+function setsSeen(a: FetchAttribute): boolean {
+  if (a.kind === 'BODY[]' || a.kind === 'BINARY[]') return !a.peek;
+  return a.kind === 'RFC822' || a.kind === 'RFC822.TEXT';
+}
+
+function needsLayout(a: FetchAttribute): boolean {
+  return a.kind === 'ENVELOPE' || a.kind === 'BODY' || a.kind === 'BODYSTRUCTURE' || isBodyItem(a);
+}
+
+interface FetchPlan {
+  plain: FetchAttribute[];
+  body: FetchAttribute[];
+  setSeen: boolean;
+  layout: boolean;
+  content: boolean;
+}
+
+function plan(args: FetchArgs, byUid: boolean, readOnly: boolean): FetchPlan {
+  let plain = args.attributes.filter((a) => !isBodyItem(a));
+  // UID FETCH answers with UID first, as Dovecot does.
+  if (byUid) plain = [{ kind: 'UID' }, ...plain.filter((a) => a.kind !== 'UID')];
+  const body = args.attributes.filter(isBodyItem);
+  return {
+    plain,
+    body,
+    setSeen: !readOnly && args.attributes.some(setsSeen),
+    layout: args.attributes.some(needsLayout),
+    content: body.length > 0,
+  };
+}
+
+const OBJECT_ID_RE = /^[A-Za-z0-9_-]{1,255}$/;
+
+function plainItem(s: ImapSessionApi, box: SelectedMailbox, msg: MessageMeta, a: FetchAttribute, layout: MessageLayout | undefined): string {
+  switch (a.kind) {
+    case 'FLAGS':
+      return `FLAGS ${formatFlagList(clientFlags(s, box, msg))}`;
+    case 'UID':
+      return `UID ${msg.uid}`;
+    case 'INTERNALDATE':
+      return `INTERNALDATE "${formatDateTime(msg.internalDate)}"`;
+    case 'RFC822.SIZE':
+      return `RFC822.SIZE ${msg.size}`;
+    case 'ENVELOPE':
+      return `ENVELOPE ${layout!.envelope}`;
+    case 'BODY':
+      return `BODY ${layout!.body}`;
+    case 'BODYSTRUCTURE':
+      return `BODYSTRUCTURE ${layout!.bodyStructure}`;
+    case 'MODSEQ':
+      return `MODSEQ (${msg.modseq})`;
+    case 'SAVEDATE':
+      return `SAVEDATE "${formatDateTime(msg.saveDate)}"`;
+    case 'EMAILID':
+      return `EMAILID ${OBJECT_ID_RE.test(msg.guid) ? `(${msg.guid})` : 'NIL'}`;
+    case 'THREADID':
+      return 'THREADID NIL';
+    default:
+      throw new Error(`not a plain fetch item: ${a.kind}`);
+  }
+}
+
+async function bodyItem(box: SelectedMailbox, msg: MessageMeta, a: FetchAttribute, layout: MessageLayout, content: MessageContent): Promise<ResponsePiece[]> {
+  switch (a.kind) {
+    case 'RFC822':
+      return ['RFC822 ', await bodySection(layout, content, { part: [] })];
+    case 'RFC822.HEADER':
+      return ['RFC822.HEADER ', await bodySection(layout, content, { part: [], text: 'HEADER' })];
+    case 'RFC822.TEXT':
+      return ['RFC822.TEXT ', await bodySection(layout, content, { part: [], text: 'TEXT' })];
+    case 'BODY[]': {
+      // Header field names are echoed upper-cased, as Dovecot does.
+      const named = a.section.fields ? { ...a, section: { ...a.section, fields: a.section.fields.map((f) => f.toUpperCase()) } } : a;
+      return [`${fetchItemName(named)} `, await bodySection(layout, content, a.section, a.partial)];
+    }
+    case 'BINARY[]':
+      return [`${fetchItemName(a)} `, await binarySection(layout, content, a.part, a.partial)];
+    case 'BINARY.SIZE':
+      return [`${fetchItemName(a)} ${await binarySectionSize(box.mailbox, msg.uid, layout, content, a.part)}`];
+    default:
+      throw new Error(`not a body fetch item: ${a.kind}`);
+  }
+}
+
+async function runFetch(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Promise<Completion> {
+  const args = parseFetchArgs(cmd.args, { uid: byUid });
+  if (args.vanished && !s.enabled.has('QRESYNC')) throw new ProtocolError('VANISHED needs QRESYNC to be enabled');
+  const box = s.selected!;
+  let targets = resolveMessageSet(box, args.sequence, byUid);
+  if (args.changedSince !== undefined) targets = targets.filter((t) => BigInt(t.msg.modseq) > args.changedSince!);
+  const p = plan(args, byUid, box.readOnly);
+
+  // Implicit \Seen first, so the FLAGS sent below already hold it (RFC 9051 section 6.4.5).
+  const seenNow = new Set<number>();
+  if (p.setSeen) {
+    const unseen = targets.filter((t) => !t.msg.flags.includes('\\Seen')).map((t) => t.msg.uid);
+    if (unseen.length) {
+      const result = await box.mailbox.updateFlags(unseen, 'add', ['\\Seen']);
+      for (const u of result.updated) seenNow.add(u.uid);
+    }
+  }
+
+  let expunged = 0;
+  for (const { seq, msg: original } of targets) {
+    const current = box.messages()[seq - 1];
+    const msg = current && current.uid === original.uid ? current : original;
+    const pieces: ResponsePiece[] = [];
+    try {
+      const content = p.content ? await box.mailbox.openMessage(msg.uid) : undefined;
+      const layout = p.layout ? await loadLayout(box.mailbox, msg.uid, content) : undefined;
+      const items = p.plain.map((a) => plainItem(s, box, msg, a, layout));
+      if (seenNow.has(msg.uid) && !p.plain.some((a) => a.kind === 'FLAGS')) items.push(plainItem(s, box, msg, { kind: 'FLAGS' }, layout));
+      pieces.push(`* ${seq} FETCH (${items.join(' ')}`);
+      for (const a of p.body) pieces.push(items.length || pieces.length > 1 ? ' ' : '', ...(await bodyItem(box, msg, a, layout!, content!)));
+      pieces.push(')\r\n');
+    } catch (err) {
+      // Expunged by another session meanwhile: leave it out and say so (RFC 9051 section 7.1, EXPUNGEISSUED).
+      if (isStorageError(err) && err.code === 'EXPUNGED') {
+        expunged++;
+        continue;
+      }
+      throw err;
+    }
+    await writePieces(s, pieces);
+  }
+  if (expunged > 0) return no('Some of the requested messages no longer exist.', 'EXPUNGEISSUED');
+  return ok('Fetch completed.');
+}
+
+export const fetchCommand: ImapCommandSpec = {
+  name: 'FETCH',
+  states: ['selected'],
+  deferExpunges: true,
+  capabilities: () => ['BINARY'],
+  run: (s, cmd) => runFetch(s, cmd, false),
+};
+
+export const uidFetchCommand: ImapCommandSpec = {
+  name: 'UID FETCH',
+  states: ['selected'],
+  run: (s, cmd) => runFetch(s, cmd, true),
+};

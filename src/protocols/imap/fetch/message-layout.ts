@@ -1,0 +1,90 @@
+// A message's parsed MIME structure for FETCH and SEARCH (RFC 9051 sections 6.4.5 and 7.5.2): the src/mail part
+// tree plus ENVELOPE, BODY and BODYSTRUCTURE strings, parsed once and kept in the index's per-message cache.
+import { MessageParser, writeBody, writeBodyStructure, writeEnvelope, type MessagePart, type ParsedMessage } from '../../../mail/index.js';
+import type { MailboxSession, MessageContent } from '../../../storage/api.js';
+
+export interface MessageLayout {
+  parsed: ParsedMessage;
+  /** FETCH values as byte strings (latin1), exactly as written on the wire. */
+  envelope: string;
+  body: string;
+  bodyStructure: string;
+  /** Some part holds NUL bytes (BODY[] output turns them into 0x80, as Dovecot does). */
+  hasNuls: boolean;
+}
+
+/** The per-message cache key; bump the version when the cached shape changes. */
+const CACHE_KEY = 'imap.layout.v1';
+
+type StoredPart = Omit<MessagePart, 'parent' | 'children'> & { children: StoredPart[] };
+
+function stripParents(part: MessagePart): StoredPart {
+  const { parent: _parent, children, ...rest } = part;
+  return { ...rest, children: children.map(stripParents) };
+}
+
+function restoreParents(part: StoredPart, parent: MessagePart | null): MessagePart {
+  const restored = { ...part, parent, children: [] as MessagePart[] } as MessagePart;
+  restored.children = part.children.map((c) => restoreParents(c, restored));
+  return restored;
+}
+
+function anyNuls(part: MessagePart): boolean {
+  return part.hasNuls || part.children.some(anyNuls);
+}
+
+interface StoredLayout {
+  root: StoredPart;
+  envelopeData: ParsedMessage['envelope'];
+  size: number;
+  envelope: string;
+  body: string;
+  bodyStructure: string;
+}
+
+function isStoredLayout(value: unknown): value is StoredLayout {
+  const v = value as StoredLayout | null;
+  return typeof v === 'object' && v !== null && typeof v.bodyStructure === 'string' && typeof v.root === 'object' && typeof v.size === 'number';
+}
+
+function fromStored(stored: StoredLayout): MessageLayout {
+  const root = restoreParents(stored.root, null);
+  return {
+    parsed: { root, envelope: stored.envelopeData, size: stored.size },
+    envelope: stored.envelope,
+    body: stored.body,
+    bodyStructure: stored.bodyStructure,
+    hasNuls: anyNuls(root),
+  };
+}
+
+/** Parses the message from its stream (memory bounded by the longest header line, not the message size). */
+export async function parseLayout(content: MessageContent): Promise<MessageLayout> {
+  const parser = new MessageParser();
+  for await (const chunk of content.stream()) parser.write(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : (chunk as Buffer));
+  const parsed = parser.end();
+  return {
+    parsed,
+    envelope: writeEnvelope(parsed.envelope),
+    body: writeBody(parsed.root),
+    bodyStructure: writeBodyStructure(parsed.root),
+    hasNuls: anyNuls(parsed.root),
+  };
+}
+
+/** The cached layout, or a fresh parse that is then cached (a message never changes under its UID). */
+export async function loadLayout(mailbox: MailboxSession, uid: number, content?: MessageContent): Promise<MessageLayout> {
+  const cached = mailbox.getCached(uid, CACHE_KEY);
+  if (isStoredLayout(cached)) return fromStored(cached);
+  const layout = await parseLayout(content ?? (await mailbox.openMessage(uid)));
+  const stored: StoredLayout = {
+    root: stripParents(layout.parsed.root),
+    envelopeData: layout.parsed.envelope,
+    size: layout.parsed.size,
+    envelope: layout.envelope,
+    body: layout.body,
+    bodyStructure: layout.bodyStructure,
+  };
+  mailbox.setCached(uid, CACHE_KEY, stored);
+  return layout;
+}
