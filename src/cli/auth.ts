@@ -3,9 +3,9 @@
 import type { Command } from 'commander';
 import { AuthService, type UserRecord } from '../auth/service.js';
 import { loadContext, withCommonOptions, type CommonOptions } from './context.js';
-import { readPassword } from './pw.js';
+import { processIo, readPassword, type CliIo } from './pw.js';
 
-function printUser(record: UserRecord): void {
+function printUser(io: CliIo, record: UserRecord): void {
   const fields: [string, string | number | undefined][] = [
     ['uid', record.uid],
     ['gid', record.gid],
@@ -14,7 +14,7 @@ function printUser(record: UserRecord): void {
     ['quota_rule', record.quotaRule],
     ...Object.entries(record.extra),
   ];
-  for (const [k, v] of fields) if (v !== undefined) process.stdout.write(`  ${k.padEnd(12)}: ${v}\n`);
+  for (const [k, v] of fields) if (v !== undefined) io.out(`  ${k.padEnd(12)}: ${v}\n`);
 }
 
 interface TestOptions extends CommonOptions {
@@ -22,7 +22,7 @@ interface TestOptions extends CommonOptions {
   rip: string;
 }
 
-export function registerAuthCommands(program: Command): void {
+export function registerAuthCommands(program: Command, io: CliIo = processIo): void {
   const auth = program.command('auth').description('Test authentication and user lookups');
 
   withCommonOptions(
@@ -38,12 +38,12 @@ export function registerAuthCommands(program: Command): void {
     try {
       const step = await service.verifyPlain(user, pw, { service: opts.service, remoteIp: opts.rip, secured: true, noPenalty: true });
       if (step.kind === 'success') {
-        process.stdout.write(`passdb: ${user} auth succeeded\nextra fields:\n  user        : ${step.user.user}\n`);
-        if (step.masterUser) process.stdout.write(`  auth_user   : ${step.masterUser}\n`);
-        printUser(step.user);
+        io.out(`passdb: ${user} auth succeeded\nextra fields:\n  user        : ${step.user.user}\n`);
+        if (step.masterUser) io.out(`  auth_user   : ${step.masterUser}\n`);
+        printUser(io, step.user);
       } else {
-        process.stdout.write(`passdb: ${user} auth ${step.kind === 'failure' && step.temporary ? 'failed temporarily' : 'failed'}\n`);
-        if (step.kind === 'failure') process.stdout.write(`reason: ${step.reason}\n`);
+        io.out(`passdb: ${user} auth ${step.kind === 'failure' && step.temporary ? 'failed temporarily' : 'failed'}\n`);
+        if (step.kind === 'failure') io.out(`reason: ${step.reason}\n`);
         process.exitCode = step.kind === 'failure' && step.temporary ? 75 : 1;
       }
     } finally {
@@ -57,12 +57,12 @@ export function registerAuthCommands(program: Command): void {
     try {
       const record = await service.lookupUser(user);
       if (!record) {
-        process.stdout.write(`userdb lookup: user ${user} doesn't exist\n`);
+        io.out(`userdb lookup: user ${user} doesn't exist\n`);
         process.exitCode = 2;
         return;
       }
-      process.stdout.write(`field       value\nuser        ${record.user}\n`);
-      printUser(record);
+      io.out(`field       value\nuser        ${record.user}\n`);
+      printUser(io, record);
     } finally {
       await service.close();
     }

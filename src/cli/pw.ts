@@ -4,6 +4,17 @@ import type { Command } from 'commander';
 import { hashPassword, SCHEME_NAMES, verifyPassword } from '../auth/schemes/index.js';
 import { loadContext, withCommonOptions, type CommonOptions } from './context.js';
 
+/** Where a command's output goes (the process's stdout/stderr, or a buffer in tests). */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const processIo: CliIo = {
+  out: (text) => void process.stdout.write(text),
+  err: (text) => void process.stderr.write(text),
+};
+
 /** Reads one password: from a terminal without echo (asking twice when `confirm`), else the first stdin line. */
 export async function readPassword(prompt = 'Enter new password: ', confirm = false): Promise<string> {
   const stdin = process.stdin;
@@ -60,7 +71,7 @@ interface PwOptions extends CommonOptions {
   list?: boolean;
 }
 
-export function registerPwCommand(program: Command): void {
+export function registerPwCommand(program: Command, io: CliIo = processIo): void {
   withCommonOptions(
     program
       .command('pw')
@@ -72,20 +83,20 @@ export function registerPwCommand(program: Command): void {
       .option('-l, --list', 'list the known schemes'),
   ).action(async (opts: PwOptions) => {
     if (opts.list) {
-      process.stdout.write(SCHEME_NAMES.join(' ') + '\n');
+      io.out(SCHEME_NAMES.join(' ') + '\n');
       return;
     }
     const { config } = loadContext(opts);
     const password = opts.password ?? (await readPassword('Enter password: ', !opts.test));
     if (opts.test) {
       const ok = await verifyPassword(opts.test, password, { defaultScheme: config.auth.default_pass_scheme });
-      process.stdout.write(ok ? `${opts.test} (verified)\n` : 'Fatal: reverse password verification check failed: Password mismatch\n');
+      io.out(ok ? `${opts.test} (verified)\n` : 'Fatal: reverse password verification check failed: Password mismatch\n');
       process.exitCode = ok ? 0 : 1;
       return;
     }
     const rounds = opts.rounds === undefined ? undefined : Number(opts.rounds);
     if (rounds !== undefined && (!Number.isInteger(rounds) || rounds < 1)) throw new Error('--rounds must be a positive integer');
     const hash = await hashPassword(opts.scheme ?? config.auth.default_pass_scheme, password, { rounds, blfCryptCost: config.auth.blf_crypt_cost });
-    process.stdout.write(hash + '\n');
+    io.out(hash + '\n');
   });
 }

@@ -8,7 +8,7 @@ import { addPasswdUser, deletePasswdUser, PasswdFile, setPasswdPassword } from '
 import { hashPassword } from '../auth/schemes/index.js';
 import type { Config } from '../config/schema.js';
 import { loadContext, withCommonOptions, type CommonOptions } from './context.js';
-import { readPassword } from './pw.js';
+import { processIo, readPassword, type CliIo } from './pw.js';
 
 function passwdPath(dataDir: string, config: Config): string {
   return isAbsolute(config.auth.passwd_file) ? config.auth.passwd_file : join(dataDir, config.auth.passwd_file);
@@ -31,7 +31,7 @@ async function hashFor(config: Config, opts: PasswordOptions): Promise<string> {
   return hashPassword(opts.scheme ?? config.auth.default_pass_scheme, password, { blfCryptCost: config.auth.blf_crypt_cost });
 }
 
-export function registerUserCommands(program: Command): void {
+export function registerUserCommands(program: Command, io: CliIo = processIo): void {
   const user = program.command('user').description('Manage users in the passwd-file');
 
   withCommonOptions(
@@ -53,22 +53,22 @@ export function registerUserCommands(program: Command): void {
     const hash = await hashFor(config, opts);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     await addPasswdUser(path, { user: name, password: hash, home: opts.home ?? '', extra });
-    process.stdout.write(`added ${name}\n`);
+    io.out(`added ${name}\n`);
   });
 
   withCommonOptions(user.command('del <name>').alias('delete').description('Delete a user')).action(async (name: string, opts: CommonOptions) => {
     const { dataDir, config } = loadContext(opts);
     if (!(await deletePasswdUser(passwdPath(dataDir, config), name))) {
-      process.stderr.write(`no such user: ${name}\n`);
+      io.err(`no such user: ${name}\n`);
       process.exitCode = 1;
       return;
     }
-    process.stdout.write(`deleted ${name}\n`);
+    io.out(`deleted ${name}\n`);
   });
 
   withCommonOptions(user.command('list').description('List users')).action(async (opts: CommonOptions) => {
     const { dataDir, config } = loadContext(opts);
-    for (const e of await new PasswdFile(passwdPath(dataDir, config)).entries()) process.stdout.write(e.user + '\n');
+    for (const e of await new PasswdFile(passwdPath(dataDir, config)).entries()) io.out(e.user + '\n');
   });
 
   withCommonOptions(
@@ -81,15 +81,15 @@ export function registerUserCommands(program: Command): void {
     const { dataDir, config } = loadContext(opts);
     const path = passwdPath(dataDir, config);
     if (!(await new PasswdFile(path).find(name))) {
-      process.stderr.write(`no such user: ${name}\n`);
+      io.err(`no such user: ${name}\n`);
       process.exitCode = 1;
       return;
     }
     if (!(await setPasswdPassword(path, name, await hashFor(config, opts)))) {
-      process.stderr.write(`no such user: ${name}\n`);
+      io.err(`no such user: ${name}\n`);
       process.exitCode = 1;
       return;
     }
-    process.stdout.write(`password changed for ${name}\n`);
+    io.out(`password changed for ${name}\n`);
   });
 }
