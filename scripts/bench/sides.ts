@@ -64,13 +64,23 @@ export async function startBaseline(dir: string, options: SideOptions): Promise<
 }
 
 interface RoostHelper {
-  startRoost(opts: { dataDir?: string; configToml?: string; users?: { name: string; password: string }[] }): Promise<{
+  startRoost(opts: { dataDir?: string; configToml?: string; users?: { name: string; password: string }[]; built?: boolean }): Promise<{
     ports: Record<string, number>;
     paths?: Record<string, string>;
     dataDir: string;
     pid: number;
     stop(): Promise<unknown>;
   }>;
+}
+
+let built = false;
+
+/** Builds dist/ once per run (npm run build), so the numbers are those of the installed daemon. */
+function ensureBuilt(): void {
+  if (built) return;
+  const result = spawnSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (result.status !== 0) throw new SideUnavailable('not available (npm run build failed)');
+  built = true;
 }
 
 let cachedRoostVersion: string | undefined;
@@ -111,7 +121,9 @@ export async function startRoostSide(dir: string, options: SideOptions): Promise
   }
   let roost: Awaited<ReturnType<RoostHelper['startRoost']>>;
   try {
-    roost = await helper.startRoost({ dataDir, users: options.users });
+    // Benchmarks run the built daemon, as an installed Roost runs (npm run build), at the default log level.
+    ensureBuilt();
+    roost = await helper.startRoost({ dataDir, users: options.users, built: true, configToml: '[log]\nlevel = "info"\n' });
   } catch (err) {
     const lines = (err as Error).message.split('\n').map((l) => l.trim()).filter(Boolean);
     const cause = lines.slice(1).find((l) => /error/i.test(l)) ?? lines.at(-1);

@@ -26,6 +26,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Keep the data directory after stop (default: removed if the harness made it). */
   keepData?: boolean;
+  /** Run the built daemon (dist/main.js, `npm run build`) instead of the sources through tsx (benchmarks). */
+  built?: boolean;
 }
 
 export interface BoundListener {
@@ -62,6 +64,7 @@ const AUTO_PORTS: Record<string, string[]> = {
   pop3: ['port', 'ssl_port'],
   lmtp: ['port'],
   auth: ['port'],
+  smtp: ['port', 'submission_port', 'smtps_port'],
 };
 
 /** Merges the harness's settings with the caller's TOML: the caller's keys win. */
@@ -112,7 +115,8 @@ export async function startRoost(opts: StartOptions = {}): Promise<RoostHandle> 
   writeFileSync(configFile, buildConfig(opts.configToml));
   if (opts.users) writeFileSync(join(dataDir, 'passwd'), opts.users.map(passwdLine).join('\n') + '\n');
 
-  const child = spawn(process.execPath, ['--import', 'tsx', mainScript, 'serve', '--data', dataDir, '--config', configFile], {
+  const entry = opts.built ? [join(repoRoot, 'dist', 'main.js')] : ['--import', 'tsx', mainScript];
+  const child = spawn(process.execPath, [...entry, 'serve', '--data', dataDir, '--config', configFile], {
     cwd: repoRoot,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
