@@ -9,6 +9,7 @@ import { pop3Section } from './sections/pop3.js';
 import { lmtpSection } from './sections/lmtp.js';
 import { authSection } from './sections/auth.js';
 import { mailSection } from './sections/mail.js';
+import { smtpSection } from './sections/smtp.js';
 
 export const schema = {
   server: serverSection,
@@ -19,6 +20,7 @@ export const schema = {
   lmtp: lmtpSection,
   auth: authSection,
   mail: mailSection,
+  smtp: smtpSection,
 } as const satisfies Record<string, { doc: string; keys: SectionSpec }>;
 
 export type Schema = typeof schema;

@@ -1,0 +1,170 @@
+// One queue file per message, as Postfix's queue files: a fixed header with the content length, the content
+// (trace headers + RFC 5322 message), the envelope (RFC 5321 MAIL/RCPT with RFC 3461 DSN parameters) and
+// appended status records, so a recipient's outcome is made durable with one append + fsync.
+import { closeSync, fsyncSync, openSync, readSync, writeSync, fstatSync, createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+
+export const MAGIC = 'ROOSTQ1 ';
+/** "ROOSTQ1 " + 16 digits of content length + "\n". */
+export const HEADER_LENGTH = MAGIC.length + 16 + 1;
+
+export interface QueueRecipient {
+  /** The address mail goes to (after alias and virtual expansion). */
+  address: string;
+  /** The address the client gave at RCPT (RFC 3461 ORCPT), when expansion changed it. */
+  original?: string;
+  /** RFC 3461 NOTIFY values (NEVER, SUCCESS, FAILURE, DELAY). */
+  notify?: string[];
+  /** Local recipients go to the LMTP target; remote ones through transport_maps, relayhost or MX. */
+  route: 'local' | 'remote';
+}
+
+export interface QueueEnvelope {
+  id: string;
+  /** The reverse-path; "" is the null sender of bounces. */
+  sender: string;
+  recipients: QueueRecipient[];
+  /** Queue-clock milliseconds at arrival. */
+  arrivalTime: number;
+  client: { ip: string; helo: string; user?: string; protocol: string };
+  /** RFC 3461 RET and ENVID. */
+  dsnRet?: 'FULL' | 'HDRS';
+  envid?: string;
+  /** The message is a delivery status notification: its failures are never bounced. */
+  isBounce?: boolean;
+}
+
+export type QueueRecord =
+  /** Delivery to these recipients is about to start (LMTP exactly-once bookkeeping). */
+  | { t: 'inflight'; r: number[]; at: number }
+  /** Final outcome for these recipients. */
+  | { t: 'done'; r: number[]; status: 'sent' | 'bounced' | 'discarded'; dsn: string; relay: string; text: string; at: number }
+  /** A deferral: the next attempt time and why. */
+  | { t: 'defer'; r: number[]; dsn: string; relay: string; text: string; next: number; at: number }
+  /** A delay warning was sent. */
+  | { t: 'warned'; at: number }
+  /** The sender was told about the bounced recipients (the DSN is queued). */
+  | { t: 'notified'; at: number };
+
+export interface QueueFileState {
+  envelope: QueueEnvelope;
+  records: QueueRecord[];
+  contentLength: number;
+  /** Recipient indexes with a final outcome. */
+  finished: Set<number>;
+  /** Recipients marked inflight without a final outcome after it (a delivery may or may not have happened). */
+  uncertain: Map<number, number>;
+  nextAttempt: number;
+  lastDefer?: Extract<QueueRecord, { t: 'defer' }>;
+  warned: boolean;
+  notified: boolean;
+}
+
+export class CorruptQueueFile extends Error {}
+
+/** Writes a queue file from a content stream: header, content, envelope; fsynced before it resolves. */
+export async function writeQueueFile(path: string, prefix: Buffer, content: AsyncIterable<Buffer | string> | Readable, envelope: QueueEnvelope, maxBytes = Infinity): Promise<{ contentLength: number; exceeded: boolean }> {
+  const handle = await open(path, 'wx', 0o600);
+  try {
+    await handle.write(Buffer.from(MAGIC + '0'.repeat(16) + '\n'));
+    let length = 0;
+    let exceeded = false;
+    await handle.write(prefix);
+    length += prefix.length;
+    for await (const chunk of content as AsyncIterable<Buffer | string>) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      length += buf.length;
+      if (length > maxBytes) {
+        exceeded = true;
+        continue; // keep draining the stream, store nothing more
+      }
+      await handle.write(buf);
+    }
+    if (exceeded) return { contentLength: length, exceeded };
+    await handle.write(Buffer.from('\nE ' + JSON.stringify(envelope) + '\n'));
+    await handle.write(Buffer.from(MAGIC + String(length).padStart(16, '0') + '\n'), 0, HEADER_LENGTH, 0);
+    await handle.sync();
+    return { contentLength: length, exceeded };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Appends one status record and fsyncs it. */
+export function appendRecord(path: string, record: QueueRecord): void {
+  const fd = openSync(path, 'a');
+  try {
+    writeSync(fd, 'R ' + JSON.stringify(record) + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads the envelope and records (never the content); throws CorruptQueueFile when it cannot be trusted. */
+export function readQueueFile(path: string): QueueFileState {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const head = Buffer.alloc(HEADER_LENGTH);
+    if (readSync(fd, head, 0, HEADER_LENGTH, 0) !== HEADER_LENGTH) throw new CorruptQueueFile('short header');
+    const text = head.toString('latin1');
+    if (!text.startsWith(MAGIC) || text[HEADER_LENGTH - 1] !== '\n') throw new CorruptQueueFile('bad magic');
+    const contentLength = Number(text.slice(MAGIC.length, HEADER_LENGTH - 1));
+    const tailStart = HEADER_LENGTH + contentLength;
+    if (!Number.isSafeInteger(contentLength) || tailStart > size) throw new CorruptQueueFile('content length beyond the file');
+    const tail = Buffer.alloc(size - tailStart);
+    readSync(fd, tail, 0, tail.length, tailStart);
+    const lines = tail.toString('utf8').split('\n');
+    if (lines[0] !== '' || !lines[1]?.startsWith('E ')) throw new CorruptQueueFile('no envelope');
+    let envelope: QueueEnvelope;
+    try {
+      envelope = JSON.parse(lines[1].slice(2)) as QueueEnvelope;
+    } catch {
+      throw new CorruptQueueFile('unreadable envelope');
+    }
+    if (!envelope.id || !Array.isArray(envelope.recipients) || typeof envelope.sender !== 'string') throw new CorruptQueueFile('incomplete envelope');
+    const records: QueueRecord[] = [];
+    for (const line of lines.slice(2)) {
+      if (!line.startsWith('R ')) continue; // a torn last append is ignored: its outcome was never acknowledged
+      try {
+        records.push(JSON.parse(line.slice(2)) as QueueRecord);
+      } catch {
+        /* torn record */
+      }
+    }
+    return summarize(envelope, records, contentLength);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function summarize(envelope: QueueEnvelope, records: QueueRecord[], contentLength: number): QueueFileState {
+  const finished = new Set<number>();
+  const uncertain = new Map<number, number>();
+  let nextAttempt = 0;
+  let lastDefer: QueueFileState['lastDefer'];
+  let warned = false;
+  let notified = false;
+  for (const rec of records) {
+    if (rec.t === 'inflight') for (const i of rec.r) uncertain.set(i, rec.at);
+    else if (rec.t === 'done') for (const i of rec.r) {
+      finished.add(i);
+      uncertain.delete(i);
+    }
+    else if (rec.t === 'defer') {
+      for (const i of rec.r) uncertain.delete(i);
+      nextAttempt = Math.max(nextAttempt, rec.next);
+      lastDefer = rec;
+    } else if (rec.t === 'warned') warned = true;
+    else if (rec.t === 'notified') notified = true;
+  }
+  return { envelope, records, contentLength, finished, uncertain, nextAttempt, lastDefer, warned, notified };
+}
+
+/** The stored content (trace headers + message). */
+export function contentStream(path: string, contentLength: number): Readable {
+  if (contentLength === 0) return createReadStream(path, { start: HEADER_LENGTH, end: HEADER_LENGTH - 1 });
+  return createReadStream(path, { start: HEADER_LENGTH, end: HEADER_LENGTH + contentLength - 1 });
+}
