@@ -120,7 +120,10 @@ export class UserIndex {
 
   private constructor(readonly dir: string, fsync: boolean) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.root = openLmdb({ path: join(dir, 'index.mdb'), maxDbs: 8, noSync: !fsync, compression: false });
+    // The index is a cache of the store (DECISIONS.md): it is never fsynced. A killed process loses
+    // nothing (the pages are in the OS cache); after a power loss the stamp check rescans the store.
+    void fsync;
+    this.root = openLmdb({ path: join(dir, 'index.mdb'), maxDbs: 8, noSync: true, compression: false });
     this.meta = this.root.openDB({ name: 'meta' });
     this.mailboxes = this.root.openDB({ name: 'mailboxes' });
     this.messages = this.root.openDB({ name: 'messages' });
@@ -139,12 +142,18 @@ export class UserIndex {
   }
 
   /** Opens (or shares) the index in `dir`. Every acquire needs one release(). */
+  /** An index nobody uses stays open this long, so back-to-back deliveries and logins reuse it. */
+  static lingerMs = 30_000;
+  private lingerTimer: NodeJS.Timeout | undefined;
+
   static acquire(dir: string, fsync: boolean): UserIndex {
     let idx = UserIndex.open.get(dir);
     if (!idx) {
       idx = new UserIndex(dir, fsync);
       UserIndex.open.set(dir, idx);
     }
+    if (idx.lingerTimer) clearTimeout(idx.lingerTimer);
+    idx.lingerTimer = undefined;
     idx.refs += 1;
     return idx;
   }
@@ -152,8 +161,24 @@ export class UserIndex {
   async release(): Promise<void> {
     this.refs -= 1;
     if (this.refs > 0) return;
-    UserIndex.open.delete(this.dir);
+    this.lingerTimer = setTimeout(() => void this.closeNow(), UserIndex.lingerMs);
+    this.lingerTimer.unref();
+  }
+
+  private async closeNow(): Promise<void> {
+    if (this.refs > 0) return;
+    this.lingerTimer = undefined;
+    if (UserIndex.open.get(this.dir) === this) UserIndex.open.delete(this.dir);
     await this.root.close();
+  }
+
+  /** Closes every index nobody uses right away (deleteIndex, tests, shutdown). */
+  static async closeIdle(dir?: string): Promise<void> {
+    for (const idx of [...UserIndex.open.values()]) {
+      if (idx.refs > 0 || (dir !== undefined && idx.dir !== dir)) continue;
+      if (idx.lingerTimer) clearTimeout(idx.lingerTimer);
+      await idx.closeNow();
+    }
   }
 
   state(mailbox: string): MailboxState | undefined {

@@ -147,7 +147,9 @@ export async function rebuildIndex(user: MailUserInfo, opts: StorageOptions, mai
 /** Removes a user's whole index directory (it is rebuilt at the next open). No session of the user may be open. */
 export async function deleteIndex(user: MailUserInfo, opts: StorageOptions): Promise<void> {
   const loc = parseMailLocation(mailLocationFor(user, opts), user.user, user.home);
-  await rm(indexDirFor(opts.dataDir, user.user, loc.index), { recursive: true, force: true });
+  const dir = indexDirFor(opts.dataDir, user.user, loc.index);
+  await UserIndex.closeIdle(dir);
+  await rm(dir, { recursive: true, force: true });
 }
 
 export { UserIndex };
