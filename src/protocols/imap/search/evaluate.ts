@@ -168,8 +168,9 @@ class Evaluator {
         return false;
       case 'sentdate': {
         const date = (await f.searchHeaders()).find((h) => h.name === 'date');
-        const day = date ? sentDay(date.raw) : undefined;
-        return day !== undefined && dateMatches(key.op, day, key.date);
+        // No usable Date: header counts as the epoch, as Dovecot does (so SENTBEFORE matches it).
+        const day = (date ? sentDay(date.raw) : undefined) ?? { year: 1970, month: 1, day: 1 };
+        return dateMatches(key.op, day, key.date);
       }
       case 'header': {
         const name = key.field.toLowerCase();
