@@ -1,24 +1,26 @@
 // Multi-line POP3 bodies (RFC 1939 section 3): lines starting with "." get another "."; TOP's cut
-// after the header and n body lines; the terminating ".". Works on CRLF message streams chunk by chunk.
+// after the header and n body lines; the terminating ".". Works on CRLF message bytes chunk by chunk.
 import { Transform, type TransformCallback } from 'node:stream';
 
-export class DotStuffer extends Transform {
+const DOT = Buffer.from('.');
+
+/** The stateful core: feed chunks in order, then finish() for the terminator. */
+export class DotStuffing {
   private atLineStart = true;
   private lastByte = -1;
   /** Body lines still allowed (TOP); undefined sends everything. */
   private bodyLinesLeft: number | undefined;
   private inBody = false;
-  /** The previous line was empty: the next CRLF-only line ends the header. */
   private lineIsEmpty = true;
-  private done = false;
+  /** TOP's line count is reached: the rest of the message is dropped. */
+  done = false;
 
   constructor(topLines?: number) {
-    super();
     this.bodyLinesLeft = topLines;
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (this.done) return cb();
+  process(chunk: Buffer): Buffer {
+    if (this.done) return Buffer.alloc(0);
     const out: Buffer[] = [];
     let start = 0;
     for (let i = 0; i < chunk.length; i++) {
@@ -28,11 +30,10 @@ export class DotStuffer extends Transform {
           out.push(chunk.subarray(start, i));
           this.done = true;
           this.lastByte = 10;
-          this.push(Buffer.concat(out));
-          return cb();
+          return Buffer.concat(out);
         }
         if (b === 0x2e) {
-          out.push(chunk.subarray(start, i), Buffer.from('.'));
+          out.push(chunk.subarray(start, i), DOT);
           start = i;
         }
         this.atLineStart = false;
@@ -50,14 +51,34 @@ export class DotStuffer extends Transform {
       }
       this.lastByte = b;
     }
+    if (start === 0) return chunk;
     out.push(chunk.subarray(start));
-    this.push(Buffer.concat(out));
+    return Buffer.concat(out);
+  }
+
+  /** The terminating line; the message must end with CRLF before it. */
+  finish(): Buffer {
+    return Buffer.from(this.lastByte === 10 || this.lastByte === -1 ? '.\r\n' : '\r\n.\r\n');
+  }
+}
+
+/** The same as a stream transform, for messages too large to send from one buffer. */
+export class DotStuffer extends Transform {
+  private readonly core: DotStuffing;
+
+  constructor(topLines?: number) {
+    super();
+    this.core = new DotStuffing(topLines);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    const out = this.core.process(chunk);
+    if (out.length) this.push(out);
     cb();
   }
 
   override _flush(cb: TransformCallback): void {
-    // The message must end with CRLF before the terminating "." line.
-    this.push(this.lastByte === 10 || this.lastByte === -1 ? '.\r\n' : '\r\n.\r\n');
+    this.push(this.core.finish());
     cb();
   }
 }

@@ -7,7 +7,10 @@ import type { UserRecord } from '../../auth/service.js';
 import { openUserStorage, type MailboxSession, type MessageMeta, type UserStorage } from '../../storage/api.js';
 import { varExpand } from '../../lib/var-expand.js';
 import type { Logger } from '../../lib/logger.js';
-import { DotStuffer } from './dot-stuffing.js';
+import { DotStuffer, DotStuffing } from './dot-stuffing.js';
+
+/** Messages up to this size are read and sent in one piece; larger ones are streamed. */
+const SEND_WHOLE_BELOW = 1024 * 1024;
 import type { Pop3SessionApi } from './types.js';
 
 export class MaildropLockedError extends Error {}
@@ -100,7 +103,14 @@ export class Maildrop {
       if ((err as { code?: string }).code === 'EXPUNGED') return s.err('Message was expunged by another session.');
       throw err;
     }
-    s.write(topLines === undefined ? `+OK ${m.size} octets\r\n` : '+OK\r\n');
+    const status = topLines === undefined ? `+OK ${m.size} octets\r\n` : '+OK\r\n';
+    if (content.size < SEND_WHOLE_BELOW) {
+      const stuffing = new DotStuffing(topLines);
+      s.write(Buffer.concat([Buffer.from(status), stuffing.process(await content.read()), stuffing.finish()]));
+      if (topLines === undefined) this.retrieved.add(i);
+      return s.drain();
+    }
+    s.write(status);
     const sink = new Writable({
       write(chunk: Buffer, _enc, cb) {
         s.write(chunk);

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageError, toStorageError } from '../../errors.js';
-import { CrlfToLf, LfToCrlf, crlfSize } from '../../common/crlf.js';
+import { CrlfToLf, LfToCrlf, crlfSize, toCrlf } from '../../common/crlf.js';
 import { Mutex, appendFileDurable, fsyncDir, pathExists, writeFileDurable } from '../../common/fsutil.js';
 import { acquireDotlock } from '../../common/dotlock.js';
 import type { KnownMessage, MailboxStore, MessageContent, PreparedSave, SaveInput, StoreSnapshot, StoredMessage } from '../backend.js';
@@ -401,11 +401,7 @@ export class MaildirMailboxStore implements MailboxStore {
     return {
       size,
       stream: (start = 0, end = Infinity) => createReadStream(path).pipe(new LfToCrlf(start, end)),
-      read: async () => {
-        const chunks: Buffer[] = [];
-        for await (const c of createReadStream(path).pipe(new LfToCrlf())) chunks.push(c as Buffer);
-        return Buffer.concat(chunks);
-      },
+      read: async () => toCrlf(await readFile(path)),
     };
   }
 
