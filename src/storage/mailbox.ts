@@ -338,16 +338,20 @@ export class MailboxSessionImpl extends EventEmitter {
     const kept = this.view.filter((m) => byUid.has(m.uid));
     const lastUid = this.view.length ? this.view[this.view.length - 1]!.uid : 0;
     const added = records.filter((r) => r.uid > lastUid).map(recordToMeta);
+    // Only changes this view has not seen are reported: the session's own updateFlags already show in it.
+    const changed = new Set<number>();
     const newView = kept.map((m) => {
       const rec = byUid.get(m.uid)!;
-      return rec.modseq !== m.modseq || !sameFlags(rec.flags, m.flags) ? recordToMeta(rec) : m;
+      if (rec.modseq === m.modseq && sameFlags(rec.flags, m.flags)) return m;
+      changed.add(m.uid);
+      return recordToMeta(rec);
     });
     newView.push(...added);
     this.view = newView;
     this.reindex();
     for (const [i, m] of newView.entries()) {
       if (m.uid > lastUid) break;
-      if (m.modseq > this.knownModseq) result.flagsChanged.push({ seq: i + 1, uid: m.uid, flags: m.flags, modseq: m.modseq });
+      if (changed.has(m.uid)) result.flagsChanged.push({ seq: i + 1, uid: m.uid, flags: m.flags, modseq: m.modseq });
     }
     result.added = added;
     result.exists = this.view.length;

@@ -34,10 +34,15 @@ export class SelectedMailbox {
     return this.mailbox.messages().length;
   }
 
-  /** Flags as the client sees them: stored flags plus \Recent (IMAP4rev1 only). */
+  /**
+   * Flags as the client sees them (RFC 3501 section 2.3.2): system flags in a fixed order, then \Recent
+   * for IMAP4rev1 sessions, then keywords, as Dovecot writes them.
+   */
   flagsOf(s: ImapSessionApi, msg: MessageMeta): string[] {
-    if (!s.enabled.has('IMAP4REV2') && this.mailbox.recentUids().has(msg.uid)) return [...msg.flags, '\\Recent'];
-    return msg.flags;
+    const system = SYSTEM_FLAG_LIST.filter((f) => msg.flags.includes(f));
+    const keywords = msg.flags.filter((f) => !f.startsWith('\\'));
+    const recent = !s.enabled.has('IMAP4REV2') && this.mailbox.recentUids().has(msg.uid) ? ['\\Recent'] : [];
+    return [...system, ...recent, ...keywords];
   }
 
   /** Every flag and keyword in use, for the FLAGS and PERMANENTFLAGS responses. */
@@ -48,40 +53,27 @@ export class SelectedMailbox {
   }
 
   /**
-   * Resolves a sequence set (or UID set) against the current view. For sequence numbers, a number past
-   * EXISTS is a BAD (RFC 9051 section 6.4.4); for UIDs, numbers that do not exist are simply skipped.
+   * Resolves a sequence set (or UID set) against the current view. A sequence number past EXISTS, or any
+   * sequence set in an empty mailbox, is a BAD as in Dovecot (RFC 9051 section 6.4.4); UIDs that do not
+   * exist are simply skipped. "$" is the saved search result (RFC 5182).
    */
-  resolve(setText: string, byUid: boolean): ResolvedMessage[] {
+  resolve(set: SequenceSet, byUid: boolean): ResolvedMessage[] {
     const msgs = this.mailbox.messages();
-    if (setText === '$') return this.resolveSaved(byUid);
-    let set: SequenceSet;
-    try {
-      set = SequenceSet.parse(setText, { allowSaved: false });
-    } catch (err) {
-      throw new ProtocolError(`Invalid message set: ${(err as Error).message}`);
-    }
     const out: ResolvedMessage[] = [];
+    if (set.saved) {
+      const wanted = new Set(this.savedSearch);
+      for (let i = 0; i < msgs.length; i++) if (wanted.has(msgs[i].uid)) out.push({ seq: i + 1, msg: msgs[i] });
+      return out;
+    }
     if (byUid) {
       const maxUid = msgs.length ? msgs[msgs.length - 1].uid : 0;
       for (let i = 0; i < msgs.length; i++) if (set.has(msgs[i].uid, maxUid)) out.push({ seq: i + 1, msg: msgs[i] });
       return out;
     }
-    if (msgs.length === 0) {
-      if (setText.includes('*')) return out;
-      throw new ProtocolError('No messages in the mailbox', { kind: 'BAD' });
-    }
-    for (const n of set.values(msgs.length)) {
-      if (n > msgs.length) throw new ProtocolError('Invalid messageset', { kind: 'BAD' });
-      out.push({ seq: n, msg: msgs[n - 1] });
-    }
-    return out;
-  }
-
-  private resolveSaved(_byUid: boolean): ResolvedMessage[] {
-    const wanted = new Set(this.savedSearch);
-    const out: ResolvedMessage[] = [];
-    const msgs = this.mailbox.messages();
-    for (let i = 0; i < msgs.length; i++) if (wanted.has(msgs[i].uid)) out.push({ seq: i + 1, msg: msgs[i] });
+    const exists = msgs.length;
+    const outside = (n: number | '*'): boolean => (n === '*' ? exists === 0 : n > exists);
+    if (set.ranges.some((r) => outside(r.start) || outside(r.end))) throw new ProtocolError('Invalid messageset');
+    for (const n of set.values(exists)) out.push({ seq: n, msg: msgs[n - 1] });
     return out;
   }
 
@@ -100,7 +92,7 @@ export class SelectedMailbox {
     if (s.enabled.has('QRESYNC') && result.expunged.length) {
       s.untagged(`VANISHED ${SequenceSet.fromNumbers(result.expunged.map((e) => e.uid)).toString()}`);
     }
-    if (result.exists !== before || result.added.length) {
+    if (result.added.length || result.exists > before - result.expunged.length) {
       s.untagged(`${result.exists} EXISTS`);
       if (!s.enabled.has('IMAP4REV2')) s.untagged(`${result.recent} RECENT`);
     }

@@ -6,7 +6,6 @@ import { parseSequenceSetToken } from '../proto/fetch-args.js';
 import { no, ok, type Completion, type ImapCommandSpec, type ImapSessionApi } from '../types.js';
 import type { ImapCommand } from '../proto/command-reader.js';
 import { compressNumbers, type SequenceSet } from '../../../lib/sequence-set.js';
-import { resolveMessageSet } from './message-set.js';
 import { isStorageError, type CopyResult } from '../../../storage/api.js';
 
 /** The parsed arguments of COPY and MOVE: message set and destination mailbox. */
@@ -38,7 +37,7 @@ export function transferFailure(err: unknown): Completion | undefined {
 async function runCopy(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Promise<Completion> {
   const { set, destination } = parseTransferArgs(s, cmd);
   const box = s.selected!;
-  const targets = resolveMessageSet(box, set, byUid);
+  const targets = box.resolve(set, byUid);
   let result: CopyResult;
   try {
     await s.storage!.status(destination);

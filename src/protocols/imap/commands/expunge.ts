@@ -2,6 +2,7 @@
 // (only those in the UID set for UID EXPUNGE); the EXPUNGE responses come from the sync that follows.
 import { ArgCursor } from '../proto/arg-cursor.js';
 import { no, ok, type ImapCommandSpec } from '../types.js';
+import { parseSequenceSetToken } from '../proto/fetch-args.js';
 
 export const expungeCommand: ImapCommandSpec = {
   name: 'EXPUNGE',
@@ -20,7 +21,7 @@ export const uidExpungeCommand: ImapCommandSpec = {
   capabilities: () => ['UIDPLUS'],
   async run(s, cmd) {
     const args = new ArgCursor(cmd.args);
-    const set = args.atom('UID set');
+    const set = parseSequenceSetToken(args.next('UID set'));
     args.end();
     if (s.selected!.readOnly) return no('Mailbox is read-only.', 'READ-ONLY');
     const uids = s.selected!.resolve(set, true).map((r) => r.msg.uid);

@@ -11,7 +11,6 @@ import { clientFlags, formatFlagList } from '../fetch/client-flags.js';
 import { loadLayout, type MessageLayout } from '../fetch/message-layout.js';
 import { binarySection, binarySectionSize, bodySection } from '../fetch/body-sections.js';
 import { writePieces, type ResponsePiece } from '../fetch/write-response.js';
-import { resolveMessageSet } from './message-set.js';
 
 /** Items sent after the plain ones, in request order, each a literal or a number (as Dovecot orders them). */
 function isBodyItem(a: FetchAttribute): boolean {
@@ -107,7 +106,7 @@ async function runFetch(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pr
   const args = parseFetchArgs(cmd.args, { uid: byUid });
   if (args.vanished && !s.enabled.has('QRESYNC')) throw new ProtocolError('VANISHED needs QRESYNC to be enabled');
   const box = s.selected!;
-  let targets = resolveMessageSet(box, args.sequence, byUid);
+  let targets = box.resolve(args.sequence, byUid);
   if (args.changedSince !== undefined) targets = targets.filter((t) => BigInt(t.msg.modseq) > args.changedSince!);
   const p = plan(args, byUid, box.readOnly);
 

@@ -3,13 +3,12 @@
 import { no, ok, type Completion, type ImapCommandSpec, type ImapSessionApi } from '../types.js';
 import type { ImapCommand } from '../proto/command-reader.js';
 import type { CopyResult } from '../../../storage/api.js';
-import { resolveMessageSet } from './message-set.js';
 import { copyUidCode, parseTransferArgs, transferFailure } from './copy.js';
 
 async function runMove(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Promise<Completion> {
   const { set, destination } = parseTransferArgs(s, cmd);
   const box = s.selected!;
-  const targets = resolveMessageSet(box, set, byUid);
+  const targets = box.resolve(set, byUid);
   if (box.readOnly) return no('Mailbox is read-only.', 'READ-ONLY');
   let result: CopyResult;
   try {

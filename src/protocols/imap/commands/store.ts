@@ -4,13 +4,12 @@ import { parseStoreArgs } from '../proto/store-args.js';
 import { no, ok, type Completion, type ImapCommandSpec, type ImapSessionApi } from '../types.js';
 import type { ImapCommand } from '../proto/command-reader.js';
 import { compressNumbers } from '../../../lib/sequence-set.js';
-import { resolveMessageSet } from './message-set.js';
 import { clientFlags, formatFlagList } from '../fetch/client-flags.js';
 
 async function runStore(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Promise<Completion> {
   const args = parseStoreArgs(cmd.args);
   const box = s.selected!;
-  const targets = resolveMessageSet(box, args.sequence, byUid);
+  const targets = box.resolve(args.sequence, byUid);
   if (box.readOnly) return no('Mailbox is read-only.', 'READ-ONLY');
   if (targets.length === 0) return ok('Store completed.');
   const flagsBefore = new Set(box.knownFlags());

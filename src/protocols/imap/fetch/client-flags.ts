@@ -4,13 +4,8 @@ import type { MessageMeta } from '../../../storage/api.js';
 import type { SelectedMailbox } from '../selected.js';
 import type { ImapSessionApi } from '../types.js';
 
-const SYSTEM_ORDER = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
-
 export function clientFlags(s: ImapSessionApi, box: SelectedMailbox, msg: MessageMeta): string[] {
-  const system = SYSTEM_ORDER.filter((f) => msg.flags.includes(f));
-  const keywords = msg.flags.filter((f) => !f.startsWith('\\'));
-  const recent = !s.enabled.has('IMAP4REV2') && box.mailbox.recentUids().has(msg.uid) ? ['\\Recent'] : [];
-  return [...system, ...recent, ...keywords];
+  return box.flagsOf(s, msg);
 }
 
 export function formatFlagList(flags: readonly string[]): string {
