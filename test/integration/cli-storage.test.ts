@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mainScript, repoRoot } from '../helpers/roost.js';
-import { openUserStorage, type StorageOptions } from '../../src/storage/api.js';
+import { openUserStorage, type MailUserInfo, type StorageOptions } from '../../src/storage/api.js';
 
 interface RunResult {
   code: number;
@@ -75,6 +75,9 @@ before(async () => {
       'carol:{PLAIN}pw::::::userdb_quota_rule=*:messages=2',
       `broken:{PLAIN}pw::::::userdb_mail=maildir:${join(dir, 'not-a-dir', 'Maildir')}`,
       `mary:{PLAIN}pw::::::userdb_mail=mbox:${join(dir, 'mary', 'mail')}:INBOX=${join(dir, 'mary', 'inbox')}`,
+      'dave:{PLAIN}pw::::::',
+      // dave's store once converted to mbox (the default target location), as its own user to convert back.
+      `davembox:{PLAIN}pw::::::userdb_mail=mbox:${join(dir, 'data', 'mail', 'dave', 'mail')}:INBOX=${join(dir, 'data', 'mail', 'dave', 'inbox')}`,
     ].join('\n') + '\n',
   );
   // A regular file where broken's Maildir would need a directory: every save fails with ENOTDIR.
@@ -254,4 +257,84 @@ test('roost index rebuild recreates a deleted index with the same UIDs, flags an
   } finally {
     await after.close();
   }
+});
+
+interface StoreSnapshot {
+  subscriptions: string[];
+  mailboxes: Record<string, { specialUse?: string; uidValidity: number; uidNext: number; messages: Array<{ uid: number; flags: string[]; date: number; body: string }> }>;
+}
+
+/** Everything convert must keep, read through the storage API with a private index; names in '/' form. */
+async function storeSnapshot(user: MailUserInfo): Promise<StoreSnapshot> {
+  const indexDir = await mkdtemp(join(tmpdir(), 'roost-snapshot-index-'));
+  const storage = await openUserStorage({ ...user, mail: user.mail ? `${user.mail}:INDEX=${indexDir}` : undefined }, storageOptions);
+  const norm = (name: string) => name.split(storage.separator).join('/');
+  try {
+    const out: StoreSnapshot = { subscriptions: (await storage.listSubscriptions()).map(norm).sort(), mailboxes: {} };
+    for (const info of await storage.listMailboxes()) {
+      if (info.noSelect) continue;
+      const session = await storage.openMailbox(info.name, { readOnly: true });
+      const messages = [];
+      for (const m of session.messages()) {
+        const body = (await (await session.openMessage(m.uid)).read()).toString('latin1');
+        messages.push({ uid: m.uid, flags: m.flags.filter((f) => f !== '\\Recent').sort(), date: Math.floor(m.internalDate.getTime() / 1000), body });
+      }
+      out.mailboxes[norm(info.name)] = { specialUse: info.specialUse, uidValidity: session.uidValidity, uidNext: session.uidNext(), messages };
+      await session.close();
+    }
+    return out;
+  } finally {
+    await storage.close();
+    await rm(indexDir, { recursive: true, force: true });
+  }
+}
+
+test('roost convert to mbox and back keeps UIDVALIDITY, UIDs, UIDNEXT, flags, keywords, dates, bodies and subscriptions', { timeout: 90_000 }, async () => {
+  const storage = await openUserStorage({ user: 'dave' }, storageOptions);
+  try {
+    await storage.createMailbox('Lists.Dev');
+    await storage.createMailbox('Emptied');
+    await storage.subscribe('Lists.Dev');
+    await storage.ensureDefaultMailboxes();
+    const date = (s: string) => new Date(s);
+    await storage.save('INBOX', Buffer.from('Subject: one\r\n\r\nFrom the start of a body line\r\n>From quoted\r\n'), { flags: ['\\Seen', '$Label1'], internalDate: date('2024-03-01T10:00:00Z') });
+    await storage.save('INBOX', Buffer.from('Subject: two\r\n\r\nexpunged\r\n'), { internalDate: date('2024-03-02T10:00:00Z') });
+    await storage.save('INBOX', Buffer.from('Subject: three\r\nX-Mailer: test\r\n\r\nno newline at the end'), { flags: ['\\Answered', '\\Flagged', 'Work', '$Label1'], internalDate: date('2024-03-03T10:00:00Z') });
+    await storage.save('INBOX', Buffer.from('Subject: four\r\n\r\nfour\r\n'), { flags: ['\\Draft', '\\Deleted'], internalDate: date('2024-03-04T10:00:00Z') });
+    await storage.save('INBOX', Buffer.from('Subject: five\r\n\r\nlast, expunged\r\n'), { internalDate: date('2024-03-05T10:00:00Z') });
+    await storage.save('Lists.Dev', Buffer.from('Subject: dev\r\n\r\nlist mail\r\n'), { flags: ['\\Seen'], internalDate: date('2024-04-01T00:00:00Z') });
+    await storage.save('Emptied', Buffer.from('Subject: gone\r\n\r\ngone\r\n'), {});
+    for (const [name, uids] of [['INBOX', [2, 5]], ['Emptied', [1]]] as const) {
+      const session = await storage.openMailbox(name);
+      await session.updateFlags([...uids], 'add', ['\\Deleted']);
+      await session.expunge([...uids]);
+      await session.close();
+    }
+  } finally {
+    await storage.close();
+  }
+  const original = await storeSnapshot({ user: 'dave' });
+  assert.deepEqual(original.mailboxes.INBOX!.messages.map((m) => m.uid), [1, 3, 4]);
+  assert.equal(original.mailboxes.INBOX!.uidNext, 6);
+  assert.equal(original.mailboxes.Emptied!.uidNext, 2);
+  assert.equal(original.mailboxes.Sent!.specialUse, '\\Sent');
+
+  const toMbox = await roost(['convert', 'dave', '--to', 'mbox']);
+  assert.equal(toMbox.code, 0, toMbox.stderr);
+  assert.match(toMbox.stdout, /^Lists\.Dev -> Lists\/Dev: 1 messages$/m);
+  const mboxLocation = `mbox:${join(dataDir, 'mail', 'dave', 'mail')}:INBOX=${join(dataDir, 'mail', 'dave', 'inbox')}`;
+  const inboxFile = await readFile(join(dataDir, 'mail', 'dave', 'inbox'), 'latin1');
+  assert.match(inboxFile, /^From MAILER-DAEMON  /);
+  assert.match(inboxFile, /\nX-IMAPbase: \d+ 0000000005 /, 'X-IMAPbase keeps UIDNEXT 6');
+  assert.match(inboxFile, /\nX-UID: 3\nStatus: O\nX-Status: AF\nX-Keywords: (Work \$Label1|\$Label1 Work) +\nContent-Length: 21\n/);
+  assert.deepEqual(await storeSnapshot({ user: 'dave', mail: mboxLocation }), original, 'the mbox store holds the same');
+  const again = await roost(['convert', 'dave', '--to', 'mbox']);
+  assert.equal(again.code, 1, 'an existing target is never overwritten');
+  assert.match(again.stderr, /not empty/);
+
+  const back = join(dir, 'back', 'Maildir');
+  const toMaildir = await roost(['convert', 'davembox', '--to', 'maildir', '--location', `maildir:${back}`]);
+  assert.equal(toMaildir.code, 0, toMaildir.stderr);
+  assert.deepEqual(await storeSnapshot({ user: 'davembox', mail: `maildir:${back}` }), original, 'and back in Maildir, the same again');
+  assert.match(await readFile(join(back, 'dovecot-uidlist'), 'utf8'), new RegExp(`^3 V${original.mailboxes.INBOX!.uidValidity} N6 G[0-9a-f]{32}\n1 :\\S+\n3 :\\S+\n4 :\\S+\n$`));
 });
