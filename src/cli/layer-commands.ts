@@ -11,6 +11,7 @@ import { registerMailboxCommands } from './mailbox.js';
 import { registerIndexCommands } from './index.js';
 import { registerQuotaCommands } from './quota.js';
 import { registerDeliverCommand } from './deliver.js';
+import { registerConvertCommand } from './convert.js';
 
 export function registerLayerCommands(program: Command): void {
   registerPwCommand(program);
@@ -23,4 +24,5 @@ export function registerLayerCommands(program: Command): void {
   registerIndexCommands(program);
   registerQuotaCommands(program);
   registerDeliverCommand(program);
+  registerConvertCommand(program);
 }
