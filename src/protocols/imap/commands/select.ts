@@ -12,8 +12,11 @@ async function open(s: ImapSessionApi, cmd: ImapCommand, readOnly: boolean): Pro
   const name = parseMailboxName(args.next('mailbox'), { utf8: s.utf8Names });
   // Select parameters (CONDSTORE, QRESYNC) come with their extension; none are accepted yet.
   args.end();
-  // A failed SELECT leaves no mailbox selected (RFC 9051 section 6.3.2).
-  await s.select(undefined);
+  // A failed SELECT leaves no mailbox selected; closing the previous one is announced (RFC 9051 section 6.3.2).
+  if (s.selected) {
+    await s.select(undefined);
+    s.untagged('OK [CLOSED] Previous mailbox closed.');
+  }
   const mailbox = await s.storage!.openMailbox(name, { readOnly });
   const box = new SelectedMailbox(mailbox, readOnly);
   await s.select(box);

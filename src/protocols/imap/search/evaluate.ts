@@ -6,7 +6,7 @@ import type { SelectedMailbox } from '../selected.js';
 import type { MessageContent, MessageMeta } from '../../../storage/api.js';
 import { isStorageError } from '../../../storage/api.js';
 import { loadLayout, type MessageLayout } from '../fetch/message-layout.js';
-import { foldCase, loadSearchBody, loadSearchHeaders, type SearchHeader } from './message-text.js';
+import { foldCase, loadSearchBody, loadSearchHeaders, loadSearchPartHeaders, type SearchHeader } from './message-text.js';
 
 export interface SearchMatch {
   seq: number;
@@ -25,6 +25,7 @@ class MessageFacts {
   private layout?: Promise<MessageLayout>;
   private headers?: Promise<SearchHeader[]>;
   private body?: Promise<string>;
+  private partHeaders?: Promise<string>;
 
   constructor(
     private readonly box: SelectedMailbox,
@@ -44,6 +45,10 @@ class MessageFacts {
 
   searchBody(): Promise<string> {
     return (this.body ??= this.loadLayout().then((layout) => loadSearchBody(this.box.mailbox, this.msg.uid, layout, this.openContent)));
+  }
+
+  searchPartHeaders(): Promise<string> {
+    return (this.partHeaders ??= this.loadLayout().then((layout) => loadSearchPartHeaders(this.box.mailbox, this.msg.uid, layout, this.openContent)));
   }
 }
 
@@ -182,7 +187,8 @@ class Evaluator {
       case 'text': {
         const wanted = foldCase(key.value);
         if ((await f.searchHeaders()).some((h) => h.name.includes(wanted) || h.decoded.includes(wanted))) return true;
-        return (await f.searchBody()).includes(wanted);
+        if ((await f.searchBody()).includes(wanted)) return true;
+        return (await f.searchPartHeaders()).includes(wanted);
       }
     }
   }

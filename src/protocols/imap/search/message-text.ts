@@ -1,6 +1,6 @@
 // The text SEARCH matches against (RFC 9051 section 6.4.4): decoded header fields (RFC 2047 words to UTF-8) and
 // the decoded text of the body's text parts (transfer encoding and charset removed), case-folded, kept in the message cache.
-import { decodeMimeWords, extractSearchText, parseHeaderBlock } from '../../../mail/index.js';
+import { decodeMimeWords, extractSearchText, parseHeaderBlock, type MessagePart } from '../../../mail/index.js';
 import type { MailboxSession, MessageContent } from '../../../storage/api.js';
 import { readRange } from '../fetch/body-sections.js';
 import type { MessageLayout } from '../fetch/message-layout.js';
@@ -14,6 +14,7 @@ export interface SearchHeader {
 
 const HEADERS_KEY = 'imap.search.headers.v2';
 const BODY_KEY = 'imap.search.body.v2';
+const PART_HEADERS_KEY = 'imap.search.part-headers.v1';
 /** Decoded body text up to this length is cached; longer text is decoded again when a search needs it. */
 const BODY_CACHE_LIMIT = 256 * 1024;
 
@@ -37,5 +38,33 @@ export async function loadSearchBody(mailbox: MailboxSession, uid: number, layou
   if (typeof cached === 'string') return cached;
   const text = foldCase(extractSearchText(await (await content()).read(), layout.parsed));
   if (text.length <= BODY_CACHE_LIMIT) mailbox.setCached(uid, BODY_KEY, text);
+  return text;
+}
+
+/**
+ * The decoded header blocks of every MIME part below the top level (Content-Type, Content-Disposition, the
+ * header of an attached message, ...): TEXT matches them too, as Dovecot's TEXT searches the whole message.
+ */
+export async function loadSearchPartHeaders(mailbox: MailboxSession, uid: number, layout: MessageLayout, content: () => Promise<MessageContent>): Promise<string> {
+  const cached = mailbox.getCached(uid, PART_HEADERS_KEY);
+  if (typeof cached === 'string') return cached;
+  const parts: MessagePart[] = [];
+  const walk = (p: MessagePart) => {
+    for (const c of p.children) {
+      parts.push(c);
+      walk(c);
+    }
+  };
+  walk(layout.parsed.root);
+  let text = '';
+  if (parts.length) {
+    const message = await content();
+    for (const part of parts) {
+      const block = await readRange(message, part.physicalPos, part.physicalPos + part.headerSize.physical);
+      for (const h of parseHeaderBlock(block)) text += `${h.name}: ${decodeMimeWords(h.value)}\n`;
+    }
+  }
+  text = foldCase(text);
+  if (text.length <= BODY_CACHE_LIMIT) mailbox.setCached(uid, PART_HEADERS_KEY, text);
   return text;
 }
