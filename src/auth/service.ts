@@ -1,6 +1,7 @@
 // The auth service every protocol logs in through (IMAP, POP3, SMTP, LMTP, the auth socket):
 // mechanism -> passdb -> userdb as Dovecot's auth process, with failure delay, per-IP penalty, caches, master users.
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { constantTimeEqual, storedCredentials } from './schemes/index.js';
 import { hostname as systemHostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { Config } from '../config/schema.js';
@@ -172,6 +173,23 @@ export class AuthService {
     const backend = this.backendFor('PLAIN', info);
     if (!this.plaintextAllowed(info)) return backend.fail('plaintext authentication on an unsecured connection', user);
     return backend.verifyPlain(user, password, undefined);
+  }
+
+  /**
+   * POP3 APOP (RFC 1939 section 7): MD5 of the greeting's timestamp and the password. Possible only when the
+   * passdb holds the plaintext password, as with Dovecot; it is not a plaintext mechanism (no cleartext check).
+   */
+  async verifyApop(rawUser: string, timestamp: string, digestHex: string, info: ClientInfo): Promise<SaslStep> {
+    const backend = this.backendFor('APOP', info);
+    const creds = await backend.credentials(rawUser, 'APOP');
+    if (creds.kind === 'failure') return creds.step;
+    const plaintext = storedCredentials(creds.stored, 'PLAIN');
+    if (!plaintext) return backend.fail('APOP: passdb holds no plaintext password', creds.user);
+    const expected = createHash('md5').update(timestamp, 'utf8').update(plaintext).digest();
+    if (!/^[0-9a-fA-F]{32}$/.test(digestHex) || !constantTimeEqual(expected, Buffer.from(digestHex, 'hex'))) {
+      return backend.fail('APOP: wrong digest', creds.user);
+    }
+    return backend.succeed(creds.user, undefined);
   }
 
   /** The callbacks a mechanism uses, bound to one client. */

@@ -145,3 +145,18 @@ test('malformed POP3 input gets -ERR and the session goes on; a huge line closes
   await big.waitClosed();
   assert.ok(big.isClosed);
 });
+
+test('APOP logs in with the digest of the greeting timestamp; a wrong digest fails', async () => {
+  const { createHash } = await import('node:crypto');
+  const c = await LineClient.connect({ port: h.ports.pop3 });
+  const greeting = (await c.readLine())!;
+  const stamp = /(<[^>]+>)$/.exec(greeting)?.[1];
+  assert.ok(stamp, `the greeting carries an APOP timestamp: ${greeting}`);
+  c.sendLine(`APOP alice ${'0'.repeat(32)}`);
+  assert.equal(await c.readLine(), '-ERR [AUTH] Authentication failed.');
+  c.sendLine(`APOP alice ${createHash('md5').update(stamp + 'wonderland').digest('hex')}`);
+  assert.match((await c.readLine())!, /^\+OK/);
+  c.sendLine('QUIT');
+  await c.readLine();
+  c.close();
+});

@@ -5,7 +5,7 @@ import type { SaslStep } from '../types.js';
 /** Dovecot's mechanism security flags, as sent on the auth socket's MECH lines. */
 export type MechanismFlag = 'anonymous' | 'plaintext' | 'dictionary' | 'active' | 'forward-secrecy' | 'mutual-auth' | 'private';
 
-export type CredentialsKind = 'CRAM-MD5' | 'SCRAM-SHA-256';
+export type CredentialsKind = 'CRAM-MD5' | 'SCRAM-SHA-256' | 'APOP';
 
 export type CredentialsAnswer =
   | { kind: 'ok'; user: string; /** the stored password string ({SCHEME}...) */ stored: string }

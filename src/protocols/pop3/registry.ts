@@ -4,6 +4,7 @@ import type { Pop3Command } from './types.js';
 import { capaCommand } from './commands/capa.js';
 import { userCommand } from './commands/user.js';
 import { passCommand } from './commands/pass.js';
+import { apopCommand } from './commands/apop.js';
 import { authCommand } from './commands/auth.js';
 import { stlsCommand } from './commands/stls.js';
 import { statCommand } from './commands/stat.js';
@@ -17,5 +18,5 @@ import { uidlCommand } from './commands/uidl.js';
 import { quitCommand } from './commands/quit.js';
 
 export const pop3Commands: ReadonlyMap<string, Pop3Command> = new Map(
-  [capaCommand, userCommand, passCommand, authCommand, stlsCommand, statCommand, listCommand, retrCommand, topCommand, deleCommand, noopCommand, rsetCommand, uidlCommand, quitCommand].map((c) => [c.name, c]),
+  [capaCommand, userCommand, passCommand, apopCommand, authCommand, stlsCommand, statCommand, listCommand, retrCommand, topCommand, deleCommand, noopCommand, rsetCommand, uidlCommand, quitCommand].map((c) => [c.name, c]),
 );
