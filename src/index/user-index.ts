@@ -8,7 +8,7 @@ import { getLogger } from '../lib/logger.js';
 const log = getLogger({ component: 'index' });
 
 /** Bump when the stored shape changes; an index with another version is dropped and rebuilt from the store. */
-export const INDEX_SCHEMA_VERSION = 1;
+export const INDEX_SCHEMA_VERSION = 2;
 
 export interface MessageRecord {
   uid: number;
@@ -20,6 +20,8 @@ export interface MessageRecord {
   physicalSize: number;
   modseq: number;
   guid: string;
+  /** A POP3 UIDL the store remembers (a dovecot-uidlist P record). */
+  pop3Uidl?: string;
 }
 
 export interface MailboxState {

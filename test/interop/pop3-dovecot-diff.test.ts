@@ -25,7 +25,7 @@ const CORPUS = [
 ];
 
 /** One POP3 session's answers to the commands under test, every line exactly as received. */
-async function transcript(port: number, user: string, password: string): Promise<string[]> {
+async function transcript(port: number, user: string, password: string, count = CORPUS.length): Promise<string[]> {
   const c = await LineClient.connect({ port });
   await c.readLine();
   const out: string[] = [];
@@ -46,14 +46,14 @@ async function transcript(port: number, user: string, password: string): Promise
   await single('STAT');
   await multi('LIST');
   await multi('UIDL');
-  for (let n = 1; n <= CORPUS.length; n++) {
+  for (let n = 1; n <= count; n++) {
     await single(`LIST ${n}`);
     await single(`UIDL ${n}`);
     await multi(`TOP ${n} 0`);
     await multi(`TOP ${n} 10`);
     await multi(`RETR ${n}`);
   }
-  await single(`LIST ${CORPUS.length + 1}`);
+  await single(`LIST ${count + 1}`);
   c.sendLine('QUIT');
   await c.readLine();
   c.close();
@@ -78,4 +78,35 @@ test('Roost and Dovecot give identical POP3 answers for a store Dovecot wrote', 
   assert.ok(theirs.length > 100, `compared ${theirs.length} lines`);
   assert.deepEqual(ours, theirs);
   t.diagnostic(`compared ${theirs.length} POP3 response lines with Dovecot`);
+});
+
+test('UIDLs Dovecot saved (P records) and X-UIDL headers are kept when Roost takes over the store', async (t) => {
+  if (!requirePeer(t, 'dovecot')) return;
+  const base = mkdtempSync(join(tmpdir(), 'roost-pop3-uidl-'));
+  cleanups.push(() => rmSync(base, { recursive: true, force: true }));
+  // Dovecot saves the UIDLs it handed out (pop3_save_uidl) in a format Roost does not use, so only the
+  // saved P records can make Roost's answers equal; one message carries an X-UIDL from an older server.
+  const dovecot = await startDovecot({
+    dir: join(base, 'dovecot'),
+    users: [{ name: 'u', password: 'pw' }],
+    pop3LockSession: true,
+    extraConfig: 'pop3_uidl_format = %g\npop3_save_uidl = yes\npop3_reuse_xuidl = yes\n',
+  });
+  cleanups.push(() => dovecot.stop());
+  for (const m of CORPUS.slice(0, 2)) await lmtpDeliver(dovecot.lmtpPort, 'sender@example.org', ['u@localhost'], m);
+  await lmtpDeliver(dovecot.lmtpPort, 'sender@example.org', ['u@localhost'], 'X-UIDL: legacy-uidl-0042\r\nSubject: migrated\r\n\r\nold mail\r\n');
+  const theirs = await transcript(dovecot.pop3Port, 'u', 'pw', 3);
+  await dovecot.stop();
+  assert.ok(theirs.some((l) => / legacy-uidl-0042$/.test(l)), 'Dovecot answers the X-UIDL');
+
+  const maildir = join(dovecot.mailRoot, 'u');
+  makeTraversable(maildir);
+  const roost = await startRoost({
+    dataDir: join(base, 'roost'),
+    users: [{ name: 'u', password: 'pw', extra: `userdb_mail=maildir:${maildir}` }],
+    configToml: '[pop3]\npop3_reuse_xuidl = true\n',
+  });
+  cleanups.push(() => roost.stop());
+  const ours = await transcript(roost.ports.pop3, 'u', 'pw', 3);
+  assert.deepEqual(ours, theirs, 'every answer, UIDLs included, equals Dovecot\'s');
 });

@@ -15,12 +15,25 @@ import type { Pop3SessionApi } from './types.js';
 
 export class MaildropLockedError extends Error {}
 
+/** The header block (up to the blank line) of a message stream, as latin1 text. */
+async function readHeader(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) {
+    text += (chunk as Buffer).toString('latin1');
+    const end = text.indexOf('\r\n\r\n');
+    if (end >= 0) return text.slice(0, end + 2);
+  }
+  return text;
+}
+
 /** Users with a POP3 session open in this process (pop3_lock_session). */
 const lockedUsers = new Set<string>();
 
 export class Maildrop {
   private readonly deleted = new Set<number>();
   private readonly retrieved = new Set<number>();
+  /** X-UIDL header values by UID, read at open when pop3_reuse_xuidl is on. */
+  private readonly xUidls = new Map<number, string>();
   private released = false;
 
   private constructor(
@@ -45,7 +58,9 @@ export class Maildrop {
         const mailbox = await storage.openMailbox('INBOX');
         const hideFlag = ctx.config.pop3.pop3_deleted_flag;
         const messages = mailbox.messages().filter((m) => !hideFlag || !m.flags.includes(hideFlag));
-        return new Maildrop(user, storage, mailbox, [...messages], ctx, log, lock);
+        const drop = new Maildrop(user, storage, mailbox, [...messages], ctx, log, lock);
+        if (ctx.config.pop3.pop3_reuse_xuidl) await drop.readXUidls();
+        return drop;
       } catch (err) {
         await storage.close();
         throw err;
@@ -53,6 +68,17 @@ export class Maildrop {
     } catch (err) {
       if (lock) lockedUsers.delete(user);
       throw err;
+    }
+  }
+
+  /** pop3_reuse_xuidl: a message's X-UIDL header (mail migrated from another POP3 server) becomes its UIDL. */
+  private async readXUidls(): Promise<void> {
+    for (const m of this.messages) {
+      if (m.pop3Uidl) continue;
+      const content = await this.mailbox.openMessage(m.uid);
+      const head = await readHeader(content.stream(0, Math.min(content.size, 64 * 1024)));
+      const match = /(?:^|\r\n)X-UIDL:[ \t]*([\x21-\x7e]+)[ \t]*\r\n/i.exec(head);
+      if (match) this.xUidls.set(m.uid, match[1]);
     }
   }
 
@@ -87,9 +113,14 @@ export class Maildrop {
     return { count, size };
   }
 
-  /** The UIDL in pop3_uidl_format (Dovecot's variables: %u uid, %v uidvalidity, %g guid). */
+  /**
+   * The UIDL: one the store remembers (a dovecot-uidlist P record; an mbox X-UIDL header when
+   * pop3_reuse_xuidl), else pop3_uidl_format with Dovecot's variables (%u uid, %v uidvalidity, %g guid).
+   */
   uidl(i: number): string {
     const m = this.messages[i];
+    const stored = this.xUidls.get(m.uid) ?? m.pop3Uidl;
+    if (stored) return stored;
     return varExpand(this.ctx.config.pop3.pop3_uidl_format, { u: m.uid, v: this.mailbox.uidValidity, g: m.guid, uid: m.uid, uidvalidity: this.mailbox.uidValidity, guid: m.guid });
   }
 

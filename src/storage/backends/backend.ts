@@ -17,6 +17,8 @@ export interface StoredMessage {
   physicalSize: number;
   /** Message GUID (Maildir: the base file name unless the uidlist holds a G extension). */
   guid: string;
+  /** A POP3 UIDL the store remembers (a dovecot-uidlist P record). */
+  pop3Uidl?: string;
   /** Not yet seen by any session (Maildir: still in new/); such messages are \Recent after a rebuild. */
   unseenBySessions: boolean;
 }

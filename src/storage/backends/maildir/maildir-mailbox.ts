@@ -237,14 +237,17 @@ export class MaildirMailboxStore implements MailboxStore {
     const key = `${entry.subdir}/${entry.filename}`;
     const flags = this.flagsFromLetters(parsed.letters);
     const guid = rec?.ext.get('G') ?? parsed.base;
+    // Dovecot writes an empty P value when the UIDL is the file's base name (maildir_get_pop3_uidl).
+    const savedUidl = rec?.ext.get('P');
+    const pop3Uidl = savedUidl === undefined ? undefined : savedUidl === '' ? parsed.base : savedUidl;
     if (reuse && reuse.base === parsed.base) {
-      return { uid, key, flags, internalDate: reuse.internalDate, size: reuse.size, physicalSize: reuse.physicalSize, guid, unseenBySessions: entry.subdir === 'new' };
+      return { uid, key, flags, internalDate: reuse.internalDate, size: reuse.size, physicalSize: reuse.physicalSize, guid, pop3Uidl, unseenBySessions: entry.subdir === 'new' };
     }
     const full = join(this.path, key);
     const st = await stat(full);
     let size = parsed.vsize ?? (rec?.ext.has('W') ? Number(rec.ext.get('W')) : undefined);
     if (size === undefined) size = crlfSize(await readFile(full));
-    return { uid, key, flags, internalDate: st.mtime.getTime(), size, physicalSize: st.size, guid, unseenBySessions: entry.subdir === 'new' };
+    return { uid, key, flags, internalDate: st.mtime.getTime(), size, physicalSize: st.size, guid, pop3Uidl, unseenBySessions: entry.subdir === 'new' };
   }
 
   async scan(known: (uid: number) => KnownMessage | undefined = () => undefined): Promise<StoreSnapshot> {
