@@ -18,6 +18,8 @@ export interface MessageMeta {
   size: number;
   modseq: number;
   guid: string;
+  /** A POP3 UIDL the store remembers for this message (a dovecot-uidlist P record). */
+  pop3Uidl?: string;
 }
 
 export interface SyncResult {
@@ -59,11 +61,12 @@ export function recordToMeta(rec: MessageRecord): MessageMeta {
     size: rec.size,
     modseq: rec.modseq,
     guid: rec.guid,
+    ...(rec.pop3Uidl !== undefined ? { pop3Uidl: rec.pop3Uidl } : {}),
   };
 }
 
 export function recordToStored(rec: MessageRecord): StoredMessage {
-  return { uid: rec.uid, key: rec.key, flags: rec.flags, internalDate: rec.internalDate, size: rec.size, physicalSize: rec.physicalSize, guid: rec.guid, unseenBySessions: rec.key.startsWith('new/') };
+  return { uid: rec.uid, key: rec.key, flags: rec.flags, internalDate: rec.internalDate, size: rec.size, physicalSize: rec.physicalSize, guid: rec.guid, pop3Uidl: rec.pop3Uidl, unseenBySessions: rec.key.startsWith('new/') };
 }
 
 function newState(uidValidity: number, uidNext: number, firstRecentUid: number): MailboxState {
@@ -166,13 +169,13 @@ export class SharedMailbox extends EventEmitter {
           const rec = existing.get(m.uid);
           existing.delete(m.uid);
           if (!rec) {
-            w.put({ uid: m.uid, key: m.key, flags: m.flags, internalDate: m.internalDate, saveDate: Date.now(), size: m.size, physicalSize: m.physicalSize, modseq: w.nextModseq(), guid: m.guid });
+            w.put({ uid: m.uid, key: m.key, flags: m.flags, internalDate: m.internalDate, saveDate: Date.now(), size: m.size, physicalSize: m.physicalSize, modseq: w.nextModseq(), guid: m.guid, pop3Uidl: m.pop3Uidl });
             changed = true;
           } else if (!sameFlags(rec.flags, m.flags)) {
-            w.put({ ...rec, key: m.key, flags: m.flags, modseq: w.nextModseq() });
+            w.put({ ...rec, key: m.key, flags: m.flags, modseq: w.nextModseq(), pop3Uidl: m.pop3Uidl });
             changed = true;
-          } else if (rec.key !== m.key) {
-            w.put({ ...rec, key: m.key });
+          } else if (rec.key !== m.key || rec.pop3Uidl !== m.pop3Uidl) {
+            w.put({ ...rec, key: m.key, pop3Uidl: m.pop3Uidl });
           }
         }
         for (const uid of existing.keys()) {
