@@ -2,6 +2,7 @@
 // smtp-server edge, the relay policy, the durable queue and the queue manager with its control socket.
 // RFC 5321 (SMTP), RFC 6409 (submission), RFC 8314 (implicit TLS).
 import { isAbsolute, join } from 'node:path';
+import net from 'node:net';
 import type { ServiceDefinition } from '../server/service.js';
 import type { ServerContext } from '../server/context.js';
 import type { Config } from '../config/schema.js';
@@ -113,10 +114,10 @@ export function smtpServices(ctx: ServerContext, overrides: MtaOverrides = {}): 
       try {
         const box = await storage.openMailbox('INBOX', { readOnly: true });
         try {
-          const marker = ` id ${queueId}`;
+          const marker = new RegExp(`\\sid ${queueId}\\b`);
           for (const meta of box.messages().slice(-500).reverse()) {
             const content = await box.openMessage(meta.uid);
-            if (headerBlock(await content.read()).toString('latin1').includes(marker)) return true;
+            if (marker.test(headerBlock(await content.read()).toString('latin1'))) return true;
           }
           return false;
         } finally {
@@ -207,7 +208,17 @@ export function smtpServices(ctx: ServerContext, overrides: MtaOverrides = {}): 
     },
   );
 
-  qmgr.start();
+  // The queue runs once Roost's own LMTP socket is bound (the listeners start after the services are built).
+  const startQueue = (deadline: number) => {
+    if (!ownLmtp || Date.now() > deadline) return qmgr.start();
+    const probe = net.connect({ path: localTarget.socketPath! });
+    probe.once('connect', () => {
+      probe.destroy();
+      qmgr.start();
+    });
+    probe.once('error', () => setTimeout(() => startQueue(deadline), 50).unref());
+  };
+  setImmediate(() => startQueue(Date.now() + 30_000));
   serveControl(controlSocketPath(ctx.dataDir), {
     flush: async () => {
       qmgr.flush();
