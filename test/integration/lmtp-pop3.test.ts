@@ -160,3 +160,28 @@ test('APOP logs in with the digest of the greeting timestamp; a wrong digest fai
   await c.readLine();
   c.close();
 });
+
+test('an mbox store: LMTP delivers into it, POP3 downloads and deletes from it', async () => {
+  const { mkdtempSync, rmSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const home = mkdtempSync(join(tmpdir(), 'roost-mbox-home-'));
+  const m = await startRoost({ users: [{ name: 'mia', password: 'mbox-pw', home, extra: 'userdb_mail=mbox:~/mail:INBOX=~/mail/inbox' }] });
+  try {
+    await lmtpDeliver(m.ports.lmtp, 'sender@example.net', ['mia@localhost'], message('mbox one'));
+    await lmtpDeliver(m.ports.lmtp, 'sender@example.net', ['mia@localhost'], message('mbox two', 'From the start of a line\r\n'));
+    const inbox = readFileSync(join(home, 'mail', 'inbox'), 'latin1');
+    assert.equal(inbox.match(/^X-UID: \d+$/gm)?.length, 2, 'two messages, numbered as Dovecot numbers them');
+    // As Dovecot writes mbox: a body line starting with "From " is left as it is, Content-Length delimits.
+    assert.match(inbox, /^Content-Length: \d+$/m);
+    assert.match(inbox, /^From the start of a line$/m);
+    const out = JSON.parse(await runPython(POP_LIST, [m.ports.pop3, 'mia', 'mbox-pw', 1])) as { count: number; msgs: string[] };
+    assert.equal(out.count, 2);
+    assert.match(out.msgs[1], /\r\nFrom the start of a line$/, 'the client gets the line as it was sent');
+    const after = JSON.parse(await runPython(POP_LIST, [m.ports.pop3, 'mia', 'mbox-pw'])) as { count: number; msgs: string[] };
+    assert.equal(after.count, 1, 'DELE 1 and QUIT removed the first message from the mbox');
+    assert.match(after.msgs[0], /Subject: mbox two/);
+  } finally {
+    await m.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
