@@ -118,6 +118,10 @@ export interface UserStorage {
   /** Quota usage and limits, undefined when the user has no quota rule. */
   quota(): Promise<QuotaUsage | undefined>;
   recalculateQuota(): Promise<QuotaUsage | undefined>;
+  /** The store keeps quota limits that setQuotaLimits() can change (Maildir++). */
+  readonly quotaSettable: boolean;
+  /** Replaces the limits (0 or absent: no limit), kept beside the store over the userdb rule; the new usage. */
+  setQuotaLimits(limits: { storage?: number; messages?: number }): Promise<QuotaUsage | undefined>;
   close(): Promise<void>;
 }
 

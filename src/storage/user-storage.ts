@@ -29,11 +29,14 @@ export function registerBackend(format: string, factory: BackendFactory): void {
 
 registerBackend('maildir', async (loc, user, opts) => {
   await ensureMaildirRoot(loc.root);
-  return new MaildirUserBackend(loc.root, loc.layout === 'fs' ? fsLayout : maildirPlusPlusLayout, {
+  const backend = new MaildirUserBackend(loc.root, loc.layout === 'fs' ? fsLayout : maildirPlusPlusLayout, {
     fsync: opts.fsync,
     inboxDir: loc.inbox,
     quota: parseQuotaRule(user.quotaRule),
   });
+  // Limits an admin set with SETQUOTA (kept beside the store) override the userdb rule.
+  await backend.refreshQuotaLimits();
+  return backend;
 });
 
 registerBackend('mbox', async (loc, user, opts) =>
@@ -229,6 +232,7 @@ export class UserStorageImpl {
   }
 
   private async quotaCheck(bytes: number, count: number): Promise<void> {
+    if (this.backend instanceof MaildirUserBackend) await this.backend.refreshQuotaLimits();
     await this.backend.quota?.check(bytes, count);
   }
 
@@ -268,11 +272,23 @@ export class UserStorageImpl {
   }
 
   async quota(): Promise<QuotaUsage | undefined> {
+    if (this.backend instanceof MaildirUserBackend) await this.backend.refreshQuotaLimits();
     return this.backend.quota?.usage();
   }
 
   async recalculateQuota(): Promise<QuotaUsage | undefined> {
     return this.backend.quota?.recalculate();
+  }
+
+  get quotaSettable(): boolean {
+    return this.backend instanceof MaildirUserBackend;
+  }
+
+  async setQuotaLimits(limits: { storage?: number; messages?: number }): Promise<QuotaUsage | undefined> {
+    if (!(this.backend instanceof MaildirUserBackend)) throw new StorageError('PERM', 'This mail store keeps no quota');
+    const next = { storage: limits.storage ?? 0, messages: limits.messages ?? 0 };
+    await this.backend.setQuotaLimits(next.storage || next.messages ? next : undefined);
+    return this.backend.quota?.usage();
   }
 
   async close(): Promise<void> {

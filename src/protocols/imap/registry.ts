@@ -29,6 +29,9 @@ import { copyCommand, uidCopyCommand } from './commands/copy.js';
 import { moveCommand, uidMoveCommand } from './commands/move.js';
 import { fetchCommand, uidFetchCommand } from './commands/fetch.js';
 import { searchCommand, uidSearchCommand } from './commands/search.js';
+import { getquotaCommand } from './commands/getquota.js';
+import { getquotarootCommand } from './commands/getquotaroot.js';
+import { setquotaCommand } from './commands/setquota.js';
 
 const commands: ImapCommandSpec[] = [
   capabilityCommand,
@@ -67,6 +70,9 @@ const commands: ImapCommandSpec[] = [
   uidFetchCommand,
   searchCommand,
   uidSearchCommand,
+  getquotaCommand,
+  getquotarootCommand,
+  setquotaCommand,
 ];
 
 export const imapCommands: ReadonlyMap<string, ImapCommandSpec> = new Map(commands.map((c) => [c.name, c]));

@@ -22,6 +22,7 @@ export class ImapSession implements Session, ImapSessionApi {
   state: ImapState = 'not-authenticated';
   readonly enabled = new Set<string>();
   user: UserRecord | undefined;
+  masterUser: string | undefined;
   storage: UserStorage | undefined;
   selected: SelectedMailbox | undefined;
   readonly log: Logger;
@@ -215,7 +216,7 @@ export class ImapSession implements Session, ImapSessionApi {
     if (previous && previous !== box) await previous.close();
   }
 
-  async login(user: UserRecord): Promise<Completion> {
+  async login(user: UserRecord, opts: { masterUser?: string } = {}): Promise<Completion> {
     let storage: UserStorage;
     try {
       storage = await openUserStorage(user, this.ctx.storage);
@@ -225,6 +226,7 @@ export class ImapSession implements Session, ImapSessionApi {
       return no('Temporary failure opening the mailbox storage.', 'UNAVAILABLE');
     }
     this.user = user;
+    this.masterUser = opts.masterUser;
     this.storage = storage;
     this.onEnd.push(async () => {
       await this.select(undefined);

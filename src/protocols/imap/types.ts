@@ -50,8 +50,10 @@ export interface ImapSessionApi {
   /** The next raw client line (AUTHENTICATE continuation, IDLE's DONE); null when the connection closes. */
   readLine(): Promise<string | null>;
   startTls(): Promise<void>;
+  /** The master user who logged in as `user` (Dovecot's master users), if any. */
+  masterUser: string | undefined;
   /** Completes a login: sets the user, opens storage, moves to the authenticated state. */
-  login(user: UserRecord): Promise<Completion>;
+  login(user: UserRecord, opts?: { masterUser?: string }): Promise<Completion>;
   /** The capability list for the current state and connection. */
   capabilities(): string[];
   /** Ends the session after the current command. */

@@ -16,7 +16,7 @@ export function clientInfo(s: ImapSessionApi): ClientInfo {
 }
 
 export async function finishLogin(s: ImapSessionApi, result: SaslStep): Promise<Completion> {
-  if (result.kind === 'success') return s.login(result.user);
+  if (result.kind === 'success') return s.login(result.user, { masterUser: result.masterUser });
   if (result.kind === 'failure') {
     s.log.info({ reason: result.reason, temporary: result.temporary }, 'authentication failed');
     if (result.temporary) return no('Temporary authentication failure.', 'UNAVAILABLE');

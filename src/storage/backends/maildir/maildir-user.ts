@@ -1,6 +1,6 @@
 // A user's Maildir store: the INBOX root plus folders in a layout (Maildir++ or LAYOUT=fs), creating, deleting
 // and renaming mailbox directories crash-safely (Dovecot maildir-storage.c, mailbox-list-maildir.c / -fs.c).
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { StorageError, toStorageError } from '../../errors.js';
@@ -9,14 +9,29 @@ import type { MailboxListEntry, MailboxStore, UserBackend } from '../backend.js'
 import type { MaildirLayout } from '../../list/maildir-layouts.js';
 import { MaildirMailboxStore } from './maildir-mailbox.js';
 import { MaildirQuota } from './maildir-quota.js';
-import type { QuotaLimits } from './maildirsize.js';
+import type { MaildirQuotaHook } from './maildir-mailbox.js';
+import { formatQuotaRule, parseQuotaRule, type QuotaLimits } from './maildirsize.js';
+import { writeFileDurable } from '../../common/fsutil.js';
+
+/** Limits set by an admin (IMAP SETQUOTA), a Dovecot quota rule line in the Maildir root; they override the userdb rule. */
+export const QUOTA_LIMITS_FILE = 'roost-quota-limits';
 
 export const MAILDIRFOLDER_FILE = 'maildirfolder';
 
 export class MaildirUserBackend implements UserBackend {
   readonly kind = 'maildir';
   readonly subscriptionsFile = 'subscriptions';
-  readonly quota?: MaildirQuota;
+  private quotaImpl: MaildirQuota | undefined;
+  /** What mailbox stores call: always the current limits, also after setQuotaLimits(). */
+  private readonly quotaHook: MaildirQuotaHook = {
+    check: async (b, c) => {
+      await this.refreshQuotaLimits();
+      await this.quotaImpl?.check(b, c);
+    },
+    update: async (b, c) => this.quotaImpl?.update(b, c),
+  };
+  /** Identity of QUOTA_LIMITS_FILE when last read ('' when absent), so that other sessions' SETQUOTA is seen. */
+  private limitsStamp = '';
   private readonly stores = new Map<string, MaildirMailboxStore>();
 
   constructor(
@@ -24,9 +39,47 @@ export class MaildirUserBackend implements UserBackend {
     private readonly layout: MaildirLayout,
     private readonly opts: { fsync: boolean; inboxDir?: string; quota?: QuotaLimits },
   ) {
-    if (opts.quota) {
-      this.quota = new MaildirQuota(root, opts.quota, async () => [this.inboxDir, ...(await this.listMailboxes()).filter((e) => e.selectable && e.name !== 'INBOX').map((e) => this.dirOf(e.name))], opts.fsync);
+    this.quotaImpl = this.makeQuota(opts.quota);
+  }
+
+  private makeQuota(limits: QuotaLimits | undefined): MaildirQuota | undefined {
+    if (!limits) return undefined;
+    return new MaildirQuota(this.root, limits, async () => [this.inboxDir, ...(await this.listMailboxes()).filter((e) => e.selectable && e.name !== 'INBOX').map((e) => this.dirOf(e.name))], this.opts.fsync);
+  }
+
+  /** The user's quota (Maildir++ maildirsize), undefined when there is no limit. */
+  get quota(): MaildirQuota | undefined {
+    return this.quotaImpl;
+  }
+
+  /** Replaces the limits (undefined: unlimited) and keeps them durably in QUOTA_LIMITS_FILE. */
+  async setQuotaLimits(limits: QuotaLimits | undefined): Promise<void> {
+    await writeFileDurable(join(this.root, QUOTA_LIMITS_FILE), formatQuotaRule(limits) + '\n', { fsync: this.opts.fsync });
+    await this.refreshQuotaLimits();
+  }
+
+  /** Takes the limits from QUOTA_LIMITS_FILE when it exists (an admin's SETQUOTA), else the userdb rule's. */
+  async refreshQuotaLimits(): Promise<void> {
+    const path = join(this.root, QUOTA_LIMITS_FILE);
+    let stamp = '';
+    try {
+      const st = await stat(path);
+      stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw toStorageError(err);
     }
+    if (stamp === this.limitsStamp) return;
+    let limits = this.opts.quota;
+    if (stamp) {
+      try {
+        limits = parseQuotaRule((await readFile(path, 'utf8')).trim());
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw toStorageError(err);
+        stamp = '';
+      }
+    }
+    this.limitsStamp = stamp;
+    this.quotaImpl = this.makeQuota(limits);
   }
 
   get separator(): string {
@@ -134,7 +187,7 @@ export class MaildirUserBackend implements UserBackend {
   mailboxStore(name: string): MailboxStore {
     let store = this.stores.get(name);
     if (!store) {
-      store = new MaildirMailboxStore(name, this.dirOf(name), { fsync: this.opts.fsync, isInbox: name === 'INBOX', quota: this.quota });
+      store = new MaildirMailboxStore(name, this.dirOf(name), { fsync: this.opts.fsync, isInbox: name === 'INBOX', quota: this.quotaHook });
       this.stores.set(name, store);
     }
     return store;

@@ -86,3 +86,12 @@ export function parseQuotaRule(rule: string | undefined): QuotaLimits | undefine
   if (limits.storage === 0 && limits.messages === 0) return undefined;
   return limits;
 }
+
+/** Limits as a Dovecot quota rule (what parseQuotaRule reads back); "*:ignore" when unlimited. */
+export function formatQuotaRule(limits: QuotaLimits | undefined): string {
+  if (!limits || (limits.storage === 0 && limits.messages === 0)) return '*:ignore';
+  const parts = ['*'];
+  if (limits.storage > 0) parts.push(`bytes=${limits.storage}`);
+  if (limits.messages > 0) parts.push(`messages=${limits.messages}`);
+  return parts.join(':');
+}
