@@ -78,7 +78,7 @@ export class Daemon {
       makeSecuredCheck(config),
     );
     await server.start(buildServices(context));
-    if (config.server.mail_user) dropPrivileges(config.server.mail_user);
+    if (config.server.mail_user) dropPrivileges(config.server.mail_user, dataDir, ['run', 'certs', 'tmp', 'index', 'mail', 'queue', config.auth.passwd_file]);
     const daemon = new Daemon(context, server, opts.configFile);
     log.info({ listeners: server.bound, certificate: tls.certFile }, 'ready');
     return daemon;
