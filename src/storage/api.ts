@@ -112,7 +112,7 @@ export interface UserStorage {
   status(name: string): Promise<MailboxStatus>;
   openMailbox(name: string, opts?: { readOnly?: boolean }): Promise<MailboxSession>;
   /** Durable before it resolves: the LMTP and APPEND path. */
-  save(mailbox: string, message: Buffer | NodeJS.ReadableStream, opts?: { flags?: string[]; internalDate?: Date }): Promise<{ uid: number; uidValidity: number }>;
+  save(mailbox: string, message: Buffer | NodeJS.ReadableStream, opts?: { flags?: string[]; internalDate?: Date; envelopeSender?: string }): Promise<{ uid: number; uidValidity: number }>;
   /** INBOX, Sent, Drafts, Trash, Junk, Archive with their special-use attributes. */
   ensureDefaultMailboxes(): Promise<void>;
   /** Quota usage and limits, undefined when the user has no quota rule. */

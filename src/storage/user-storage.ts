@@ -236,11 +236,11 @@ export class UserStorageImpl {
     await this.backend.quota?.check(bytes, count);
   }
 
-  async save(mailbox: string, message: Buffer | NodeJS.ReadableStream, opts: { flags?: string[]; internalDate?: Date } = {}): Promise<{ uid: number; uidValidity: number }> {
+  async save(mailbox: string, message: Buffer | NodeJS.ReadableStream, opts: { flags?: string[]; internalDate?: Date; envelopeSender?: string } = {}): Promise<{ uid: number; uidValidity: number }> {
     const shared = await this.sharedMailbox(mailbox);
     const flags = normalizeFlags(opts.flags ?? []);
     if (Buffer.isBuffer(message)) await this.quotaCheck(message.length, 1);
-    const prepared = await shared.store.prepareSave({ data: Buffer.isBuffer(message) ? message : Readable.from(message as AsyncIterable<Buffer>), flags, internalDate: opts.internalDate });
+    const prepared = await shared.store.prepareSave({ data: Buffer.isBuffer(message) ? message : Readable.from(message as AsyncIterable<Buffer>), flags, internalDate: opts.internalDate, envelopeSender: opts.envelopeSender });
     try {
       await this.quotaCheck(prepared.physicalSize, 1);
     } catch (err) {

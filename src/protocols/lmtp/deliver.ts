@@ -63,7 +63,7 @@ export async function deliverSpooled(ctx: ServerContext, spool: Spool, recipient
           const match = boxes.find((b) => b.name === r.detail);
           if (match) mailbox = match.name;
         }
-        const saved = await storage.save(mailbox, withHeaders(header, spool.path), {});
+        const saved = await storage.save(mailbox, withHeaders(header, spool.path), { envelopeSender: env.sender });
         log.info({ user: r.user.user, mailbox, uid: saved.uid, session: env.sessionId }, 'saved');
         results.push(`2.0.0 <${r.address}> ${env.sessionId} Saved`);
       } finally {

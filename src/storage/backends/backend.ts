@@ -46,6 +46,8 @@ export interface SaveInput {
   data: Buffer | NodeJS.ReadableStream;
   flags: string[];
   internalDate?: Date;
+  /** The envelope sender of a delivery ('' for the null sender), for formats that record it (mbox From_ line). */
+  envelopeSender?: string;
 }
 
 /**

@@ -568,10 +568,10 @@ export class MboxMailboxStore implements MailboxStore {
       await unlink(tmpPath).catch(() => undefined);
       throw toStorageError(err);
     }
-    return this.preparedFromTemp(tmpPath, layout, input.flags, input.internalDate ?? new Date());
+    return this.preparedFromTemp(tmpPath, layout, input.flags, input.internalDate ?? new Date(), input.envelopeSender);
   }
 
-  private preparedFromTemp(tmpPath: string, layout: SaveLayout, flags: string[], internalDate: Date): PreparedSave {
+  private preparedFromTemp(tmpPath: string, layout: SaveLayout, flags: string[], internalDate: Date, envelopeSender?: string): PreparedSave {
     let done = false;
     const sortedFlags = sortFlags([...flags]);
     const date = new Date(Math.floor(internalDate.getTime() / 1000) * 1000);
@@ -583,7 +583,7 @@ export class MboxMailboxStore implements MailboxStore {
           if (done) throw new StorageError('INTERNAL', undefined, new Error('save committed twice'));
           await this.recoverTornAppend();
           const state = await this.syncedState();
-          const msg = await this.append(state, tmpPath, layout, sortedFlags, date);
+          const msg = await this.append(state, tmpPath, layout, sortedFlags, date, envelopeSender);
           done = true;
           await unlink(tmpPath).catch(() => undefined);
           return msg;
@@ -597,7 +597,7 @@ export class MboxMailboxStore implements MailboxStore {
   }
 
   /** Locked: appends a prepared message at the end with its From_ line and metadata headers, then fsyncs. */
-  private async append(state: MboxState, tmpPath: string, layout: SaveLayout, flags: string[], date: Date): Promise<StoredMessage> {
+  private async append(state: MboxState, tmpPath: string, layout: SaveLayout, flags: string[], date: Date, envelopeSender?: string): Promise<StoredMessage> {
     const { handle, size: origSize } = await this.handleAndSize();
     const fh = handle.fh;
     const hasMessages = state.parse.records.length > 0 || !!state.parse.pseudo;
@@ -631,7 +631,9 @@ export class MboxMailboxStore implements MailboxStore {
           if (last[0] !== 0x0a) await write(Buffer.from('\n'));
         }
         const fromOffset = pos;
-        await write(Buffer.from(formatFromLine(this.opts.fromSender, date), 'latin1'));
+        // The From_ line names the envelope sender of a delivery (as Dovecot's LMTP), else the user (APPEND).
+        const sender = envelopeSender && /^[\x21-\x7e]+$/.test(envelopeSender) ? envelopeSender : envelopeSender === '' ? 'MAILER-DAEMON' : this.opts.fromSender;
+        await write(Buffer.from(formatFromLine(sender, date), 'latin1'));
         await write(Buffer.concat([headerBytes, Buffer.from(meta + '\n', 'latin1')]));
         const buf = Buffer.allocUnsafe(COPY_CHUNK);
         let p = layout.bodyStart;
