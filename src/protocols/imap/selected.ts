@@ -100,7 +100,9 @@ export class SelectedMailbox {
       const msg = this.mailbox.messages()[f.seq - 1];
       const flags = msg ? this.flagsOf(s, msg) : f.flags;
       const uid = s.enabled.has('QRESYNC') ? `UID ${f.uid} ` : '';
-      s.untagged(`${f.seq} FETCH (${uid}FLAGS (${flags.join(' ')}))`);
+      // Once CONDSTORE is enabled, unsolicited FETCH responses carry MODSEQ (RFC 7162 section 3.1.4).
+      const modseq = s.enabled.has('CONDSTORE') ? ` MODSEQ (${msg ? msg.modseq : f.modseq})` : '';
+      s.untagged(`${f.seq} FETCH (${uid}FLAGS (${flags.join(' ')})${modseq})`);
     }
     return result;
   }

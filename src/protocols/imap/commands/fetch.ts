@@ -11,6 +11,8 @@ import { clientFlags, formatFlagList } from '../fetch/client-flags.js';
 import { loadLayout, type MessageLayout } from '../fetch/message-layout.js';
 import { binarySection, binarySectionSize, bodySection } from '../fetch/body-sections.js';
 import { writePieces, type ResponsePiece } from '../fetch/write-response.js';
+import { enableCondstore } from '../condstore/condstore.js';
+import { sendVanishedEarlier, vanishedSince } from '../condstore/qresync.js';
 
 /** Items sent after the plain ones, in request order, each a literal or a number (as Dovecot orders them). */
 function isBodyItem(a: FetchAttribute): boolean {
@@ -107,7 +109,14 @@ async function runFetch(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pr
   if (args.vanished && !s.enabled.has('QRESYNC')) throw new ProtocolError('VANISHED needs QRESYNC to be enabled');
   const box = s.selected!;
   let targets = box.resolve(args.sequence, byUid);
+  // FETCH MODSEQ and CHANGEDSINCE are CONDSTORE enabling commands (RFC 7162 section 3.1).
+  if (args.changedSince !== undefined || args.attributes.some((a) => a.kind === 'MODSEQ')) enableCondstore(s);
   if (args.changedSince !== undefined) targets = targets.filter((t) => BigInt(t.msg.modseq) > args.changedSince!);
+  // UID FETCH ... (CHANGEDSINCE n VANISHED): the UIDs of the set expunged since n come first (RFC 7162 3.2.6).
+  if (args.vanished) {
+    const since = args.changedSince! > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(args.changedSince!);
+    sendVanishedEarlier(s, vanishedSince(box, since, args.sequence));
+  }
   const p = plan(args, byUid, box.readOnly);
 
   // Implicit \Seen first, so the FLAGS sent below already hold it (RFC 9051 section 6.4.5).
@@ -129,7 +138,11 @@ async function runFetch(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pr
       const content = p.content ? await box.mailbox.openMessage(msg.uid) : undefined;
       const layout = p.layout ? await loadLayout(box.mailbox, msg.uid, content) : undefined;
       const items = p.plain.map((a) => plainItem(s, box, msg, a, layout));
-      if (seenNow.has(msg.uid) && !p.plain.some((a) => a.kind === 'FLAGS')) items.push(plainItem(s, box, msg, { kind: 'FLAGS' }, layout));
+      if (seenNow.has(msg.uid) && !p.plain.some((a) => a.kind === 'FLAGS')) {
+        items.push(plainItem(s, box, msg, { kind: 'FLAGS' }, layout));
+        // The implicit \Seen changed the modseq; with CONDSTORE on, the unsolicited FLAGS carry it (RFC 7162 3.1.4).
+        if (s.enabled.has('CONDSTORE') && !p.plain.some((a) => a.kind === 'MODSEQ')) items.push(plainItem(s, box, msg, { kind: 'MODSEQ' }, layout));
+      }
       pieces.push(`* ${seq} FETCH (${items.join(' ')}`);
       for (const a of p.body) pieces.push(items.length || pieces.length > 1 ? ' ' : '', ...(await bodyItem(box, msg, a, layout!, content!)));
       pieces.push(')\r\n');

@@ -6,6 +6,7 @@ import type { ImapCommand } from '../proto/command-reader.js';
 import { compressNumbers } from '../../../lib/sequence-set.js';
 import { formatString } from '../proto/response.js';
 import { evaluateSearch, type SearchOutcome } from '../search/evaluate.js';
+import { enableCondstore, searchUsesModseq } from '../condstore/condstore.js';
 
 function esearchResponse(tag: string, byUid: boolean, returns: SearchReturn, numbers: number[], outcome: SearchOutcome): string {
   const parts = [`ESEARCH (TAG ${formatString(tag)})`];
@@ -37,6 +38,8 @@ async function runSearch(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): P
   try {
     const args = parseSearchArgs(cmd.args, { utf8: s.utf8Names });
     saving = args.returns?.save ?? false;
+    // SEARCH MODSEQ is a CONDSTORE enabling command (RFC 7162 section 3.1).
+    if (searchUsesModseq(args.key)) enableCondstore(s);
     const outcome = await evaluateSearch(box, args.key);
     const numbers = outcome.matches.map((m) => (byUid ? m.msg.uid : m.seq));
     // IMAP4rev2 has no SEARCH response: a plain SEARCH is answered as RETURN (ALL) (RFC 9051 section 6.4.4).

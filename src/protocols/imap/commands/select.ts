@@ -1,17 +1,19 @@
 // SELECT and EXAMINE (RFC 9051 sections 6.3.2 and 6.3.3): open a mailbox read-write or read-only and
-// report FLAGS, PERMANENTFLAGS, EXISTS, RECENT (IMAP4rev1), UNSEEN, UIDVALIDITY, UIDNEXT, then the access.
-import { ArgCursor } from '../proto/arg-cursor.js';
-import { parseMailboxName } from '../proto/mailbox-name.js';
-import { ok, no, type ImapCommandSpec, type ImapSessionApi, type Completion } from '../types.js';
+// report FLAGS, PERMANENTFLAGS, EXISTS, RECENT (IMAP4rev1), UNSEEN, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and the
+// QRESYNC resync (RFC 7162 sections 3.1.8 and 3.2.5), then the access.
+import { parseSelectArgs } from '../proto/select-args.js';
+import { bad, ok, no, type ImapCommandSpec, type ImapSessionApi, type Completion } from '../types.js';
+import { CONDSTORE_CAPABILITIES, condstoreEnabled, qresyncEnabled } from '../condstore/condstore.js';
+import { qresyncSelect } from '../condstore/qresync.js';
 import { SelectedMailbox } from '../selected.js';
 import type { ImapCommand } from '../proto/command-reader.js';
 import { formatMailbox } from '../proto/response.js';
 
 async function open(s: ImapSessionApi, cmd: ImapCommand, readOnly: boolean): Promise<Completion> {
-  const args = new ArgCursor(cmd.args);
-  const name = parseMailboxName(args.next('mailbox'), { utf8: s.utf8Names });
-  // Select parameters (CONDSTORE, QRESYNC) come with their extension; none are accepted yet.
-  args.end();
+  const { mailbox: name, condstore, qresync } = parseSelectArgs(cmd.args, { utf8: s.utf8Names });
+  // QRESYNC needs ENABLE QRESYNC first (RFC 7162 section 3.2.5); CONDSTORE enables CONDSTORE (section 3.1.8).
+  if (qresync && !qresyncEnabled(s)) return bad('QRESYNC has not been enabled.');
+  if (condstore) s.enabled.add('CONDSTORE');
   // A failed SELECT leaves no mailbox selected; closing the previous one is announced (RFC 9051 section 6.3.2).
   if (s.selected) {
     await s.select(undefined);
@@ -32,16 +34,19 @@ async function open(s: ImapSessionApi, cmd: ImapCommand, readOnly: boolean): Pro
   }
   s.untagged(`OK [UIDVALIDITY ${mailbox.uidValidity}] UIDs valid`);
   s.untagged(`OK [UIDNEXT ${mailbox.uidNext()}] Predicted next UID`);
+  if (condstoreEnabled(s)) s.untagged(`OK [HIGHESTMODSEQ ${mailbox.highestModseq()}] Highest`);
   if (s.enabled.has('IMAP4REV2')) {
     // RFC 9051 section 6.3.2: the server MUST send a LIST response with the mailbox name.
     s.untagged(`LIST () "${s.storage!.separator}" ${formatMailbox(name, { utf8: s.utf8Names })}`);
   }
+  if (qresync) qresyncSelect(s, box, qresync);
   return ok(readOnly ? 'Examine completed.' : 'Select completed.', readOnly ? 'READ-ONLY' : mailbox.readOnly ? 'READ-ONLY' : 'READ-WRITE');
 }
 
 export const selectCommand: ImapCommandSpec = {
   name: 'SELECT',
   states: ['authenticated', 'selected'],
+  capabilities: () => CONDSTORE_CAPABILITIES,
   run: (s, cmd) => open(s, cmd, false).catch((err) => (err?.code === 'NOTFOUND' ? no('Mailbox does not exist.', 'NONEXISTENT') : Promise.reject(err))),
 };
 

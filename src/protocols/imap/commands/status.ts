@@ -5,6 +5,7 @@ import { parseStatusArgs } from '../proto/status-args.js';
 import { no, ok, type ImapCommandSpec } from '../types.js';
 import { checkStatusItems, sendStatus } from './status-items.js';
 import { formatMailbox } from '../proto/response.js';
+import { enableCondstore } from '../condstore/condstore.js';
 
 export const statusCommand: ImapCommandSpec = {
   name: 'STATUS',
@@ -13,6 +14,8 @@ export const statusCommand: ImapCommandSpec = {
   async run(s, cmd) {
     const { mailbox, items } = parseStatusArgs(cmd.args, { utf8: s.utf8Names });
     checkStatusItems(s, items);
+    // STATUS HIGHESTMODSEQ is a CONDSTORE enabling command (RFC 7162 section 3.1).
+    if (items.includes('HIGHESTMODSEQ')) enableCondstore(s);
     let status;
     try {
       status = await s.storage!.status(mailbox);

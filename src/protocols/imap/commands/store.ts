@@ -5,6 +5,7 @@ import { no, ok, type Completion, type ImapCommandSpec, type ImapSessionApi } fr
 import type { ImapCommand } from '../proto/command-reader.js';
 import { compressNumbers } from '../../../lib/sequence-set.js';
 import { clientFlags, formatFlagList } from '../fetch/client-flags.js';
+import { enableCondstore } from '../condstore/condstore.js';
 
 async function runStore(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Promise<Completion> {
   const args = parseStoreArgs(cmd.args);
@@ -14,7 +15,10 @@ async function runStore(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pr
   if (targets.length === 0) return ok('Store completed.');
   const flagsBefore = new Set(box.knownFlags());
   const mode = args.action === 'set' ? 'replace' : args.action;
-  const unchangedSince = args.unchangedSince === undefined ? undefined : Number(args.unchangedSince);
+  // UNCHANGEDSINCE is a CONDSTORE enabling command (RFC 7162 section 3.1).
+  if (args.unchangedSince !== undefined) enableCondstore(s);
+  const condstore = s.enabled.has('CONDSTORE');
+  const unchangedSince = args.unchangedSince === undefined ? undefined : args.unchangedSince > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(args.unchangedSince);
   const result = await box.mailbox.updateFlags(
     targets.map((t) => t.msg.uid),
     mode,
@@ -29,7 +33,8 @@ async function runStore(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pr
     s.untagged(`OK [PERMANENTFLAGS (${flagsAfter.join(' ')} \\*)] Flags permitted.`);
   }
 
-  if (!args.silent) {
+  // With CONDSTORE on, even .SILENT reports the new MODSEQ of each changed message (RFC 7162 section 3.1.3).
+  if (!args.silent || condstore) {
     const updated = new Map(result.updated.map((u) => [u.uid, u]));
     for (const { seq, msg } of targets) {
       const u = updated.get(msg.uid);
@@ -39,8 +44,8 @@ async function runStore(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pr
       const flags = clientFlags(s, box, current && current.uid === msg.uid ? current : { ...msg, flags: u.flags });
       const parts: string[] = [];
       if (byUid) parts.push(`UID ${msg.uid}`);
-      parts.push(`FLAGS ${formatFlagList(flags)}`);
-      if (unchangedSince !== undefined) parts.push(`MODSEQ (${u.modseq})`);
+      if (!args.silent) parts.push(`FLAGS ${formatFlagList(flags)}`);
+      if (condstore) parts.push(`MODSEQ (${u.modseq})`);
       s.untagged(`${seq} FETCH (${parts.join(' ')})`);
     }
   }
