@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
+import zlib from 'node:zlib';
 import { normalizeIp } from '../lib/networks.js';
 import type { Logger } from '../lib/logger.js';
 
@@ -44,6 +45,10 @@ export class Connection extends EventEmitter {
   serverName: string | undefined;
 
   private readonly transport: TransportInfo | undefined;
+  /** Raw DEFLATE in both directions once the protocol turned compression on (IMAP COMPRESS, RFC 4978). */
+  private deflate: zlib.Deflate | undefined;
+  private inflate: zlib.Inflate | undefined;
+  private flushPending = false;
 
   constructor(
     socket: Socket | Duplex,
@@ -80,7 +85,7 @@ export class Connection extends EventEmitter {
 
   /** STARTTLS/STLS is possible: a plain TCP connection (not a WebSocket, not already TLS). */
   get canStartTls(): boolean {
-    return !this.transport && !(this.socket instanceof tls.TLSSocket);
+    return !this.transport && !(this.socket instanceof tls.TLSSocket) && !this.deflate;
   }
 
   /** Over TLS, from loopback (or a unix socket), or from login_trusted_networks. */
@@ -95,7 +100,8 @@ export class Connection extends EventEmitter {
 
   private readonly onData = (chunk: Buffer) => {
     this.touch();
-    this.emit('data', chunk);
+    if (this.inflate) this.inflate.write(chunk);
+    else this.emit('data', chunk);
   };
   private readonly onClose = () => this.finish();
   private readonly onError = (err: Error) => {
@@ -119,26 +125,78 @@ export class Connection extends EventEmitter {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    this.deflate?.destroy();
+    this.inflate?.destroy();
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.emit('close');
   }
 
   write(data: string | Buffer): boolean {
     if (this.closed || this.socket.destroyed) return false;
+    if (this.deflate) {
+      const more = this.deflate.write(data);
+      this.scheduleFlush();
+      return more;
+    }
     return this.socket.write(data);
   }
 
-  /** Waits until the socket's write buffer has drained (for streaming large responses). */
-  drain(): Promise<void> {
-    if (this.closed || !this.socket.writableNeedDrain) return Promise.resolve();
+  /** Waits until the write buffers (the compressor's too) have drained (for streaming large responses). */
+  async drain(): Promise<void> {
+    if (this.deflate?.writableNeedDrain) await this.waitDrain(this.deflate);
+    if (this.socket.writableNeedDrain) await this.waitDrain(this.socket);
+  }
+
+  private waitDrain(stream: Duplex): Promise<void> {
+    if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        this.socket.off('drain', done);
+        stream.off('drain', done);
         this.off('close', done);
         resolve();
       };
-      this.socket.once('drain', done);
+      stream.once('drain', done);
       this.once('close', done);
+    });
+  }
+
+  /** Whether compression is on (a second COMPRESS is refused). */
+  get compressed(): boolean {
+    return this.deflate !== undefined;
+  }
+
+  /**
+   * Turns on raw DEFLATE (RFC 1951) both ways from the next byte on (RFC 4978 section 3): what the client sends
+   * is inflated before the 'data' event; what the server writes is deflated and flushed (Z_SYNC_FLUSH) after each
+   * batch of writes, so every response reaches the client whole. `pending` holds bytes that already arrived
+   * after the command and belong to the compressed stream.
+   */
+  startCompression(pending?: Buffer): void {
+    if (this.deflate) throw new Error('compression is already active');
+    const deflate = zlib.createDeflateRaw();
+    const inflate = zlib.createInflateRaw();
+    deflate.on('data', (chunk: Buffer) => {
+      if (!this.socket.destroyed) this.socket.write(chunk);
+    });
+    inflate.on('data', (chunk: Buffer) => this.emit('data', chunk));
+    const fail = (err: Error) => {
+      this.log.info({ err: err.message }, 'compressed stream failed');
+      this.destroy();
+    };
+    deflate.on('error', fail);
+    inflate.on('error', fail);
+    this.deflate = deflate;
+    this.inflate = inflate;
+    if (pending?.length) inflate.write(pending);
+  }
+
+  /** One sync flush for all writes made in the same turn of the event loop. */
+  private scheduleFlush(): void {
+    if (this.flushPending) return;
+    this.flushPending = true;
+    process.nextTick(() => {
+      this.flushPending = false;
+      if (this.deflate && !this.deflate.destroyed && !this.deflate.writableEnded) this.deflate.flush(zlib.constants.Z_SYNC_FLUSH);
     });
   }
 
@@ -179,6 +237,14 @@ export class Connection extends EventEmitter {
   /** Closes the connection after pending writes are flushed. */
   end(data?: string | Buffer): void {
     if (this.socket.destroyed) return this.finish();
+    const deflate = this.deflate;
+    if (deflate && !deflate.writableEnded) {
+      // The compressed stream ends with its final block, then the socket.
+      deflate.once('end', () => this.end());
+      if (data !== undefined) deflate.end(data);
+      else deflate.end();
+      return;
+    }
     if (data !== undefined) this.socket.end(data);
     else this.socket.end();
     // A peer that never reads must not keep the connection half-open forever.

@@ -32,6 +32,7 @@ import { searchCommand, uidSearchCommand } from './commands/search.js';
 import { getquotaCommand } from './commands/getquota.js';
 import { getquotarootCommand } from './commands/getquotaroot.js';
 import { setquotaCommand } from './commands/setquota.js';
+import { compressCommand } from './commands/compress.js';
 
 const commands: ImapCommandSpec[] = [
   capabilityCommand,
@@ -73,6 +74,7 @@ const commands: ImapCommandSpec[] = [
   getquotaCommand,
   getquotarootCommand,
   setquotaCommand,
+  compressCommand,
 ];
 
 export const imapCommands: ReadonlyMap<string, ImapCommandSpec> = new Map(commands.map((c) => [c.name, c]));

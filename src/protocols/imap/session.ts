@@ -205,6 +205,11 @@ export class ImapSession implements Session, ImapSessionApi {
     await this.conn.startTls();
   }
 
+  startCompression(): void {
+    // Whatever the client sent after COMPRESS belongs to the compressed stream (RFC 4978 section 3).
+    this.conn.startCompression(this.reader.takeBuffered());
+  }
+
   get utf8Names(): boolean {
     return this.enabled.has('IMAP4REV2') || this.enabled.has('UTF8=ACCEPT');
   }

@@ -50,6 +50,8 @@ export interface ImapSessionApi {
   /** The next raw client line (AUTHENTICATE continuation, IDLE's DONE); null when the connection closes. */
   readLine(): Promise<string | null>;
   startTls(): Promise<void>;
+  /** Turns on DEFLATE both ways (COMPRESS, RFC 4978) right after the tagged OK was written. */
+  startCompression(): void;
   /** The master user who logged in as `user` (Dovecot's master users), if any. */
   masterUser: string | undefined;
   /** Completes a login: sets the user, opens storage, moves to the authenticated state. */
