@@ -185,3 +185,35 @@ test('an mbox store: LMTP delivers into it, POP3 downloads and deletes from it',
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+test('a message over the LMTP size limit gets 552 for each recipient and leaves nothing behind', async () => {
+  const { readdirSync: list } = await import('node:fs');
+  const small = await startRoost({ users: [{ name: 'zed', password: 'pw' }, { name: 'yan', password: 'pw' }], configToml: '[lmtp]\nmax_message_size = 2048\n' });
+  try {
+    // Announced with SIZE: refused at MAIL FROM.
+    await assert.rejects(lmtpDeliver(small.ports.lmtp, 'sender@example.net', ['zed@localhost'], message('too big', 'y'.repeat(8000) + '\r\n')), /552/);
+    // Not announced: refused after DATA, once per recipient, by a client that does not send SIZE.
+    const c = await LineClient.connect({ port: small.ports.lmtp });
+    await c.readLine();
+    c.sendLine('LHLO client.example');
+    await c.readUntil((l) => l.startsWith('250 '));
+    for (const cmd of ['MAIL FROM:<sender@example.net>', 'RCPT TO:<zed@localhost>', 'RCPT TO:<yan@localhost>']) {
+      c.sendLine(cmd);
+      assert.match((await c.readLine())!, /^250/);
+    }
+    c.sendLine('DATA');
+    assert.match((await c.readLine())!, /^354/);
+    c.send(message('too big', 'y'.repeat(8000) + '\r\n') + '\r\n.\r\n');
+    assert.match((await c.readLine())!, /^552 /);
+    assert.match((await c.readLine())!, /^552 /);
+    c.sendLine('QUIT');
+    c.close();
+    const ok = await lmtpDeliver(small.ports.lmtp, 'sender@example.net', ['zed@localhost'], message('fits'));
+    assert.deepEqual(ok, {}, 'a small message is delivered');
+    const maildir = join(small.dataDir, 'mail', 'zed', 'Maildir');
+    assert.equal(list(join(maildir, 'new')).length, 1, 'only the small message arrived');
+    assert.equal(list(join(maildir, 'tmp')).length, 0, 'no partial message left in tmp/');
+  } finally {
+    await small.stop();
+  }
+});

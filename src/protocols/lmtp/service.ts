@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServiceDefinition } from '../../server/service.js';
 import type { ServerContext } from '../../server/context.js';
 import { getLogger } from '../../lib/logger.js';
-import { deliverSpooled, spoolMessage, type Recipient } from './deliver.js';
+import { deliverMessage, type Recipient } from './deliver.js';
 
 const log = getLogger({ component: 'lmtp' });
 
@@ -37,7 +37,7 @@ export function lmtpServices(ctx: ServerContext): ServiceDefinition[] {
     disabledCommands: ['AUTH', 'STARTTLS'],
     hideSTARTTLS: true,
     authOptional: true,
-    size: ctx.config.imap.imap_max_literal_size,
+    size: cfg.max_message_size || undefined,
     maxClients: ctx.config.server.max_connections,
     // Our own listeners accept the sockets; this instance never listens itself.
     async onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void) {
@@ -58,21 +58,13 @@ export function lmtpServices(ctx: ServerContext): ServiceDefinition[] {
       const list = recipients.get(session) ?? [];
       recipients.delete(session);
       const sessionId = session.id ?? randomBytes(8).toString('hex');
-      spoolMessage(ctx, stream, sessionId)
-        .then(async (spool) => {
-          if (stream.sizeExceeded) {
-            await spool.remove();
-            return callback(null, list.map(() => smtpError(552, '5.3.4 Message too big for system')) as unknown as SMTPServerDataResult[]);
-          }
-          const results = await deliverSpooled(ctx, spool, list, {
-            sender: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-            clientHelo: session.hostNameAppearsAs || 'unknown',
-            clientIp: session.remoteAddress || '127.0.0.1',
-            sessionId,
-          });
-          await spool.remove();
-          callback(null, results as unknown as SMTPServerDataResult[]);
-        })
+      deliverMessage(ctx, stream, list, {
+        sender: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+        clientHelo: session.hostNameAppearsAs || 'unknown',
+        clientIp: session.remoteAddress || '127.0.0.1',
+        sessionId,
+      }, cfg.max_message_size)
+        .then((results) => callback(null, results as unknown as SMTPServerDataResult[]))
         .catch((err: Error) => {
           log.error({ err: err.message }, 'delivery failed');
           callback(smtpError(451, '4.3.0 Temporary internal failure'));
