@@ -1,0 +1,117 @@
+// What SORT and THREAD need of one message (RFC 5256 sections 3 and 4, RFC 5957 DISPLAYFROM/DISPLAYTO): sort keys
+// and thread links from the header, computed once and kept in the index's per-message cache, so that a mailbox of
+// 100,000 messages sorts and threads again without reading or parsing any message.
+import { decodeMimeWords, getFirstHeader, parseAddressList, parseHeaderBlock, parseSentDate } from '../../../mail/index.js';
+import type { MailboxSession, MessageContent, MessageMeta } from '../../../storage/api.js';
+import { baseSubjectCased, messageIds, titlecase } from './collate.js';
+
+export interface SortData {
+  /** Base subject, titlecased (RFC 5256 section 2.1); '' without a Subject field. */
+  subject: string;
+  /** The subject had Re:, Fwd: or similar (THREAD=REFERENCES step 5). */
+  replyOrForward: boolean;
+  /** The message has a Subject field at all (THREAD=REFERENCES step 5.B skips messages without one). */
+  hasSubject: boolean;
+  /** First mailbox (local part) of From, To, Cc, titlecased (RFC 5256 section 3). */
+  from: string;
+  to: string;
+  cc: string;
+  /** Display name of the first From / To address, else its addr-spec, titlecased (RFC 5957 section 3). */
+  displayFrom: string;
+  displayTo: string;
+  /** The Date field as seconds since the epoch; null when missing or unparseable (then INTERNALDATE counts). */
+  sentDate: number | null;
+  /** The first message ID of Message-ID, or null. */
+  messageId: string | null;
+  /** References' IDs, or In-Reply-To's first when References has none (RFC 5256 section 4, REFERENCES step 1). */
+  references: string[];
+}
+
+const CACHE_KEY = 'imap.sort.v1';
+
+function isSortData(v: unknown): v is SortData {
+  return typeof v === 'object' && v !== null && typeof (v as SortData).subject === 'string' && Array.isArray((v as SortData).references);
+}
+
+/** The header block (up to the empty line) without reading the body. */
+async function readHeader(content: MessageContent): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  const stream = content.stream();
+  try {
+    for await (const chunk of stream) {
+      const b = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : (chunk as Buffer);
+      chunks.push(b);
+      length += b.length;
+      const all = chunks.length === 1 ? b : Buffer.concat(chunks, length);
+      const end = all.indexOf('\r\n\r\n');
+      if (end >= 0 || (all[0] === 13 && all[1] === 10)) return all.subarray(0, end >= 0 ? end + 4 : 2);
+    }
+  } finally {
+    (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+  }
+  return Buffer.concat(chunks, length);
+}
+
+const utf8 = (latin1: string): string => Buffer.from(latin1, 'latin1').toString('utf8');
+
+/** The first address of a field, parsed after RFC 2047 decoding as Dovecot's sort does (groups count: their name). */
+function firstAddress(raw: string | null): { mailbox: string | null; domain: string | null; name: string | null } | undefined {
+  if (raw === null) return undefined;
+  const decoded = Buffer.from(decodeMimeWords(raw), 'utf8').toString('latin1');
+  const first = parseAddressList(decoded, { fillMissing: true, max: 1 })[0];
+  if (!first) return undefined;
+  return {
+    mailbox: first.mailbox === null ? null : utf8(first.mailbox),
+    domain: first.domain === null ? null : utf8(first.domain),
+    name: first.name === null ? null : utf8(first.name),
+  };
+}
+
+function mailboxKey(raw: string | null): string {
+  return titlecase(firstAddress(raw)?.mailbox ?? '');
+}
+
+function displayKey(raw: string | null): string {
+  const a = firstAddress(raw);
+  if (!a) return '';
+  if (a.name !== null && a.name !== '') return titlecase(a.name);
+  if (a.mailbox !== null && a.domain !== null) return titlecase(`${a.mailbox}@${a.domain}`);
+  return titlecase(a.mailbox ?? '');
+}
+
+export function sortDataFromHeader(block: Buffer): SortData {
+  const headers = parseHeaderBlock(block);
+  const first = (name: string) => getFirstHeader(headers, name);
+  const subjectRaw = first('Subject');
+  const base = baseSubjectCased(subjectRaw === null ? '' : decodeMimeWords(subjectRaw));
+  const date = parseSentDate(first('Date'));
+  const refs = messageIds(first('References'));
+  return {
+    subject: base.subject,
+    replyOrForward: base.replyOrForward,
+    hasSubject: subjectRaw !== null,
+    from: mailboxKey(first('From')),
+    to: mailboxKey(first('To')),
+    cc: mailboxKey(first('Cc')),
+    displayFrom: displayKey(first('From')),
+    displayTo: displayKey(first('To')),
+    sentDate: date === null ? null : Math.floor(date.getTime() / 1000),
+    messageId: messageIds(first('Message-ID'))[0] ?? null,
+    references: refs.length ? refs : messageIds(first('In-Reply-To')).slice(0, 1),
+  };
+}
+
+/** The message's sort data from the cache, else from its header (then cached; a message never changes). */
+export async function loadSortData(mailbox: MailboxSession, msg: MessageMeta): Promise<SortData> {
+  const cached = mailbox.getCached(msg.uid, CACHE_KEY);
+  if (isSortData(cached)) return cached;
+  const data = sortDataFromHeader(await readHeader(await mailbox.openMessage(msg.uid)));
+  mailbox.setCached(msg.uid, CACHE_KEY, data);
+  return data;
+}
+
+/** RFC 5256 section 3 DATE: the sent date, or INTERNALDATE when there is none (seconds, as Dovecot compares). */
+export function sortDate(data: SortData, msg: MessageMeta): number {
+  return data.sentDate !== null && data.sentDate !== 0 ? data.sentDate : Math.floor(msg.internalDate.getTime() / 1000);
+}
