@@ -12,6 +12,8 @@ export { StorageError, isStorageError, STORAGE_ERROR_CODES, type StorageErrorCod
 export type { FlagUpdateResult, MessageMeta, SyncResult, ChangesEvent, QuotaUsage };
 export { registerBackend, type BackendFactory } from './user-storage.js';
 export { SYSTEM_FLAGS } from './common/flags.js';
+export { MetadataStore, MetadataLimitError, METADATA_MAX_ENTRIES, METADATA_MAX_VALUE_SIZE, SERVER_SCOPE } from './metadata/metadata-store.js';
+import type { MetadataStore } from './metadata/metadata-store.js';
 
 export interface MailUserInfo {
   user: string;
@@ -118,6 +120,8 @@ export interface UserStorage {
   /** Quota usage and limits, undefined when the user has no quota rule. */
   quota(): Promise<QuotaUsage | undefined>;
   recalculateQuota(): Promise<QuotaUsage | undefined>;
+  /** The user's METADATA (RFC 5464) annotations, kept in a file beside the store. */
+  metadata(): MetadataStore;
   /** The store keeps quota limits that setQuotaLimits() can change (Maildir++). */
   readonly quotaSettable: boolean;
   /** Replaces the limits (0 or absent: no limit), kept beside the store over the userdb rule; the new usage. */

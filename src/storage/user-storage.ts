@@ -16,6 +16,7 @@ import { DEFAULT_MAILBOXES, SPECIAL_USE_FILE, normalizeSpecialUse, readSpecialUs
 import { parseMailLocation, type MailLocation } from './location.js';
 import { MailboxSessionImpl, SharedMailbox } from './mailbox.js';
 import { UserIndex, indexDirFor } from '../index/user-index.js';
+import { METADATA_FILE, MetadataStore } from './metadata/metadata-store.js';
 import type { MailUserInfo, StorageOptions, MailboxInfo, MailboxStatus } from './api.js';
 
 /** Creates the backend for a parsed mail location; other formats (mbox) register here. */
@@ -51,6 +52,7 @@ export function mailLocationFor(user: MailUserInfo, opts: StorageOptions): strin
 export class UserStorageImpl {
   private closed = false;
   private readonly listMutex = new Mutex();
+  private metadataStore: MetadataStore | undefined;
 
   private constructor(
     readonly user: MailUserInfo,
@@ -141,6 +143,7 @@ export class UserStorageImpl {
     await this.listMutex.run(async () => {
       await this.backend.deleteMailbox(name);
       this.index.dropMailbox(name);
+      await this.metadata().dropMailbox(name);
       const map = await readSpecialUse(this.specialUsePath, this.separator);
       if (map.delete(name)) await writeSpecialUse(this.specialUsePath, map, this.separator, this.opts.fsync);
     });
@@ -166,6 +169,7 @@ export class UserStorageImpl {
     await this.listMutex.run(async () => {
       const pairs = await this.backend.renameMailbox(from, to);
       for (const [oldName, newName] of pairs) this.index.renameMailbox(oldName, newName);
+      await this.metadata().renameMailboxes(pairs);
       const subs = await readSubscriptions(this.subscriptionsPath, this.separator);
       const renamedSubs = subs.map((s) => pairs.find(([o]) => o === s)?.[1] ?? s);
       if (renamedSubs.some((s, i) => s !== subs[i])) await writeSubscriptions(this.subscriptionsPath, renamedSubs, this.separator, this.opts.fsync);
@@ -278,6 +282,11 @@ export class UserStorageImpl {
 
   async recalculateQuota(): Promise<QuotaUsage | undefined> {
     return this.backend.quota?.recalculate();
+  }
+
+  metadata(): MetadataStore {
+    this.metadataStore ??= new MetadataStore(join(this.backend.controlDir, METADATA_FILE));
+    return this.metadataStore;
   }
 
   get quotaSettable(): boolean {

@@ -29,10 +29,14 @@ import { copyCommand, uidCopyCommand } from './commands/copy.js';
 import { moveCommand, uidMoveCommand } from './commands/move.js';
 import { fetchCommand, uidFetchCommand } from './commands/fetch.js';
 import { searchCommand, uidSearchCommand } from './commands/search.js';
+import { sortCommand, uidSortCommand } from './commands/sort.js';
+import { threadCommand, uidThreadCommand } from './commands/thread.js';
 import { getquotaCommand } from './commands/getquota.js';
 import { getquotarootCommand } from './commands/getquotaroot.js';
 import { setquotaCommand } from './commands/setquota.js';
 import { compressCommand } from './commands/compress.js';
+import { getmetadataCommand } from './commands/getmetadata.js';
+import { setmetadataCommand } from './commands/setmetadata.js';
 
 const commands: ImapCommandSpec[] = [
   capabilityCommand,
@@ -71,10 +75,16 @@ const commands: ImapCommandSpec[] = [
   uidFetchCommand,
   searchCommand,
   uidSearchCommand,
+  sortCommand,
+  uidSortCommand,
+  threadCommand,
+  uidThreadCommand,
   getquotaCommand,
   getquotarootCommand,
   setquotaCommand,
   compressCommand,
+  getmetadataCommand,
+  setmetadataCommand,
 ];
 
 export const imapCommands: ReadonlyMap<string, ImapCommandSpec> = new Map(commands.map((c) => [c.name, c]));
