@@ -1,0 +1,223 @@
+// Integration tests of SORT, ESORT, SORT=DISPLAY and THREAD (RFC 5256, RFC 5267, RFC 5957) on the real server:
+// the RFCs' command forms, and the same answers as Dovecot 2.3 on one store (missing dates, encoded subjects,
+// Re:/Fwd: chains, missing parents, duplicate IDs, loops), then Python's imaplib as a client.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRoost, repoRoot, type RoostHandle } from '../helpers/roost.js';
+import { LineClient } from '../helpers/line-client.js';
+import { runPython } from '../helpers/python.js';
+import { makeTraversable, requirePeer, startDovecot } from '../interop/peers.js';
+
+const USER = { name: 'u', password: 'pw' };
+const dirs = [join(repoRoot, 'test', 'fixtures', 'mime', 'messages'), join(repoRoot, 'test', 'fixtures', 'threads')];
+const corpus = dirs.flatMap((d) =>
+  readdirSync(d)
+    .filter((f) => f.endsWith('.eml'))
+    .sort()
+    .map((f) => readFileSync(join(d, f))),
+);
+/** Internal dates that are not in message order, with ties, so ARRIVAL and the DATE fallback have work to do. */
+const dateOf = (i: number): string => `${String(1 + ((i * 7) % 28)).padStart(2, '0')}-Mar-2024 ${String(10 + (i % 3)).padStart(2, '0')}:00:00 +0000`;
+
+interface Session {
+  c: LineClient;
+  cmd(text: string): Promise<string[]>;
+  close(): void;
+}
+
+async function login(port: number): Promise<Session> {
+  const c = await LineClient.connect({ port });
+  await c.readLine();
+  let n = 0;
+  const cmd = async (text: string): Promise<string[]> => {
+    const tag = `t${++n}`;
+    c.send(`${tag} ${text}\r\n`);
+    const lines = await c.readUntil((l) => l.startsWith(`${tag} `), 60_000);
+    lines[lines.length - 1] = `TAG ${lines[lines.length - 1]!.slice(tag.length + 1)}`;
+    return lines;
+  };
+  assert.match((await cmd(`LOGIN ${USER.name} ${USER.password}`)).at(-1)!, /^TAG OK/);
+  return { c, cmd, close: () => c.close() };
+}
+
+async function fill(s: Session, mailbox: string): Promise<void> {
+  for (const [i, m] of corpus.entries()) {
+    s.c.send(`ap${i} APPEND ${mailbox} () "${dateOf(i)}" {${m.length}}\r\n`);
+    const cont = await s.c.readLine();
+    assert.match(cont!, /^\+/);
+    s.c.send(Buffer.concat([m, Buffer.from('\r\n')]));
+    const done = await s.c.readUntil((l) => l.startsWith(`ap${i} `));
+    assert.match(done.at(-1)!, new RegExp(`^ap${i} OK`));
+  }
+}
+
+/** The commands compared with Dovecot: every key, REVERSE, several keys, search criteria, UID forms. */
+const COMMANDS = [
+  ...['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO'].flatMap((k) => [`SORT (${k}) UTF-8 ALL`, `SORT (REVERSE ${k}) UTF-8 ALL`, `UID SORT (${k}) UTF-8 ALL`]),
+  'SORT (SUBJECT DATE) UTF-8 ALL',
+  'SORT (SUBJECT REVERSE DATE) UTF-8 ALL',
+  'SORT (FROM REVERSE SIZE ARRIVAL) US-ASCII ALL',
+  'SORT (REVERSE SUBJECT REVERSE ARRIVAL) UTF-8 ALL',
+  'SORT (DATE) UTF-8 SUBJECT budget',
+  'SORT (SUBJECT) UTF-8 NOT FROM example.com',
+  'SORT (TO CC) UTF-8 2:20',
+  'SORT RETURN (MIN MAX COUNT) (DATE) UTF-8 ALL',
+  'SORT RETURN (ALL) (SUBJECT) UTF-8 ALL',
+  'UID SORT RETURN (ALL COUNT) (REVERSE DATE) UTF-8 ALL',
+  'SORT RETURN () (SIZE) UTF-8 ALL',
+  'SORT RETURN (COUNT) (SIZE) UTF-8 SUBJECT nothing-matches-this',
+  'SORT (DATE) UTF-8 SUBJECT nothing-matches-this',
+  'THREAD ORDEREDSUBJECT UTF-8 ALL',
+  'UID THREAD ORDEREDSUBJECT UTF-8 ALL',
+  'THREAD REFERENCES UTF-8 ALL',
+  'UID THREAD REFERENCES UTF-8 ALL',
+  'THREAD REFERENCES UTF-8 SUBJECT kickoff',
+  'THREAD REFERENCES US-ASCII NOT SUBJECT budget',
+  'THREAD ORDEREDSUBJECT UTF-8 SUBJECT nothing-matches-this',
+  'SORT (SUBJECT) UTF-8',
+  'SORT (UNKNOWN) UTF-8 ALL',
+  'SORT () UTF-8 ALL',
+  'SORT SUBJECT UTF-8 ALL',
+  'THREAD UNKNOWN UTF-8 ALL',
+];
+
+/** What may differ without a client seeing a difference: completion texts, a trailing space. */
+function normalize(lines: string[]): string[] {
+  return lines.map((l) => {
+    const tagged = /^TAG (OK|NO|BAD)( \[[^\]]*\])?/.exec(l);
+    return tagged ? tagged[0] : l.trimEnd();
+  });
+}
+
+async function script(port: number): Promise<string[][]> {
+  const s = await login(port);
+  await s.cmd('SELECT INBOX');
+  const out: string[][] = [];
+  for (const c of COMMANDS) out.push([`>>> ${c}`, ...normalize(await s.cmd(c))]);
+  s.close();
+  return out;
+}
+
+describe('SORT and THREAD against Dovecot 2.3 on the same store', () => {
+  let base: string;
+  before(() => {
+    base = mkdtempSync(join(tmpdir(), 'roost-sort-diff-'));
+  });
+  after(() => rmSync(base, { recursive: true, force: true }));
+
+  test('every sort key, ESORT, SORT=DISPLAY, ORDEREDSUBJECT and REFERENCES answer as Dovecot does', async (t) => {
+    if (!requirePeer(t, 'dovecot')) return;
+    const dovecot = await startDovecot({ dir: join(base, 'dovecot'), users: [USER], protocols: ['imap'] });
+    let theirs: string[][];
+    let caps: string;
+    try {
+      const s = await login(dovecot.imapPort);
+      caps = (await s.cmd('CAPABILITY'))[0]!;
+      await fill(s, 'INBOX');
+      s.close();
+      theirs = await script(dovecot.imapPort);
+    } finally {
+      await dovecot.stop();
+    }
+    for (const cap of ['SORT', 'SORT=DISPLAY', 'ESORT', 'THREAD=REFERENCES', 'THREAD=ORDEREDSUBJECT']) assert.ok(caps.split(' ').includes(cap), `Dovecot has ${cap}`);
+    const copy = join(base, 'copy', 'u');
+    cpSync(join(dovecot.mailRoot, 'u'), copy, { recursive: true, preserveTimestamps: true });
+    makeTraversable(copy);
+    const roost = await startRoost({ dataDir: join(base, 'roost'), users: [{ ...USER, extra: `userdb_mail=maildir:${copy}` }] });
+    try {
+      const s = await login(roost.ports.imap);
+      const ours = (await s.cmd('CAPABILITY'))[0]!.split(' ');
+      for (const cap of ['SORT', 'SORT=DISPLAY', 'ESORT', 'THREAD=REFERENCES', 'THREAD=ORDEREDSUBJECT']) assert.ok(ours.includes(cap), `Roost has ${cap}`);
+      s.close();
+      const answers = await script(roost.ports.imap);
+      t.diagnostic(`compared ${answers.length} SORT/THREAD commands over ${corpus.length} messages`);
+      for (let i = 0; i < COMMANDS.length; i++) assert.deepEqual(answers[i], theirs[i]);
+      // Again from the cache: the answers do not change once the sort data is kept in the index.
+      assert.deepEqual(await script(roost.ports.imap), answers);
+    } finally {
+      await roost.stop();
+    }
+  });
+});
+
+describe('SORT and THREAD on Roost', () => {
+  let roost: RoostHandle;
+  before(async () => {
+    roost = await startRoost({ users: [USER] });
+    const s = await login(roost.ports.imap);
+    await fill(s, 'INBOX');
+    s.close();
+  });
+  after(async () => {
+    await roost?.stop();
+  });
+
+  test('the RFC 5256 command forms: SORT with charset and search keys, UID SORT, THREAD, errors', async () => {
+    const s = await login(roost.ports.imap);
+    assert.match((await s.cmd('SORT (SUBJECT) UTF-8 ALL')).at(-1)!, /^TAG BAD/, 'SORT needs a selected mailbox');
+    await s.cmd('SELECT INBOX');
+    // RFC 5256 section 3 example shapes: "SORT (SUBJECT) UTF-8 SINCE 1-Feb-1994" and "SORT (REVERSE DATE) UTF-8 ALL".
+    const since = await s.cmd('SORT (SUBJECT) UTF-8 SINCE 1-Feb-1994');
+    assert.match(since[0]!, /^\* SORT( \d+)+$/);
+    assert.equal(since[0]!.split(' ').length - 2, corpus.length);
+    const rev = await s.cmd('SORT (REVERSE DATE) UTF-8 ALL');
+    const fwd = await s.cmd('SORT (DATE) UTF-8 ALL');
+    assert.equal(new Set(rev[0]!.split(' ').slice(2)).size, corpus.length);
+    assert.notDeepEqual(rev[0], fwd[0]);
+    // An unknown charset is NO [BADCHARSET] as for SEARCH.
+    assert.match((await s.cmd('SORT (DATE) X-UNKNOWN-CHARSET ALL')).at(-1)!, /^TAG NO \[BADCHARSET/);
+    // The base subject: the Lunch messages (three spellings and a reply) sort and thread together.
+    const lunch = (await s.cmd('SORT (SUBJECT DATE) UTF-8 SUBJECT lunch'))[0]!.split(' ').slice(2).map(Number);
+    assert.equal(lunch.length, 4);
+    const threads = (await s.cmd('THREAD ORDEREDSUBJECT UTF-8 SUBJECT lunch'))[0]!;
+    assert.equal(threads, `* THREAD (${lunch[0]} ${lunch.slice(1).map((n) => `(${n})`).join('')})`);
+    // ESORT: MIN/MAX/COUNT in one ESEARCH response tagged with the command's tag (RFC 5267 section 3).
+    const es = await s.cmd('UID SORT RETURN (COUNT MIN) (ARRIVAL) UTF-8 ALL');
+    assert.match(es[0]!, /^\* ESEARCH \(TAG "t\d+"\) UID MIN \d+ COUNT \d+$/);
+    s.close();
+  });
+
+  test('SORT and THREAD see expunges and new messages; sequence numbers stay stable during SORT', async () => {
+    const s = await login(roost.ports.imap);
+    await s.cmd('CREATE Threads');
+    for (const [i, name] of ['01-root.eml', '02-reply.eml', '03-reply-reply.eml'].entries()) {
+      const m = readFileSync(join(dirs[1]!, name));
+      s.c.send(`x${i} APPEND Threads {${m.length}+}\r\n`);
+      s.c.send(Buffer.concat([m, Buffer.from('\r\n')]));
+      await s.c.readUntil((l) => l.startsWith(`x${i} `));
+    }
+    await s.cmd('SELECT Threads');
+    // 03 is dated 11:30 UTC, after 02: a chain root -> reply -> reply-to-reply.
+    assert.equal((await s.cmd('THREAD REFERENCES UTF-8 ALL'))[0], '* THREAD (1 2 3)');
+    await s.cmd('STORE 2 +FLAGS.SILENT (\\Deleted)');
+    await s.cmd('EXPUNGE');
+    // The reply is gone: its child hangs directly under the root (its References name the root first).
+    assert.equal((await s.cmd('THREAD REFERENCES UTF-8 ALL'))[0], '* THREAD (1 2)');
+    assert.equal((await s.cmd('UID THREAD REFERENCES UTF-8 ALL'))[0], '* THREAD (1 3)');
+    assert.equal((await s.cmd('SORT (REVERSE DATE) UTF-8 ALL'))[0], '* SORT 2 1');
+    s.close();
+  });
+
+  test("Python's imaplib sorts and threads", async () => {
+    const out = await runPython(
+      `
+import imaplib, sys
+M = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+M.login('u', 'pw')
+M.select('INBOX')
+typ, data = M.sort('(REVERSE SIZE)', 'UTF-8', 'ALL')
+print(typ, len(data[0].split()))
+typ, data = M.thread('REFERENCES', 'UTF-8', 'ALL')
+print(typ, data[0].decode()[:1])
+typ, data = M.uid('SORT', '(DISPLAYFROM)', 'UTF-8', 'ALL')
+print(typ, len(data[0].split()))
+M.logout()
+`,
+      [roost.ports.imap],
+    );
+    assert.deepEqual(out.trim().split('\n'), [`OK ${corpus.length}`, 'OK (', `OK ${corpus.length}`]);
+  });
+});
