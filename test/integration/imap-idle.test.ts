@@ -133,7 +133,7 @@ for (const [user, pass, store] of stores) {
   }
 }
 
-test('IDLE in the authenticated state and DONE in any case; a bad continuation line gets BAD', async () => {
+test('IDLE in the authenticated state, DONE in any case, pipelined DONE; a bad continuation line gets BAD; a vanished idler', async () => {
   const c = await login('mdir', 'pw1');
   c.sendLine('a IDLE');
   assert.match((await c.readLine())!, /^\+ /);
@@ -145,6 +145,19 @@ test('IDLE in the authenticated state and DONE in any case; a bad continuation l
   c.sendLine('NOOP');
   assert.match(await nextUpdate(c), /^b BAD/);
   await cmd(c, 'NOOP');
-  await cmd(c, 'LOGOUT');
+  // DONE pipelined with the next command, and a whole IDLE pipelined, as clients do.
+  c.send('c IDLE\r\n');
+  assert.equal(await c.readLine(), '+ idling');
+  c.send('DONE\r\nd NOOP\r\n');
+  assert.deepEqual(await c.readUntil((l) => l.startsWith('d ')), ['c OK Idle completed.', 'd OK NOOP completed.']);
+  c.send('e IDLE\r\nDONE\r\nf NOOP\r\n');
+  assert.deepEqual(await c.readUntil((l) => l.startsWith('f ')), ['+ idling', 'e OK Idle completed.', 'f OK NOOP completed.']);
+  // A client that vanishes while idling leaves the server serving others.
+  c.sendLine('g IDLE');
+  assert.equal(await c.readLine(), '+ idling');
   c.close();
+  const again = await login('mdir', 'pw1');
+  await cmd(again, 'SELECT INBOX');
+  await cmd(again, 'LOGOUT');
+  again.close();
 });
