@@ -350,9 +350,9 @@ test('fast-check byte soups get only well-formed replies; a following NOOP is an
 // ---------------------------------------------------------------- hand-written
 
 test('an unterminated literal then a disconnect leaves nothing behind', async () => {
-  const before = await connect('authenticated');
+  const watcher = await connect('authenticated');
   const count = (lines: string[]) => Number(/MESSAGES (\d+)/.exec(lines.join(' '))?.[1]);
-  const n = count(await ok(before, 'STATUS INBOX (MESSAGES)'));
+  const n = count(await ok(watcher, 'STATUS INBOX (MESSAGES)'));
   for (const announce of ['{100}', '{100+}']) {
     const c = await connect('authenticated');
     c.send(`x APPEND INBOX ${announce}\r\n`);
@@ -367,8 +367,8 @@ test('an unterminated literal then a disconnect leaves nothing behind', async ()
   c.close();
   // A fresh connection works and no partial message was saved.
   await freshConnectionWorks();
-  assert.equal(count(await ok(before, 'STATUS INBOX (MESSAGES)')), n);
-  before.close();
+  assert.equal(count(await ok(watcher, 'STATUS INBOX (MESSAGES)')), n);
+  watcher.close();
   assertAlive();
 });
 
