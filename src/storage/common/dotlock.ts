@@ -1,6 +1,7 @@
-// Dotlocks compatible with Dovecot's file-dotlock (e.g. dovecot-uidlist.lock): created with O_EXCL, holding
-// "<pid>:<host>"; a lock older than the stale timeout, or held by a dead pid on this host, is overridden.
-import { open, readFile, stat, unlink, utimes } from 'node:fs/promises';
+// Dotlocks compatible with Dovecot's file-dotlock (e.g. dovecot-uidlist.lock): a temp file holding "<pid>:<host>"
+// linked into place; a lock older than the stale timeout, or held by a dead pid on this host, is overridden.
+import { link, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { StorageError } from '../errors.js';
 import { getLogger } from '../../lib/logger.js';
@@ -31,8 +32,11 @@ async function isStale(lockPath: string, staleMs: number): Promise<boolean> {
     if (Date.now() - st.mtimeMs > staleMs) return true;
     const content = (await readFile(lockPath, 'utf8')).trim();
     const m = /^(\d+):(.*)$/.exec(content);
-    if (m && m[2] === hostname() && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) return true;
-    return false;
+    if (!m || m[2] !== hostname()) return false;
+    const pid = Number(m[1]);
+    // Our own pid on a lock made before this process started: a previous run with the same pid left it.
+    if (pid === process.pid) return st.mtimeMs < Date.now() - process.uptime() * 1000;
+    return !pidAlive(pid);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
@@ -64,17 +68,19 @@ export async function acquireDotlock(path: string, opts: DotlockOptions = UIDLIS
   const deadline = Date.now() + opts.timeoutMs;
   let delay = 2;
   for (;;) {
+    // As Dovecot's file-dotlock: the owner is written to a temp file first, which is then linked into place,
+    // so a lock file is never seen empty (a process killed half-way leaves only its temp file behind).
+    const temp = `${lockPath}.${process.pid}.${randomBytes(4).toString('hex')}`;
     try {
-      const handle = await open(lockPath, 'wx', 0o600);
+      await writeFile(temp, `${process.pid}:${hostname()}`, { mode: 0o600 });
       try {
-        await handle.writeFile(`${process.pid}:${hostname()}`);
-      } finally {
-        await handle.close();
+        await link(temp, lockPath);
+        return new Dotlock(lockPath);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      return new Dotlock(lockPath);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') throw err;
+    } finally {
+      await unlink(temp).catch(() => undefined);
     }
     if (await isStale(lockPath, opts.staleMs)) {
       log.warn({ lockPath }, 'overriding stale dotlock');
