@@ -1,5 +1,5 @@
-// Smoke check of the benchmark harness (scripts/bench.ts): a --quick run of the lmtp workload produces samples for the
-// Dovecot baseline (and for Roost when Roost can run it), and the corpus is reproducible and varied. Never asserts a speed.
+// Smoke check of the benchmark harness (scripts/bench.ts): --quick runs of the lmtp and imap-select workloads produce samples
+// for the Dovecot baseline (and for Roost when Roost can run them), and the corpus is reproducible and varied. Never asserts a speed.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -56,6 +56,28 @@ test('bench --quick lmtp produces samples for every side that can run it', { tim
   }
   if (!lmtp.sides.roost.available) process.stderr.write(`bench-smoke: Roost side ${lmtp.sides.roost.reason}\n`);
   assert.match(output, /== lmtp/);
+});
+
+test('bench imap-select on a small mailbox produces samples for every case on every side that can run it', { timeout: 240_000 }, async (t) => {
+  if (!requirePeer(t, 'dovecot')) return;
+  const dir = mkdtempSync(join(resultsDir, 'imap-'));
+  // 200 messages, one repetition: exercises the IMAP load client, fresh Maildir copies and server restarts
+  const { code, output } = await runBench(['imap-select', '--quick', '--scale', '0.1', '--repeat', '1', '--results', dir, '--no-docs'], 200_000);
+  assert.equal(code, 0, output);
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  const report = JSON.parse(readFileSync(join(dir, files[0]!), 'utf8')) as RunReport;
+  const select = report.workloads.find((w) => w.name === 'imap-select');
+  assert.ok(select, 'imap-select workload reported');
+  assert.deepEqual(select.cases.map((c) => c.id), ['first', 'cold', 'warm']);
+  assert.equal(select.sides.baseline.available, true, select.sides.baseline.reason);
+  for (const c of select.cases) {
+    assert.equal(c.failures.baseline, undefined, `baseline failed on ${c.label}`);
+    assert.ok(c.samples.baseline.length > 0 && c.samples.baseline.every((s) => s.ops > 0), `baseline samples for ${c.label}`);
+    if (select.sides.roost.available) {
+      assert.equal(c.failures.roost, undefined, `Roost failed on ${c.label}`);
+      assert.ok(c.samples.roost.length > 0 && c.samples.roost.every((s) => s.ops > 0), `Roost samples for ${c.label}`);
+    }
+  }
 });
 
 test('the bench corpus is reproducible from its seed and varied, in Maildir and mbox form', () => {
