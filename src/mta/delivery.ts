@@ -1,5 +1,6 @@
 // Delivery agents, as Postfix's lmtp(8) and smtp(8): nodemailer's SMTP client speaking LMTP (RFC 2033, one
-// reply per recipient) or SMTP (RFC 5321) with STARTTLS (RFC 3207), AUTH (RFC 4954) and DSN (RFC 3461) parameters.
+// reply per recipient) or SMTP (RFC 5321) with STARTTLS (RFC 3207), AUTH (RFC 4954) and DSN (RFC 3461) parameters;
+// LMTP sessions are kept in a small per-destination cache and reused with RSET (RFC 5321 section 4.1.1.5).
 import net from 'node:net';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import type { Readable } from 'node:stream';
@@ -27,19 +28,27 @@ export interface Endpoint {
   connect(): net.Socket;
 }
 
-export interface SendOptions {
+/** How to reach a server and set a session up (greeting, EHLO/LHLO, STARTTLS, AUTH). */
+export interface SessionOptions {
   endpoint: Endpoint;
   lmtp: boolean;
   heloName: string;
-  sender: string;
-  recipients: DeliveryRecipient[];
-  content: () => Readable;
-  size: number;
   tls: 'none' | 'may' | 'encrypt';
   auth?: { user: string; pass: string };
-  dsn?: { ret?: 'FULL' | 'HDRS'; envid?: string };
   timeoutMs?: number;
 }
+
+/** One mail transaction: MAIL, RCPT per recipient, DATA. */
+export interface Transaction {
+  sender: string;
+  recipients: DeliveryRecipient[];
+  /** The content (trace headers + message), a stream or, when it is small, the bytes themselves. */
+  content: () => Readable | Buffer;
+  size: number;
+  dsn?: { ret?: 'FULL' | 'HDRS'; envid?: string };
+}
+
+export type SendOptions = SessionOptions & Transaction;
 
 export function tcpEndpoint(host: string, port: number, name = host): Endpoint {
   return { label: `${name}[${host}]:${port}`, connect: () => net.connect({ host, port }) };
@@ -74,105 +83,272 @@ export class ConnectionFailure extends Error {
   }
 }
 
-/** One transaction to one server; resolves with an outcome for every recipient. */
-export function sendMessage(opts: SendOptions): Promise<RecipientOutcome[]> {
-  const relay = opts.endpoint.label;
-  return new Promise((resolve, reject) => {
-    let socket: net.Socket;
-    try {
-      socket = opts.endpoint.connect();
-    } catch (err) {
-      return reject(new ConnectionFailure(`connect to ${relay}: ${(err as Error).message}`, '4.4.1'));
-    }
-    let settled = false;
-    const finish = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      fn();
-    };
-    const timeout = opts.timeoutMs ?? 300_000;
-    const onConnectError = (err: Error) => finish(() => reject(new ConnectionFailure(`connect to ${relay}: ${err.message}`, '4.4.1')));
-    socket.once('error', onConnectError);
-    socket.setTimeout(timeout, () => {
-      socket.destroy();
-      finish(() => reject(new ConnectionFailure(`conversation with ${relay} timed out`, '4.4.2')));
+/** A 5xx greeting, EHLO or AUTH answer: permanent for every recipient of whatever was to be sent. */
+class PermanentRefusal extends Error {
+  constructor(readonly error: SMTPConnection.SMTPError) {
+    super(error.message);
+  }
+}
+
+/** A set-up session to one server, good for one transaction after another. */
+export class DeliverySession {
+  /** Connection lost or the protocol state is unknown: never reused. */
+  broken = false;
+  /** False after a transaction failed as a whole: the session is closed with QUIT rather than cached. */
+  reusable = true;
+  private fail: ((err: ConnectionFailure) => void) | undefined;
+
+  private constructor(
+    private readonly client: SMTPConnection,
+    private readonly socket: net.Socket,
+    readonly relay: string,
+  ) {
+    client.on('error', (err: SMTPConnection.SMTPError) => {
+      this.broken = true;
+      const fail = this.fail;
+      this.fail = undefined;
+      fail?.(new ConnectionFailure(`${relay}: ${err.message}`, err.code === 'ETLS' ? '4.7.5' : '4.4.2'));
+      client.close();
     });
-    socket.once('connect', () => {
-      socket.off('error', onConnectError);
-      const client = new SMTPConnection({
-        connection: socket,
-        lmtp: opts.lmtp,
-        name: opts.heloName,
-        ignoreTLS: opts.tls === 'none',
-        opportunisticTLS: opts.tls === 'may',
-        requireTLS: opts.tls === 'encrypt',
-        tls: { rejectUnauthorized: opts.tls === 'encrypt' ? false : false, servername: undefined },
-        socketTimeout: timeout,
-        greetingTimeout: 30_000,
-        connectionTimeout: 30_000,
-        logger: false,
-      } as SMTPConnection.Options);
-      client.on('error', (err: SMTPConnection.SMTPError) => {
-        finish(() => reject(new ConnectionFailure(`${relay}: ${err.message}`, err.code === 'ETLS' ? '4.7.5' : '4.4.2')));
-        client.close();
+    client.on('end', () => {
+      this.broken = true;
+      const fail = this.fail;
+      this.fail = undefined;
+      fail?.(new ConnectionFailure(`${relay}: connection closed`, '4.4.2'));
+    });
+  }
+
+  /** Connects and says EHLO/LHLO (with STARTTLS and AUTH as asked); rejects with ConnectionFailure or PermanentRefusal. */
+  static open(opts: SessionOptions): Promise<DeliverySession> {
+    const relay = opts.endpoint.label;
+    return new Promise((resolve, reject) => {
+      let socket: net.Socket;
+      try {
+        socket = opts.endpoint.connect();
+      } catch (err) {
+        return reject(new ConnectionFailure(`connect to ${relay}: ${(err as Error).message}`, '4.4.1'));
+      }
+      let settled = false;
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        fn();
+      };
+      const timeout = opts.timeoutMs ?? 300_000;
+      const onConnectError = (err: Error) => finish(() => reject(new ConnectionFailure(`connect to ${relay}: ${err.message}`, '4.4.1')));
+      socket.once('error', onConnectError);
+      socket.setTimeout(timeout, () => {
+        socket.destroy();
+        finish(() => reject(new ConnectionFailure(`conversation with ${relay} timed out`, '4.4.2')));
       });
-      client.connect((err) => {
-        if (err) {
-          const code = err.responseCode;
-          if (code && code >= 500) {
+      socket.once('connect', () => {
+        socket.off('error', onConnectError);
+        const client = new SMTPConnection({
+          connection: socket,
+          lmtp: opts.lmtp,
+          name: opts.heloName,
+          ignoreTLS: opts.tls === 'none',
+          opportunisticTLS: opts.tls === 'may',
+          requireTLS: opts.tls === 'encrypt',
+          tls: { rejectUnauthorized: false, servername: undefined },
+          socketTimeout: timeout,
+          greetingTimeout: 30_000,
+          connectionTimeout: 30_000,
+          logger: false,
+        } as SMTPConnection.Options);
+        const session = new DeliverySession(client, socket, relay);
+        session.fail = (err) => finish(() => reject(err));
+        client.connect((err) => {
+          if (err) {
+            session.broken = true;
+            client.close();
             // A 5xx greeting or EHLO refusal: permanent for every recipient.
-            return finish(() => resolve(opts.recipients.map((r) => outcomeFromError(r.index, relay, err))));
+            if (err.responseCode && err.responseCode >= 500) return finish(() => reject(new PermanentRefusal(err)));
+            return finish(() => reject(new ConnectionFailure(`${relay}: ${err.message}`, '4.4.2')));
           }
-          return finish(() => reject(new ConnectionFailure(`${relay}: ${err.message}`, '4.4.2')));
-        }
-        const afterAuth = () => {
-          const byAddress = new Map<string, DeliveryRecipient[]>();
-          for (const r of opts.recipients) byAddress.set(r.address, [...(byAddress.get(r.address) ?? []), r]);
-          const notify = opts.recipients[0]?.notify;
-          client.send(
-            {
-              from: opts.sender,
-              to: opts.recipients.map((r) => r.address),
-              size: opts.size,
-              use8BitMime: true,
-              dsn: opts.dsn || notify ? { ret: opts.dsn?.ret === 'FULL' ? 'Full' : opts.dsn?.ret, envid: opts.dsn?.envid, notify: notify as SMTPConnection.DSNOption[] | undefined } : undefined,
-            },
-            opts.content(),
-            (sendErr, info) => {
-              const outcomes: RecipientOutcome[] = [];
-              if (sendErr && !(sendErr as { rejectedErrors?: unknown }).rejectedErrors) {
-                // MAIL FROM or DATA failed as a whole.
-                finish(() => resolve(opts.recipients.map((r) => outcomeFromError(r.index, relay, sendErr))));
-                client.quit();
-                return;
-              }
-              const rejectedErrors = (sendErr as { rejectedErrors?: SMTPConnection.SMTPError[] } | null)?.rejectedErrors ?? info?.rejectedErrors ?? [];
-              const failed = new Map<string, SMTPConnection.SMTPError>();
-              for (const e of rejectedErrors) {
-                const rcpt = (e as { recipient?: string }).recipient;
-                if (rcpt) failed.set(rcpt, e);
-              }
-              for (const r of opts.recipients) {
-                const e = failed.get(r.address);
-                if (e) outcomes.push(outcomeFromError(r.index, relay, e));
-                else outcomes.push({ index: r.index, status: 'sent', dsn: '2.0.0', text: (info?.response ?? '250 Ok').replace(/\s+/g, ' ').trim(), relay });
-              }
-              finish(() => resolve(outcomes));
-              client.quit();
-            },
-          );
-        };
-        if (opts.auth) {
+          if (!opts.auth) {
+            session.fail = undefined;
+            return finish(() => resolve(session));
+          }
           client.login({ user: opts.auth.user, pass: opts.auth.pass }, (loginErr) => {
             if (loginErr) {
-              const code = loginErr.responseCode;
-              if (code && code >= 500) return finish(() => resolve(opts.recipients.map((r) => outcomeFromError(r.index, relay, loginErr))));
+              session.broken = true;
+              client.close();
+              if (loginErr.responseCode && loginErr.responseCode >= 500) return finish(() => reject(new PermanentRefusal(loginErr)));
               return finish(() => reject(new ConnectionFailure(`${relay}: authentication failed: ${loginErr.message}`, '4.7.0')));
             }
-            afterAuth();
+            session.fail = undefined;
+            finish(() => resolve(session));
           });
-        } else afterAuth();
+        });
       });
     });
-  });
+  }
+
+  /** One transaction; resolves with an outcome for every recipient, rejects with ConnectionFailure. */
+  transact(tx: Transaction): Promise<RecipientOutcome[]> {
+    const relay = this.relay;
+    return new Promise((resolve, reject) => {
+      if (this.broken) return reject(new ConnectionFailure(`${relay}: connection closed`, '4.4.2'));
+      let settled = false;
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        this.fail = undefined;
+        fn();
+      };
+      this.fail = (err) => finish(() => reject(err));
+      const notify = tx.recipients[0]?.notify;
+      this.client.send(
+        {
+          from: tx.sender,
+          to: tx.recipients.map((r) => r.address),
+          size: tx.size,
+          use8BitMime: true,
+          dsn: tx.dsn || notify ? { ret: tx.dsn?.ret === 'FULL' ? 'Full' : tx.dsn?.ret, envid: tx.dsn?.envid, notify: notify as SMTPConnection.DSNOption[] | undefined } : undefined,
+        },
+        tx.content(),
+        (sendErr, info) => {
+          if (sendErr && !(sendErr as { rejectedErrors?: unknown }).rejectedErrors) {
+            // MAIL FROM or DATA failed as a whole (or the connection did): where the session stands is unclear.
+            this.reusable = false;
+            if (sendErr.code === 'ECONNECTION' || sendErr.code === 'ETIMEDOUT' || sendErr.code === 'ESOCKET')
+              return finish(() => reject(new ConnectionFailure(`${relay}: ${sendErr.message}`, '4.4.2')));
+            return finish(() => resolve(tx.recipients.map((r) => outcomeFromError(r.index, relay, sendErr))));
+          }
+          const rejectedErrors = (sendErr as { rejectedErrors?: SMTPConnection.SMTPError[] } | null)?.rejectedErrors ?? info?.rejectedErrors ?? [];
+          const failed = new Map<string, SMTPConnection.SMTPError>();
+          for (const e of rejectedErrors) {
+            const rcpt = (e as { recipient?: string }).recipient;
+            if (rcpt) failed.set(rcpt, e);
+          }
+          const outcomes: RecipientOutcome[] = [];
+          for (const r of tx.recipients) {
+            const e = failed.get(r.address);
+            if (e) outcomes.push(outcomeFromError(r.index, relay, e));
+            else outcomes.push({ index: r.index, status: 'sent', dsn: '2.0.0', text: (info?.response ?? '250 Ok').replace(/\s+/g, ' ').trim(), relay });
+          }
+          finish(() => resolve(outcomes));
+        },
+      );
+    });
+  }
+
+  /** RSET before the session is used again; false when the server did not answer 250 or is gone. */
+  reset(): Promise<boolean> {
+    if (this.broken) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let settled = false;
+      this.fail = () => {
+        if (settled) return;
+        settled = true;
+        resolve(false);
+      };
+      this.client.reset((err) => {
+        this.fail = undefined;
+        if (settled) return;
+        settled = true;
+        if (err) this.broken = true;
+        resolve(!err);
+      });
+    });
+  }
+
+  /** QUIT (or just close a broken session). */
+  close(): void {
+    if (this.broken) {
+      this.client.close();
+      this.socket.destroy();
+      return;
+    }
+    this.broken = true;
+    this.client.quit();
+  }
+}
+
+/** One transaction on a connection of its own (SMTP to relayhost or MX hosts); resolves with an outcome for every recipient. */
+export async function sendMessage(opts: SendOptions): Promise<RecipientOutcome[]> {
+  let session: DeliverySession;
+  try {
+    session = await DeliverySession.open(opts);
+  } catch (err) {
+    if (err instanceof PermanentRefusal) return opts.recipients.map((r) => outcomeFromError(r.index, opts.endpoint.label, err.error));
+    throw err;
+  }
+  try {
+    return await session.transact(opts);
+  } finally {
+    session.close();
+  }
+}
+
+/**
+ * Postfix's connection cache for one LMTP destination: up to `size` idle sessions kept for `idleMs`; a cached
+ * session is probed with RSET before its next transaction, and one that fails the probe is replaced by a new one
+ * before anything is sent (so a dead cached connection never costs a delivery attempt).
+ */
+export class SessionPool {
+  private readonly idle: { session: DeliverySession; timer: NodeJS.Timeout }[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly opts: SessionOptions,
+    private readonly size: number,
+    private readonly idleMs = 5_000,
+  ) {}
+
+  /** Delivers one transaction on a cached or new session; resolves with an outcome for every recipient. */
+  async deliver(tx: Transaction): Promise<RecipientOutcome[]> {
+    let session: DeliverySession;
+    try {
+      session = await this.acquire();
+    } catch (err) {
+      if (err instanceof PermanentRefusal) return tx.recipients.map((r) => outcomeFromError(r.index, this.opts.endpoint.label, err.error));
+      throw err;
+    }
+    try {
+      const outcomes = await session.transact(tx);
+      this.release(session);
+      return outcomes;
+    } catch (err) {
+      session.close();
+      throw err;
+    }
+  }
+
+  /** Idle sessions now (tests and logs). */
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const { session, timer } of this.idle.splice(0)) {
+      clearTimeout(timer);
+      session.close();
+    }
+  }
+
+  private async acquire(): Promise<DeliverySession> {
+    for (let entry = this.idle.pop(); entry; entry = this.idle.pop()) {
+      clearTimeout(entry.timer);
+      if (await entry.session.reset()) return entry.session;
+      entry.session.close();
+    }
+    return DeliverySession.open(this.opts);
+  }
+
+  private release(session: DeliverySession): void {
+    if (this.closed || session.broken || !session.reusable || this.idle.length >= this.size) return session.close();
+    const entry = {
+      session,
+      timer: setTimeout(() => {
+        const i = this.idle.indexOf(entry);
+        if (i >= 0) this.idle.splice(i, 1);
+        session.close();
+      }, this.idleMs),
+    };
+    entry.timer.unref();
+    this.idle.push(entry);
+  }
 }

@@ -1,13 +1,14 @@
 // The queue manager, as Postfix's qmgr(8): takes mail from incoming into active, delivers local recipients
-// over LMTP and remote ones over SMTP, retries with backoff by an injectable clock, bounces with RFC 3464
-// DSNs (never a bounce of a bounce), and after a crash delivers every message once more without doubling LMTP.
+// over cached LMTP sessions (RFC 2033) several messages at once and remote ones over SMTP (RFC 5321), retries with
+// backoff by an injectable clock, bounces with RFC 3464 DSNs (never a bounce of a bounce), and after a crash
+// delivers every message once more without doubling LMTP.
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { getLogger } from '../lib/logger.js';
 import type { AdjustableClock } from './clock.js';
 import type { QueueStore } from './queue-store.js';
-import { appendRecord, contentStream, CorruptQueueFile, HEADER_LENGTH, type QueueEnvelope, type QueueFileState, type QueueRecipient } from './queue-file.js';
-import { ConnectionFailure, sendMessage, tcpEndpoint, unixEndpoint, type DeliveryRecipient, type Endpoint, type RecipientOutcome } from './delivery.js';
+import { appendRecords, contentStream, CorruptQueueFile, HEADER_LENGTH, type QueueEnvelope, type QueueFileState, type QueueRecipient, type QueueRecord } from './queue-file.js';
+import { ConnectionFailure, SessionPool, sendMessage, tcpEndpoint, unixEndpoint, type DeliveryRecipient, type Endpoint, type RecipientOutcome } from './delivery.js';
 import { DnsFailure, type MxResolver } from './mx.js';
 import { parseHostPort, parseTransport, type Transport, type TransportMap } from './maps.js';
 import { buildBounce, type FailedRecipient } from './bounce.js';
@@ -74,7 +75,14 @@ export class QueueManager {
   private timer: NodeJS.Timeout | undefined;
   private scanTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private started = false;
   private readonly idleWaiters: (() => void)[] = [];
+  /** Cached LMTP sessions per destination (Postfix's connection cache). */
+  private readonly pools = new Map<string, SessionPool>();
+  /** Queue ids known to be waiting in incoming (told by arrived()), run as capacity frees up. */
+  private readonly waiting: string[] = [];
+  /** pickup() stopped at the active limit: scan incoming again when capacity frees up. */
+  private rescan = false;
 
   constructor(private readonly opts: QmgrOptions) {
     opts.clock.onAdvance(() => this.schedule());
@@ -86,6 +94,8 @@ export class QueueManager {
     const removed = store.removeIncompleteWrites();
     if (removed) log.info({ removed }, 'removed incomplete queue files');
     for (const id of store.list('active')) store.move(id, 'active', 'incoming');
+    this.started = true;
+    this.waiting.length = 0; // what arrived before the start is in incoming: pickup() finds it
     this.scanDeferred();
     this.pickup();
     this.scanTimer = setInterval(() => {
@@ -99,6 +109,7 @@ export class QueueManager {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.scanTimer) clearInterval(this.scanTimer);
+    for (const pool of this.pools.values()) pool.close();
   }
 
   /** Reads the schedule of every deferred message (also those moved there by `roost queue release`). */
@@ -116,14 +127,31 @@ export class QueueManager {
     this.schedule();
   }
 
-  /** New mail in incoming (after 250, or a wakeup from `roost sendmail`). */
+  /** New mail in incoming (a wakeup from `roost sendmail`, start-up, the periodic scan): reads the directory. */
   pickup(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.started) return;
+    this.rescan = false;
     for (const id of this.opts.store.list('incoming')) {
-      if (this.busy.size >= this.opts.settings.activeLimit) return;
+      if (this.busy.size >= this.opts.settings.activeLimit) {
+        this.rescan = true;
+        return;
+      }
       if (this.busy.has(id)) continue;
       this.run(id, 'incoming');
     }
+  }
+
+  /** A message this process just queued (after 250): started now if the active queue has room, without a directory scan. */
+  arrived(id: string): void {
+    this.waiting.push(id);
+    this.drain();
+  }
+
+  private drain(): void {
+    if (this.stopped || !this.started) return;
+    const limit = this.opts.settings.activeLimit;
+    while (this.waiting.length && this.busy.size < limit) this.run(this.waiting.shift()!, 'incoming');
+    if (this.rescan && this.busy.size < limit) this.pickup();
   }
 
   /** `roost queue flush`: every deferred message is tried now. */
@@ -141,7 +169,7 @@ export class QueueManager {
   }
 
   private schedule(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.started) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const now = this.opts.clock.now();
@@ -164,14 +192,18 @@ export class QueueManager {
 
   private run(id: string, from: 'incoming' | 'deferred'): void {
     if (this.busy.has(id)) return;
-    if (!this.opts.store.move(id, from, 'active')) return; // held or deleted meanwhile
+    // Into active without a directory fsync: after a crash start-up moves active back to incoming anyway.
+    if (!this.opts.store.move(id, from, 'active', false)) {
+      this.opts.store.forgetFresh(id); // held or deleted meanwhile
+      return;
+    }
     this.busy.add(id);
-    this.deliver(id)
+    this.deliver(id, from === 'incoming')
       .catch((err) => log.error({ queueId: id, err: (err as Error).message }, 'delivery run failed'))
       .finally(() => {
         this.busy.delete(id);
         if (this.busy.size === 0) for (const w of this.idleWaiters.splice(0)) w();
-        this.pickup();
+        this.drain();
         this.schedule();
       });
   }
@@ -187,13 +219,24 @@ export class QueueManager {
     return s;
   }
 
+  private lmtpPool(endpoint: Endpoint): SessionPool {
+    let pool = this.pools.get(endpoint.label);
+    if (!pool) {
+      pool = new SessionPool({ endpoint, lmtp: true, heloName: this.opts.settings.hostName, tls: 'none' }, this.opts.settings.destinationConcurrency);
+      this.pools.set(endpoint.label, pool);
+    }
+    return pool;
+  }
+
   /** One delivery run of an active message. */
-  private async deliver(id: string): Promise<void> {
+  private async deliver(id: string, firstRun: boolean): Promise<void> {
     const { store, clock } = this.opts;
     const path = store.path('active', id);
     let state: QueueFileState;
+    // A message this process queued: its state and small content are still in memory, nothing to read back.
+    const fresh = firstRun ? store.takeFresh(id) : undefined;
     try {
-      state = store.read('active', id);
+      state = fresh?.state ?? store.read('active', id);
     } catch (err) {
       if (err instanceof CorruptQueueFile) return this.quarantine('active', id, err);
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
@@ -202,6 +245,9 @@ export class QueueManager {
     const env = state.envelope;
     const pending = env.recipients.map((_, i) => i).filter((i) => !state.finished.has(i));
     const outcomes = new Map<number, RecipientOutcome>();
+    /** Outcomes of this run, written in one append when the message stays queued (or a DSN is due). */
+    const records: QueueRecord[] = [];
+    const content = fresh?.content;
 
     // A delivery to Roost's LMTP that a crash interrupted: look in the mailbox before sending again.
     for (const [i] of state.uncertain) {
@@ -209,7 +255,7 @@ export class QueueManager {
       if (r.route !== 'local' || !this.opts.ownLmtp) continue;
       if (await this.opts.alreadyDelivered(r.address, id)) {
         const outcome: RecipientOutcome = { index: i, status: 'sent', dsn: '2.0.0', text: 'delivered before restart', relay: 'local' };
-        appendRecord(path, { t: 'done', r: [i], status: 'sent', dsn: '2.0.0', relay: 'local', text: outcome.text, at: clock.now() });
+        records.push({ t: 'done', r: [i], status: 'sent', dsn: '2.0.0', relay: 'local', text: outcome.text, at: clock.now() });
         this.logOutcome(env, outcome);
         outcomes.set(i, outcome);
       }
@@ -243,11 +289,11 @@ export class QueueManager {
       [...groups.entries()].map(async ([key, group]) => {
         const release = await this.destinationLimit(key).acquire();
         try {
-          const results = await this.deliverGroup(id, path, state, group.transport, group.domain, group.recipients);
+          const results = await this.deliverGroup(id, path, state, content, group.transport, group.domain, group.recipients);
           for (const outcome of results) {
             outcomes.set(outcome.index, outcome);
             this.logOutcome(env, outcome);
-            if (outcome.status !== 'deferred') appendRecord(path, { t: 'done', r: [outcome.index], status: outcome.status, dsn: outcome.dsn, relay: outcome.relay, text: outcome.text, at: clock.now() });
+            if (outcome.status !== 'deferred') records.push({ t: 'done', r: [outcome.index], status: outcome.status, dsn: outcome.dsn, relay: outcome.relay, text: outcome.text, at: clock.now() });
           }
         } finally {
           release();
@@ -255,10 +301,10 @@ export class QueueManager {
       }),
     );
 
-    await this.finishRun(id, path, state, outcomes);
+    await this.finishRun(id, path, state, outcomes, records);
   }
 
-  private async deliverGroup(id: string, path: string, state: QueueFileState, transport: Transport | 'mx', domain: string, recipients: DeliveryRecipient[]): Promise<RecipientOutcome[]> {
+  private async deliverGroup(id: string, path: string, state: QueueFileState, content: Buffer | undefined, transport: Transport | 'mx', domain: string, recipients: DeliveryRecipient[]): Promise<RecipientOutcome[]> {
     const s = this.opts.settings;
     const env = state.envelope;
     const all = (status: RecipientOutcome['status'], dsn: string, text: string, relay: string) => recipients.map((r) => ({ index: r.index, status, dsn, text, relay }));
@@ -268,16 +314,18 @@ export class QueueManager {
       heloName: s.hostName,
       sender: env.sender,
       recipients,
-      content: () => contentStream(path, state.contentLength),
+      content: () => content ?? contentStream(path, state.contentLength),
       size: state.contentLength,
       dsn: { ret: env.dsnRet, envid: env.envid },
     };
     if (transport !== 'mx' && transport.kind === 'lmtp') {
       const endpoint: Endpoint = transport.socketPath ? unixEndpoint(transport.socketPath) : tcpEndpoint(transport.host ?? '127.0.0.1', transport.port ?? 24);
       const own = transport === this.opts.localTarget && this.opts.ownLmtp;
-      if (own) appendRecord(path, { t: 'inflight', r: recipients.map((r) => r.index), at: this.opts.clock.now() });
+      // Exactly once to Roost's LMTP: durably marked before anything is sent; a crash leaves the mark, and the
+      // next run looks in the mailbox before sending again.
+      if (own) await appendRecords(path, [{ t: 'inflight', r: recipients.map((r) => r.index), at: this.opts.clock.now() }]);
       try {
-        return await sendMessage({ ...base, endpoint, lmtp: true, tls: 'none' });
+        return await this.lmtpPool(endpoint).deliver(base);
       } catch (err) {
         if (err instanceof ConnectionFailure) return all('deferred', err.dsn, err.message, endpoint.label);
         throw err;
@@ -316,7 +364,7 @@ export class QueueManager {
     else log.warn(fields, line);
   }
 
-  private async finishRun(id: string, path: string, state: QueueFileState, outcomes: Map<number, RecipientOutcome>): Promise<void> {
+  private async finishRun(id: string, path: string, state: QueueFileState, outcomes: Map<number, RecipientOutcome>, records: QueueRecord[]): Promise<void> {
     const { store, clock, settings } = this.opts;
     const env = state.envelope;
     const now = clock.now();
@@ -327,7 +375,7 @@ export class QueueManager {
       for (const i of remaining) {
         const last = outcomes.get(i);
         const outcome: RecipientOutcome = { index: i, status: 'bounced', dsn: '5.4.7', text: `delivery time expired${last ? ` (${last.text})` : ''}`, relay: last?.relay ?? 'none' };
-        appendRecord(path, { t: 'done', r: [i], status: 'bounced', dsn: outcome.dsn, relay: outcome.relay, text: outcome.text, at: now });
+        records.push({ t: 'done', r: [i], status: 'bounced', dsn: outcome.dsn, relay: outcome.relay, text: outcome.text, at: now });
         outcomes.set(i, outcome);
         this.logOutcome(env, outcome);
       }
@@ -337,15 +385,21 @@ export class QueueManager {
     if (remaining.length === 0) {
       if (!state.notified) {
         const bounced: FailedRecipient[] = [];
-        for (const [i, rec] of this.finalOutcomes(path, state)) {
+        for (const [i, rec] of this.finalOutcomes([...state.records, ...records])) {
           if (rec.status !== 'bounced') continue;
           const r = env.recipients[i];
           if (r.notify?.includes('NEVER')) continue;
           bounced.push({ address: r.address, original: r.original, action: 'failed', dsn: rec.dsn, text: rec.text, relay: rec.relay });
         }
-        if (bounced.length) await this.notifySender(id, path, state, bounced);
+        if (bounced.length) {
+          // The outcomes are made durable before the DSN is queued, so a crash in between never bounces twice.
+          await appendRecords(path, records.splice(0));
+          await this.notifySender(id, path, state, bounced);
+        }
       }
-      store.remove('active', id);
+      // Every recipient is done: the file goes, durably (a removal a crash undid would leave only "inflight" marks,
+      // which the next run checks against the mailbox), and this run's outcomes need no writing.
+      await store.removeDurably('active', id);
       log.info({ queueId: id }, `${id}: removed`);
       return;
     }
@@ -354,24 +408,23 @@ export class QueueManager {
     const backoff = Math.min(Math.max(now - env.arrivalTime, settings.minimalBackoff), settings.maximalBackoff);
     const next = now + backoff;
     const reason = outcomes.get(remaining[0]);
-    appendRecord(path, { t: 'defer', r: remaining, dsn: reason?.dsn ?? '4.0.0', relay: reason?.relay ?? 'none', text: reason?.text ?? 'deferred', next, at: now });
+    records.push({ t: 'defer', r: remaining, dsn: reason?.dsn ?? '4.0.0', relay: reason?.relay ?? 'none', text: reason?.text ?? 'deferred', next, at: now });
+    await appendRecords(path, records);
     if (settings.delayWarningTime > 0 && !state.warned && !env.isBounce && env.sender && now - env.arrivalTime >= settings.delayWarningTime) {
       const delayed: FailedRecipient[] = remaining.map((i) => {
         const o = outcomes.get(i);
         return { address: env.recipients[i].address, original: env.recipients[i].original, action: 'delayed', dsn: o?.dsn ?? '4.0.0', text: o?.text ?? 'deferred', relay: o?.relay ?? 'none' };
       });
       await this.sendNotice(id, path, state, delayed);
-      appendRecord(path, { t: 'warned', at: now });
+      await appendRecords(path, [{ t: 'warned', at: now }]);
     }
     if (store.move(id, 'active', 'deferred')) this.deferred.set(id, next);
   }
 
-  /** Outcomes recorded in the file (this run's records included). */
-  private finalOutcomes(path: string, state: QueueFileState): Map<number, { status: string; dsn: string; text: string; relay: string }> {
+  /** Final outcomes per recipient: the file's records and this run's. */
+  private finalOutcomes(records: QueueRecord[]): Map<number, { status: string; dsn: string; text: string; relay: string }> {
     const out = new Map<number, { status: string; dsn: string; text: string; relay: string }>();
-    const fresh = this.opts.store.read('active', state.envelope.id);
-    for (const rec of fresh.records) if (rec.t === 'done') for (const i of rec.r) out.set(i, rec);
-    void path;
+    for (const rec of records) if (rec.t === 'done') for (const i of rec.r) out.set(i, rec);
     return out;
   }
 
@@ -383,7 +436,7 @@ export class QueueManager {
       await this.sendNotice(id, path, state, bounced);
       log.info({ queueId: id }, `${id}: sender non-delivery notification queued`);
     }
-    appendRecord(path, { t: 'notified', at: this.opts.clock.now() });
+    await appendRecords(path, [{ t: 'notified', at: this.opts.clock.now() }]);
   }
 
   /** Queues an RFC 3464 report (failure or delay) to the envelope sender, with the null sender. */
@@ -406,6 +459,6 @@ export class QueueManager {
       Readable.from([report]),
     );
     log.info({ queueId: result.id, from: '', to: env.sender }, `${result.id}: from=<>, size=${result.contentLength}, nrcpt=${targets.length} (queue active; notification for ${id})`);
-    this.pickup();
+    this.arrived(result.id);
   }
 }

@@ -1,6 +1,6 @@
 // One queue file per message, as Postfix's queue files: a fixed header with the content length, the content
 // (trace headers + RFC 5322 message), the envelope (RFC 5321 MAIL/RCPT with RFC 3461 DSN parameters) and
-// appended status records, so a recipient's outcome is made durable with one append + fsync.
+// appended status records, so a recipient's outcome is made durable with one append + fdatasync.
 import { closeSync, fsyncSync, openSync, readSync, writeSync, fstatSync, createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -63,15 +63,36 @@ export interface QueueFileState {
 
 export class CorruptQueueFile extends Error {}
 
-/** Writes a queue file from a content stream: header, content, envelope; fsynced before it resolves. */
-export async function writeQueueFile(path: string, prefix: Buffer, content: AsyncIterable<Buffer | string> | Readable, envelope: QueueEnvelope, maxBytes = Infinity): Promise<{ contentLength: number; exceeded: boolean }> {
+/** Content up to this size is written in one piece and handed back, so the queue manager need not read it again. */
+export const SMALL_CONTENT = 256 * 1024;
+
+/**
+ * Writes a queue file from a content stream: header, content, envelope; fdatasync'ed before it resolves. The
+ * content is gathered and written in large pieces; when it is small it comes back as `content`.
+ */
+export async function writeQueueFile(
+  path: string,
+  prefix: Buffer,
+  content: AsyncIterable<Buffer | string> | Readable,
+  envelope: QueueEnvelope,
+  maxBytes = Infinity,
+): Promise<{ contentLength: number; exceeded: boolean; content?: Buffer }> {
   const handle = await open(path, 'wx', 0o600);
   try {
-    await handle.write(Buffer.from(MAGIC + '0'.repeat(16) + '\n'));
-    let length = 0;
+    let pending: Buffer[] = [Buffer.from(MAGIC + '0'.repeat(16) + '\n'), prefix];
+    let pendingBytes = HEADER_LENGTH + prefix.length;
+    let flushed = false;
+    let position = 0;
+    const flush = async () => {
+      const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+      await handle.write(buf, 0, buf.length, position);
+      position += buf.length;
+      pending = [];
+      pendingBytes = 0;
+      flushed = true;
+    };
+    let length = prefix.length;
     let exceeded = false;
-    await handle.write(prefix);
-    length += prefix.length;
     for await (const chunk of content as AsyncIterable<Buffer | string>) {
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       length += buf.length;
@@ -79,19 +100,31 @@ export async function writeQueueFile(path: string, prefix: Buffer, content: Asyn
         exceeded = true;
         continue; // keep draining the stream, store nothing more
       }
-      await handle.write(buf);
+      pending.push(buf);
+      pendingBytes += buf.length;
+      if (pendingBytes >= SMALL_CONTENT) await flush();
     }
     if (exceeded) return { contentLength: length, exceeded };
-    await handle.write(Buffer.from('\nE ' + JSON.stringify(envelope) + '\n'));
-    await handle.write(Buffer.from(MAGIC + String(length).padStart(16, '0') + '\n'), 0, HEADER_LENGTH, 0);
-    await handle.sync();
-    return { contentLength: length, exceeded };
+    // Small content stays in memory whole: the real header goes in front of it and everything is one write.
+    let small: Buffer | undefined;
+    if (!flushed) {
+      const all = Buffer.concat(pending, pendingBytes);
+      all.write(MAGIC + String(length).padStart(16, '0') + '\n', 0, 'latin1');
+      small = all.subarray(HEADER_LENGTH);
+      pending = [all];
+    }
+    pending.push(Buffer.from('\nE ' + JSON.stringify(envelope) + '\n'));
+    pendingBytes = pending.reduce((n, b) => n + b.length, 0);
+    await flush();
+    if (!small) await handle.write(Buffer.from(MAGIC + String(length).padStart(16, '0') + '\n'), 0, HEADER_LENGTH, 0);
+    await handle.datasync();
+    return { contentLength: length, exceeded, content: small };
   } finally {
     await handle.close();
   }
 }
 
-/** Appends one status record and fsyncs it. */
+/** Appends one status record and fsyncs it (synchronously; tools and tests). */
 export function appendRecord(path: string, record: QueueRecord): void {
   const fd = openSync(path, 'a');
   try {
@@ -100,6 +133,23 @@ export function appendRecord(path: string, record: QueueRecord): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Appends status records in one write and fdatasyncs them, off the event loop. */
+export async function appendRecords(path: string, records: QueueRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  const handle = await open(path, 'a');
+  try {
+    await handle.write(records.map((r) => 'R ' + JSON.stringify(r) + '\n').join(''));
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The state of a file just written, without reading it back. */
+export function freshState(envelope: QueueEnvelope, contentLength: number): QueueFileState {
+  return summarize(envelope, [], contentLength);
 }
 
 /** Reads the envelope and records (never the content); throws CorruptQueueFile when it cannot be trusted. */

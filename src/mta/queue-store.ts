@@ -1,11 +1,12 @@
 // The on-disk queue under <data>/queue/{incoming,active,deferred,hold,corrupt}: unique queue ids, the
-// write → fsync → rename that makes a message durable before "250 2.0.0 Ok: queued as <id>" (RFC 5321 4.1.1.4).
+// write → fsync → rename → directory fsync that makes a message durable before "250 2.0.0 Ok: queued as <id>"
+// (RFC 5321 4.1.1.4); directory fsyncs of concurrent writers are shared (group commit).
 import { mkdirSync, openSync, fsyncSync, closeSync, readdirSync, renameSync, rmSync, existsSync } from 'node:fs';
-import { rm, rename } from 'node:fs/promises';
+import { open, rm, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { writeQueueFile, readQueueFile, type QueueEnvelope, type QueueFileState } from './queue-file.js';
+import { writeQueueFile, readQueueFile, freshState, type QueueEnvelope, type QueueFileState } from './queue-file.js';
 
 export const QUEUE_STATES = ['incoming', 'active', 'deferred', 'hold', 'corrupt'] as const;
 export type QueueState = (typeof QUEUE_STATES)[number];
@@ -33,6 +34,53 @@ function fsyncDir(dir: string): void {
   }
 }
 
+/**
+ * Group commit of a directory: every caller gets an fsync that began after it called, and callers arriving
+ * while one runs share the next one, so N concurrent renames cost about two fsyncs instead of N.
+ */
+class DirSync {
+  private running: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
+
+  constructor(private readonly dir: string) {}
+
+  sync(): Promise<void> {
+    if (this.next) return this.next;
+    if (!this.running) return this.start();
+    this.next = this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.next = undefined;
+        return this.start();
+      });
+    return this.next;
+  }
+
+  private start(): Promise<void> {
+    const run: Promise<void> = (async () => {
+      const handle = await open(this.dir, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    })().finally(() => {
+      if (this.running === run) this.running = undefined;
+    });
+    this.running = run;
+    return run;
+  }
+}
+
+/** A message just queued by this process: its state and, when small, its content, so delivery need not read it back. */
+export interface FreshMessage {
+  state: QueueFileState;
+  content?: Buffer;
+}
+
+const FRESH_LIMIT_COUNT = 5_000;
+const FRESH_LIMIT_BYTES = 64 * 1024 * 1024;
+
 export interface EnqueueResult {
   id: string;
   contentLength: number;
@@ -42,6 +90,9 @@ export interface EnqueueResult {
 
 export class QueueStore {
   readonly root: string;
+  private readonly dirSyncs = new Map<QueueState, DirSync>();
+  private readonly fresh = new Map<string, FreshMessage>();
+  private freshBytes = 0;
 
   constructor(dataDir: string) {
     this.root = join(dataDir, 'queue');
@@ -57,18 +108,49 @@ export class QueueStore {
     const id = newQueueId();
     const tmp = join(this.root, 'incoming', `.${id}.tmp`);
     try {
-      const { contentLength, exceeded } = await writeQueueFile(tmp, prefixFor(id), content, envelopeFor(id), maxBytes);
-      if (exceeded) {
+      const envelope = envelopeFor(id);
+      const written = await writeQueueFile(tmp, prefixFor(id), content, envelope, maxBytes);
+      if (written.exceeded) {
         await rm(tmp, { force: true });
-        return { id, contentLength, exceeded };
+        return { id, contentLength: written.contentLength, exceeded: true };
       }
       await rename(tmp, this.path('incoming', id));
-      fsyncDir(join(this.root, 'incoming'));
-      return { id, contentLength, exceeded };
+      await this.syncDir('incoming');
+      this.remember(id, { state: freshState(envelope, written.contentLength), content: written.content });
+      return { id, contentLength: written.contentLength, exceeded: false };
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
     }
+  }
+
+  /** fsync of a queue directory, shared with concurrent callers. */
+  syncDir(state: QueueState): Promise<void> {
+    let d = this.dirSyncs.get(state);
+    if (!d) this.dirSyncs.set(state, (d = new DirSync(join(this.root, state))));
+    return d.sync();
+  }
+
+  private remember(id: string, m: FreshMessage): void {
+    const bytes = m.content?.length ?? 0;
+    if (this.fresh.size >= FRESH_LIMIT_COUNT) return;
+    if (this.freshBytes + bytes > FRESH_LIMIT_BYTES) m = { state: m.state };
+    this.fresh.set(id, m);
+    this.freshBytes += m.content?.length ?? 0;
+  }
+
+  /** What this process knows of a message it queued, once (the first delivery run); undefined when not known. */
+  takeFresh(id: string): FreshMessage | undefined {
+    const m = this.fresh.get(id);
+    if (!m) return undefined;
+    this.fresh.delete(id);
+    this.freshBytes -= m.content?.length ?? 0;
+    return m;
+  }
+
+  /** Forgets what takeFresh would give (the message left incoming some other way). */
+  forgetFresh(id: string): void {
+    this.takeFresh(id);
   }
 
   list(state: QueueState): string[] {
@@ -85,11 +167,15 @@ export class QueueStore {
     return QUEUE_STATES.find((s) => existsSync(this.path(s, id)));
   }
 
-  /** Moves a message between states; false when it is no longer in `from` (held or deleted meanwhile). */
-  move(id: string, from: QueueState, to: QueueState): boolean {
+  /**
+   * Moves a message between states; false when it is no longer in `from` (held or deleted meanwhile). `durable`
+   * false skips the directory fsync where a crash that undoes the rename is harmless (into active: start-up moves
+   * active back to incoming anyway).
+   */
+  move(id: string, from: QueueState, to: QueueState, durable = true): boolean {
     try {
       renameSync(this.path(from, id), this.path(to, id));
-      fsyncDir(join(this.root, to));
+      if (durable) fsyncDir(join(this.root, to));
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
@@ -106,6 +192,17 @@ export class QueueStore {
     if (!existsSync(p)) return false;
     rmSync(p, { force: true });
     return true;
+  }
+
+  /** Removes a delivered message and makes the removal durable (directory fsync shared with concurrent callers). */
+  async removeDurably(state: QueueState, id: string): Promise<void> {
+    try {
+      await unlink(this.path(state, id));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    await this.syncDir(state);
   }
 
   /** Temporary files of writes that never completed (never acknowledged): removed at start-up. */

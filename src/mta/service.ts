@@ -202,7 +202,7 @@ export function smtpServices(ctx: ServerContext, overrides: MtaOverrides = {}): 
           { queueId: result.id, session: client.sessionId, from: sender, size: result.contentLength, nrcpt: recipients.length },
           `${result.id}: client=[${client.ip}]${client.user ? `, sasl_username=${client.user}` : ''}, from=<${sender}>, size=${result.contentLength}, nrcpt=${recipients.length} (queue active)`,
         );
-        setImmediate(() => qmgr.pickup());
+        setImmediate(() => qmgr.arrived(result.id));
         return { queueId: result.id };
       },
     },
