@@ -232,7 +232,10 @@ describe('QRESYNC (RFC 7162 section 3.2)', () => {
     const uids = (await s.cmd('FETCH 2,4 (UID)')).map((l) => /UID (\d+)/.exec(l)?.[1]).filter(Boolean);
     await s.cmd('STORE 2,4 +FLAGS.SILENT (\\Deleted)');
     const ex = await s.cmd('EXPUNGE');
-    assert.deepEqual(ex, [`* VANISHED ${uids[0]},${uids[1]}`, 'TAG OK Expunge completed.']);
+    // The tagged OK carries the HIGHESTMODSEQ after the expunge (RFC 7162 section 3.2.10).
+    assert.equal(ex[0], `* VANISHED ${uids[0]},${uids[1]}`);
+    assert.match(ex[1]!, /^TAG OK \[HIGHESTMODSEQ \d+\] Expunge completed\.$/);
+    assert.equal(ex.length, 2);
     // Another session's flag change arrives as FETCH with UID and MODSEQ.
     const b = await login(roost.ports.imap);
     await b.cmd('SELECT Q1');
@@ -342,5 +345,83 @@ describe('QRESYNC (RFC 7162 section 3.2)', () => {
     const r4 = await back.cmd(`SELECT Resync (QRESYNC (${uidValidity} ${newHighest}))`);
     assert.ok(!r4.some((l) => l.startsWith('* VANISHED') || / FETCH /.test(l)));
     back.close();
+  });
+});
+
+describe('CONDSTORE and QRESYNC against Dovecot 2.3', () => {
+  /** A client resyncs after another session changed flags and expunged; every answer, with modseqs abstracted. */
+  async function resyncScript(port: number): Promise<string[]> {
+    const out: string[] = [];
+    // Modseq and UIDVALIDITY values are each server's own; their presence and order are compared.
+    const values = new Map<string, string>();
+    const abstract = (l: string) => {
+      const out = l.replace(/MODSEQ (\(?)\d+/g, 'MODSEQ $1n').replace(/UIDVALIDITY \d+/g, 'UIDVALIDITY n');
+      return out;
+    };
+    const run = async (s: Session, text: string) => {
+      let shown = text;
+      for (const [value, name] of values) shown = shown.replace(new RegExp(`\\b${value}\\b`, 'g'), name);
+      out.push(`>>> ${shown}`);
+      for (const l of await s.cmd(text)) {
+        const tagged = /^TAG (OK|NO|BAD)( \[[^\]]*\])?/.exec(l);
+        out.push(abstract((tagged ? tagged[0] : l).replace(/^\* OK (\[[^\]]*\]).*$/, '* OK $1')));
+      }
+    };
+    const setup = await login(port);
+    await setup.cmd('CREATE Diff');
+    await appendMany(setup, 'Diff', 30);
+    setup.close();
+    const a = await login(port);
+    await run(a, 'ENABLE QRESYNC');
+    const sel = await a.cmd('SELECT Diff');
+    const uidValidity = code(sel, 'UIDVALIDITY');
+    const modseq = code(sel, 'HIGHESTMODSEQ');
+    values.set(uidValidity!, 'uidvalidity').set(modseq!, 'modseq');
+    a.close();
+    const b = await login(port);
+    await run(b, 'SELECT Diff (CONDSTORE)');
+    await run(b, 'STORE 2:6 +FLAGS (\\Seen)');
+    await run(b, 'STORE 8,10 FLAGS.SILENT ($Label)');
+    await run(b, 'STORE 12:14,20 +FLAGS.SILENT (\\Deleted)');
+    await run(b, 'EXPUNGE');
+    await run(b, 'FETCH 1:4 (FLAGS MODSEQ)');
+    await run(b, 'SEARCH MODSEQ 2');
+    b.close();
+    const c = await login(port);
+    await run(c, 'ENABLE QRESYNC');
+    await run(c, `SELECT Diff (QRESYNC (${uidValidity} ${modseq} 1:30))`);
+    await run(c, `UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${modseq} VANISHED)`);
+    await run(c, `UID FETCH 5:15 (FLAGS) (CHANGEDSINCE ${modseq} VANISHED)`);
+    await run(c, `STORE 1,2 (UNCHANGEDSINCE ${modseq}) +FLAGS (\\Answered)`);
+    await run(c, 'STORE 3 +FLAGS.SILENT (\\Flagged)');
+    await run(c, 'UID STORE 30 +FLAGS (\\Deleted)');
+    await run(c, 'UID EXPUNGE 30');
+    await run(c, `EXAMINE Diff (QRESYNC (${uidValidity} ${modseq}))`);
+    await run(c, 'STATUS INBOX (HIGHESTMODSEQ)');
+    c.close();
+    return out;
+  }
+
+  test('resync after flag changes and expunges in another session answers as Dovecot does', async (t) => {
+    const { requirePeer, startDovecot } = await import('../interop/peers.js');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    if (!requirePeer(t, 'dovecot')) return;
+    const base = mkdtempSync(join(tmpdir(), 'roost-condstore-diff-'));
+    try {
+      const dovecot = await startDovecot({ dir: join(base, 'dovecot'), users: [USER], protocols: ['imap'] });
+      let theirs: string[];
+      try {
+        theirs = await resyncScript(dovecot.imapPort);
+      } finally {
+        await dovecot.stop();
+      }
+      const ours = await resyncScript(roost.ports.imap);
+      t.diagnostic(`compared ${ours.length} lines`);
+      assert.deepEqual(ours, theirs);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });

@@ -42,10 +42,11 @@ async function runStore(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pr
       if (!u || u.modseq === msg.modseq) continue;
       const current = box.messages()[seq - 1];
       const flags = clientFlags(s, box, current && current.uid === msg.uid ? current : { ...msg, flags: u.flags });
+      // UID first for UID STORE and once QRESYNC is on (RFC 7162 section 3.2.4), then MODSEQ, then FLAGS (as Dovecot).
       const parts: string[] = [];
-      if (byUid) parts.push(`UID ${msg.uid}`);
-      if (!args.silent) parts.push(`FLAGS ${formatFlagList(flags)}`);
+      if (byUid || s.enabled.has('QRESYNC')) parts.push(`UID ${msg.uid}`);
       if (condstore) parts.push(`MODSEQ (${u.modseq})`);
+      if (!args.silent) parts.push(`FLAGS ${formatFlagList(flags)}`);
       s.untagged(`${seq} FETCH (${parts.join(' ')})`);
     }
   }
