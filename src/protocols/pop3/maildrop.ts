@@ -125,21 +125,50 @@ export class Maildrop {
   }
 
   /** Streams message i (all of it, or its header and the first topLines body lines) dot-stuffed. */
+  /** Reads of pipelined RETRs started ahead of time, by message index (small messages only). */
+  private readonly readAhead = new Map<number, Promise<Buffer | undefined>>();
+
+  private load(i: number): Promise<Buffer | undefined> {
+    const m = this.messages[i];
+    if (m.size >= SEND_WHOLE_BELOW) return Promise.resolve(undefined);
+    return this.mailbox.openMessage(m.uid).then((c) => c.read());
+  }
+
+  /**
+   * A client pipelining RETRs (fetchmail, getmail) waits on one file read after another; the session starts
+   * the reads of the next few queued ones while it sends the current one.
+   */
+  prefetch(i: number): void {
+    if (i < 0 || i >= this.messages.length || this.readAhead.has(i) || this.readAhead.size >= 16) return;
+    const p = this.load(i);
+    p.catch(() => undefined);
+    this.readAhead.set(i, p);
+  }
+
   async send(s: Pop3SessionApi, i: number, topLines: number | undefined): Promise<void> {
     const m = this.messages[i];
+    const ahead = this.readAhead.get(i);
+    this.readAhead.delete(i);
+    let whole: Buffer | undefined;
+    try {
+      whole = await (ahead ?? this.load(i));
+    } catch (err) {
+      if ((err as { code?: string }).code === 'EXPUNGED') return s.err('Message was expunged by another session.');
+      throw err;
+    }
+    const status = topLines === undefined ? `+OK ${m.size} octets\r\n` : '+OK\r\n';
+    if (whole) {
+      const stuffing = new DotStuffing(topLines);
+      s.write(Buffer.concat([Buffer.from(status), stuffing.process(whole), stuffing.finish()]));
+      if (topLines === undefined) this.retrieved.add(i);
+      return s.drain();
+    }
     let content;
     try {
       content = await this.mailbox.openMessage(m.uid);
     } catch (err) {
       if ((err as { code?: string }).code === 'EXPUNGED') return s.err('Message was expunged by another session.');
       throw err;
-    }
-    const status = topLines === undefined ? `+OK ${m.size} octets\r\n` : '+OK\r\n';
-    if (content.size < SEND_WHOLE_BELOW) {
-      const stuffing = new DotStuffing(topLines);
-      s.write(Buffer.concat([Buffer.from(status), stuffing.process(await content.read()), stuffing.finish()]));
-      if (topLines === undefined) this.retrieved.add(i);
-      return s.drain();
     }
     s.write(status);
     const sink = new Writable({

@@ -68,10 +68,22 @@ export class Pop3Session implements Session, Pop3SessionApi {
           this.err('Input line too long.');
           continue;
         }
+        this.readAhead();
         await this.dispatch(item.toString('latin1'));
       }
     } finally {
       this.busy = false;
+    }
+  }
+
+  /** Starts reading the messages of RETR commands waiting in the queue (pipelined downloads). */
+  private readAhead(): void {
+    if (!this.maildrop || this.queue.length === 0) return;
+    for (let k = 0; k < this.queue.length && k < 8; k++) {
+      const item = this.queue[k];
+      if (item === 'overflow' || item.length > 20) continue;
+      const m = /^RETR (\d{1,9})$/i.exec(item.toString('latin1').trim());
+      if (m) this.maildrop.prefetch(Number(m[1]) - 1);
     }
   }
 
