@@ -14,6 +14,8 @@ export { registerBackend, type BackendFactory } from './user-storage.js';
 export { SYSTEM_FLAGS } from './common/flags.js';
 export { MetadataStore, MetadataLimitError, METADATA_MAX_ENTRIES, METADATA_MAX_VALUE_SIZE, SERVER_SCOPE } from './metadata/metadata-store.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
+import type { UserChangeEvent } from './user-events.js';
+export type { UserChangeEvent };
 
 export interface MailUserInfo {
   user: string;
@@ -120,6 +122,8 @@ export interface UserStorage {
   /** Quota usage and limits, undefined when the user has no quota rule. */
   quota(): Promise<QuotaUsage | undefined>;
   recalculateQuota(): Promise<QuotaUsage | undefined>;
+  /** Listens to changes of the user's mailboxes in this process (messages, create, delete, rename); returns the unsubscribe. */
+  watchChanges(listener: (event: UserChangeEvent) => void): () => void;
   /** The user's METADATA (RFC 5464) annotations, kept in a file beside the store. */
   metadata(): MetadataStore;
   /** The store keeps quota limits that setQuotaLimits() can change (Maildir++). */

@@ -1,6 +1,7 @@
 // The generic mailbox layer over any backend: keeps the LMDB index in step with the store (cheap change stamps,
 // full scans when they differ), gives each session a stable view that changes only at sync (RFC 9051 7.5.1),
 // hands out \Recent to one session, and tells the other sessions of the user in this process about changes.
+import { emitUserChange } from './user-events.js';
 import { EventEmitter } from 'node:events';
 import { StorageError } from './errors.js';
 import { applyFlagChange, hasFlag, normalizeFlags, sameFlags } from './common/flags.js';
@@ -194,6 +195,7 @@ export class SharedMailbox extends EventEmitter {
     const st = this.index.state(this.name);
     const event: ChangesEvent = { mailbox: this.name, highestModseq: st?.highestModseq ?? 0 };
     this.emit('changes', event, origin);
+    emitUserChange(this.index.dir, { kind: 'messages', mailbox: this.name });
   }
 
   /** Makes prepared saves visible (UIDs assigned under the store lock) and indexes them; rolls back on failure. */

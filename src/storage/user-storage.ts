@@ -17,6 +17,7 @@ import { parseMailLocation, type MailLocation } from './location.js';
 import { MailboxSessionImpl, SharedMailbox } from './mailbox.js';
 import { UserIndex, indexDirFor } from '../index/user-index.js';
 import { METADATA_FILE, MetadataStore } from './metadata/metadata-store.js';
+import { emitUserChange, onUserChange, type UserChangeEvent } from './user-events.js';
 import type { MailUserInfo, StorageOptions, MailboxInfo, MailboxStatus } from './api.js';
 
 /** Creates the backend for a parsed mail location; other formats (mbox) register here. */
@@ -135,6 +136,7 @@ export class UserStorageImpl {
         await writeSpecialUse(this.specialUsePath, map, this.separator, this.opts.fsync);
       }
     });
+    emitUserChange(this.index.dir, { kind: 'created', mailbox: name, origin: this });
   }
 
   async deleteMailbox(raw: string): Promise<void> {
@@ -147,6 +149,7 @@ export class UserStorageImpl {
       const map = await readSpecialUse(this.specialUsePath, this.separator);
       if (map.delete(name)) await writeSpecialUse(this.specialUsePath, map, this.separator, this.opts.fsync);
     });
+    emitUserChange(this.index.dir, { kind: 'deleted', mailbox: name, origin: this });
   }
 
   async renameMailbox(rawFrom: string, rawTo: string): Promise<void> {
@@ -184,6 +187,7 @@ export class UserStorageImpl {
         }
       }
       if (usesChanged) await writeSpecialUse(this.specialUsePath, uses, this.separator, this.opts.fsync);
+      for (const [oldName, newName] of pairs) emitUserChange(this.index.dir, { kind: 'renamed', from: oldName, to: newName, origin: this });
     });
   }
 
@@ -195,6 +199,7 @@ export class UserStorageImpl {
       subs.push(name);
       await writeSubscriptions(this.subscriptionsPath, subs, this.separator, this.opts.fsync);
     });
+    emitUserChange(this.index.dir, { kind: 'subscribed', mailbox: name, origin: this });
   }
 
   async unsubscribe(raw: string): Promise<void> {
@@ -204,6 +209,7 @@ export class UserStorageImpl {
       if (!subs.includes(name)) throw new StorageError('NOTFOUND', 'Not subscribed');
       await writeSubscriptions(this.subscriptionsPath, subs.filter((s) => s !== name), this.separator, this.opts.fsync);
     });
+    emitUserChange(this.index.dir, { kind: 'unsubscribed', mailbox: name, origin: this });
   }
 
   /** The shared mailbox object for an existing, selectable mailbox (index entry up to date with the store). */
@@ -282,6 +288,11 @@ export class UserStorageImpl {
 
   async recalculateQuota(): Promise<QuotaUsage | undefined> {
     return this.backend.quota?.recalculate();
+  }
+
+  /** Changes of this user's mailboxes made in this process; `origin` is the UserStorage that made a list change. */
+  watchChanges(listener: (event: UserChangeEvent) => void): () => void {
+    return onUserChange(this.index.dir, listener);
   }
 
   metadata(): MetadataStore {

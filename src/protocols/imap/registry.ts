@@ -37,6 +37,7 @@ import { setquotaCommand } from './commands/setquota.js';
 import { compressCommand } from './commands/compress.js';
 import { getmetadataCommand } from './commands/getmetadata.js';
 import { setmetadataCommand } from './commands/setmetadata.js';
+import { notifyCommand } from './commands/notify.js';
 
 const commands: ImapCommandSpec[] = [
   capabilityCommand,
@@ -85,6 +86,7 @@ const commands: ImapCommandSpec[] = [
   compressCommand,
   getmetadataCommand,
   setmetadataCommand,
+  notifyCommand,
 ];
 
 export const imapCommands: ReadonlyMap<string, ImapCommandSpec> = new Map(commands.map((c) => [c.name, c]));

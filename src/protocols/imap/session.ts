@@ -32,6 +32,11 @@ export class ImapSession implements Session, ImapSessionApi {
   private closed = false;
   private badInARow = 0;
   private lineWaiter: ((line: string | null) => void) | undefined;
+  /** Unsolicited responses (NOTIFY, RFC 5465) run one after another on this chain, never inside a command's output. */
+  private noticeChain: Promise<void> = Promise.resolve();
+  private readonly heldNotices: (() => Promise<void> | void)[] = [];
+  private commandRunning = false;
+  idling = false;
   /** Hooks run when the session ends (close selected mailbox, release storage). */
   readonly onEnd: (() => Promise<void> | void)[] = [];
 
@@ -124,6 +129,32 @@ export class ImapSession implements Session, ImapSessionApi {
   }
 
   private async dispatch(cmd: ImapCommand): Promise<void> {
+    // Unsolicited responses already under way finish before the command writes anything.
+    await this.noticeChain;
+    this.commandRunning = true;
+    try {
+      await this.dispatchCommand(cmd);
+    } finally {
+      this.commandRunning = false;
+      for (const fn of this.heldNotices.splice(0)) this.chainNotice(fn);
+    }
+  }
+
+  unsolicited(fn: () => Promise<void> | void): void {
+    if (this.closed) return;
+    if (this.commandRunning && !this.idling) this.heldNotices.push(fn);
+    else this.chainNotice(fn);
+  }
+
+  private chainNotice(fn: () => Promise<void> | void): void {
+    this.noticeChain = this.noticeChain
+      .then(async () => {
+        if (!this.closed) await fn();
+      })
+      .catch((err) => this.log.warn({ err: (err as Error).message }, 'unsolicited response failed'));
+  }
+
+  private async dispatchCommand(cmd: ImapCommand): Promise<void> {
     const spec = imapCommands.get(cmd.name);
     let result: Completion;
     const started = Date.now();

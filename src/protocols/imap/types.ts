@@ -42,6 +42,13 @@ export interface ImapSessionApi {
   readonly utf8Names: boolean;
   /** Selects a mailbox (SELECT/EXAMINE), closing the previous one; writes nothing itself. */
   select(box: SelectedMailbox | undefined): Promise<void>;
+  /**
+   * Runs `fn` (which writes unsolicited responses, RFC 5465 NOTIFY) when no command output can be interleaved:
+   * at once between commands or while IDLE waits, else right after the running command's tagged reply.
+   */
+  unsolicited(fn: () => Promise<void> | void): void;
+  /** IDLE is waiting for DONE: unsolicited responses may go out at once. */
+  idling: boolean;
   /** Writes an untagged response: "* " + text + CRLF. */
   untagged(text: string): void;
   /** Writes raw bytes (literals, pre-formatted responses). */

@@ -10,6 +10,7 @@ export const idleCommand: ImapCommandSpec = {
   async run(s, cmd) {
     new ArgCursor(cmd.args).end();
     s.write('+ idling\r\n');
+    s.idling = true;
     const box = s.selected;
     let announcing = Promise.resolve();
     const announce = () => {
@@ -28,6 +29,7 @@ export const idleCommand: ImapCommandSpec = {
       if (line.trim().toUpperCase() !== 'DONE') return bad('Expected DONE.');
       return ok('Idle completed.');
     } finally {
+      s.idling = false;
       clearInterval(keepalive);
       box?.unwatch();
       await announcing;
