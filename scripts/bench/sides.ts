@@ -64,7 +64,7 @@ export async function startBaseline(dir: string, options: SideOptions): Promise<
 }
 
 interface RoostHelper {
-  startRoost(opts: { dataDir?: string; configToml?: string; users?: { name: string; password: string }[]; built?: boolean }): Promise<{
+  startRoost(opts: { dataDir?: string; configToml?: string; users?: { name: string; password: string; passwordHash?: string }[]; built?: boolean }): Promise<{
     ports: Record<string, number>;
     paths?: Record<string, string>;
     dataDir: string;

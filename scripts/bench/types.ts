@@ -15,6 +15,8 @@ export interface BenchOptions {
 export interface BenchUser {
   name: string;
   password: string;
+  /** The stored form both sides' passwd-files hold ({SCHEME}...); {PLAIN} when absent. */
+  passwordHash?: string;
 }
 
 /** What a load client needs to reach a running server. */

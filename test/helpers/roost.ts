@@ -13,6 +13,8 @@ export const mainScript = join(repoRoot, 'src', 'main.ts');
 export interface RoostUser {
   name: string;
   password: string;
+  /** A stored hash ({SCHEME}...) for the passwd-file instead of {PLAIN}password. */
+  passwordHash?: string;
   /** Extra passwd-file fields after the shell field, e.g. "userdb_mail=mbox:~/mail". */
   extra?: string;
   home?: string;
@@ -104,7 +106,7 @@ export function buildConfig(extraToml = ''): string {
 }
 
 export function passwdLine(u: RoostUser): string {
-  return `${u.name}:{PLAIN}${u.password}::::${u.home ?? ''}::${u.extra ?? ''}`;
+  return `${u.name}:${u.passwordHash ?? `{PLAIN}${u.password}`}::::${u.home ?? ''}::${u.extra ?? ''}`;
 }
 
 export async function startRoost(opts: StartOptions = {}): Promise<RoostHandle> {

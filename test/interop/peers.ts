@@ -374,7 +374,7 @@ function chownTree(path: string, uid: number, gid: number): void {
 
 export interface DovecotOptions {
   dir: string;
-  users: { name: string; password: string }[];
+  users: { name: string; password: string; /** a stored hash ({SCHEME}...) instead of {PLAIN}password */ passwordHash?: string }[];
   /** default maildir:DIR/mail/%u */
   mailLocation?: string;
   /** false => mail_fsync = never (default: Dovecot's default, optimized) */
@@ -424,7 +424,7 @@ export async function startDovecot(o: DovecotOptions): Promise<DovecotHandle> {
     const home = join(homeRoot, u.name);
     mkdirSync(home, { recursive: true });
     chownSync(home, mailUser.uid, mailUser.gid);
-    return `${u.name}:{PLAIN}${u.password}:${mailUser.uid}:${mailUser.gid}::${home}::`;
+    return `${u.name}:${u.passwordHash ?? `{PLAIN}${u.password}`}:${mailUser.uid}:${mailUser.gid}::${home}::`;
   });
   writeFileSync(passwdFile, passwdLines.join('\n') + '\n', { mode: 0o644 });
   // The mail location may point into an existing store (e.g. a copy of the bench corpus): let vmail own it.

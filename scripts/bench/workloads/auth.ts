@@ -3,7 +3,8 @@
 import { performance } from 'node:perf_hooks';
 import { benchUsers } from '../sides.js';
 import { LineSocket, ProtocolError } from '../net.js';
-import type { Workload } from '../types.js';
+import type { BenchUser, Workload } from '../types.js';
+import { hashPassword } from '../../../src/auth/schemes/index.js';
 import { runConcurrent, scaled, startSide } from './common.js';
 
 interface AuthSession {
@@ -71,23 +72,40 @@ function authenticate(session: AuthSession, user: string, password: string): Pro
   });
 }
 
+/** Stored forms measured: plaintext, a fast crypt and a deliberately slow one (issue: BLF-CRYPT cost 10). */
+const SCHEMES = ['PLAIN', 'SHA512-CRYPT', 'BLF-CRYPT'] as const;
+
+/** Eight users per scheme, named after it, with the password stored in that scheme (hashed by Roost's scheme code). */
+async function hashedUsers(scheme: (typeof SCHEMES)[number]): Promise<BenchUser[]> {
+  const users = benchUsers(8).map((u) => ({ ...u, name: `${u.name}-${scheme.toLowerCase()}` }));
+  if (scheme === 'PLAIN') return users;
+  return Promise.all(users.map(async (u) => ({ ...u, passwordHash: await hashPassword(scheme, u.password, { blfCryptCost: 10 }) })));
+}
+
 const auth: Workload = {
   name: 'auth',
-  description: 'AUTH PLAIN on the auth-client socket (passwd-file passdb), as Postfix asks it; success path only',
+  description: 'AUTH PLAIN on the auth-client socket (passwd-file passdb), as Postfix asks it; success path only; passwords stored as PLAIN, SHA512-CRYPT and BLF-CRYPT cost 10',
   opName: 'auths',
   cases() {
-    return [
-      { id: 'c1-w1', label: '1 conn, 1 in flight', params: { connections: 1, window: 1 } },
-      { id: 'c4-w16', label: '4 conn, 16 in flight', params: { connections: 4, window: 16 } },
-    ];
+    const out = [];
+    for (const scheme of SCHEMES) {
+      out.push({ id: `${scheme}-c1-w1`, label: `${scheme}, 1 conn, 1 in flight`, params: { scheme, connections: 1, window: 1 } });
+      out.push({ id: `${scheme}-c4-w16`, label: `${scheme}, 4 conn, 16 in flight`, params: { scheme, connections: 4, window: 16 } });
+    }
+    return out;
   },
-  setup(kind, context) {
-    return startSide(kind, context, { users: benchUsers(8), services: ['auth'] });
+  async setup(kind, context) {
+    const users = (await Promise.all(SCHEMES.map((scheme) => hashedUsers(scheme)))).flat();
+    return startSide(kind, context, { users, services: ['auth'] });
   },
   async run(server, benchCase, { options, warmup }) {
+    const suffix = `-${String(benchCase.params.scheme).toLowerCase()}`;
+    const users = server.users.filter((u) => u.name.endsWith(suffix));
     const connections = Number(benchCase.params.connections);
     const window = Number(benchCase.params.window);
-    const perRep = scaled(options.quick, 200, 20000, options.scale);
+    // BLF-CRYPT cost 10 takes tens of milliseconds per check by design: fewer requests keep the run short.
+    const slow = benchCase.params.scheme === 'BLF-CRYPT';
+    const perRep = scaled(options.quick, slow ? 40 : 200, slow ? 1000 : 20000, options.scale);
     const total = warmup ? Math.ceil(perRep / 4) : perRep;
     const target = server.endpoints.authSocket ? { path: server.endpoints.authSocket } : { port: server.endpoints.authPort! };
     // Each connection runs `window` request streams side by side: that many requests stay in flight.
@@ -100,7 +118,7 @@ const auth: Workload = {
         streams,
         async (stream) => sessions[stream % connections]!,
         async (session, op, latencies) => {
-          const user = server.users[op % server.users.length]!;
+          const user = users[op % users.length]!;
           const started = performance.now();
           const reply = await authenticate(session, user.name, user.password);
           if (!reply.startsWith('OK\t') || !/\tuser=/.test(reply)) throw new ProtocolError(`AUTH: ${reply}`);
