@@ -108,7 +108,7 @@ test('the per-IP connection limit refuses the next connection with a protocol an
   await c.waitClosed();
   // Once one closes, a new connection is accepted again.
   a.close();
-  await h.waitForLog((l) => l.includes('"msg":"disconnect"'));
+  await h.waitForLog((l) => l.includes('"service":"imap"') && l.includes('"msg":"disconnect"'));
   const d = await LineClient.connect({ port: h.ports.imap });
   assert.match((await d.readLine())!, /^\* OK/);
   b.close();
