@@ -37,12 +37,12 @@ export async function writeFileDurable(path: string, data: string | Buffer, opts
   if (opts.fsync) await fsyncDir(dirname(path));
 }
 
-/** Appends `data` to an existing file and fsyncs it (when `fsync`). */
+/** Appends `data` to an existing file and flushes it (fdatasync: the data and the new size; when `fsync`). */
 export async function appendFileDurable(path: string, data: string | Buffer, opts: { fsync: boolean }): Promise<void> {
   const handle = await open(path, 'a');
   try {
     await handle.appendFile(data);
-    if (opts.fsync) await handle.sync();
+    if (opts.fsync) await handle.datasync();
   } finally {
     await handle.close();
   }

@@ -1,7 +1,7 @@
 // One Maildir mailbox (cur/ new/ tmp/ + dovecot-uidlist + dovecot-keywords) as a MailboxStore: deliveries go
 // tmp -> fsync -> rename into new/ or cur/ -> fsync dir; UIDs assigned under dovecot-uidlist.lock (Dovecot maildir-*.c).
-import { createReadStream, createWriteStream, watch as fsWatch, type FSWatcher } from 'node:fs';
-import { link, open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { createReadStream, watch as fsWatch, type FSWatcher } from 'node:fs';
+import { link, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -302,19 +302,18 @@ export class MaildirMailboxStore implements MailboxStore {
     const tmpPath = join(this.path, 'tmp', tmpName);
     const counter = new CrlfToLf();
     const source = Buffer.isBuffer(input.data) ? Readable.from([input.data]) : Readable.from(input.data as AsyncIterable<Buffer>);
-    const out = createWriteStream(tmpPath, { flags: 'wx', mode: 0o600 });
     try {
-      await pipeline(source, counter, out);
-      if (this.opts.fsync) {
-        const fh = await open(tmpPath, 'r');
-        try {
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
+      // One descriptor for writing, flushing (fdatasync also makes the new size durable) and the date.
+      const fh = await open(tmpPath, 'wx', 0o600);
+      try {
+        await pipeline(source, counter, async (chunks: AsyncIterable<Buffer>) => {
+          for await (const chunk of chunks) await fh.write(chunk);
+        });
+        if (this.opts.fsync) await fh.datasync();
+        await fh.utimes(new Date(), input.internalDate ?? new Date());
+      } finally {
+        await fh.close();
       }
-      const date = input.internalDate ?? new Date();
-      await utimes(tmpPath, new Date(), date);
     } catch (err) {
       await unlink(tmpPath).catch(() => undefined);
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StorageError('NOTFOUND', undefined, err);
@@ -325,7 +324,8 @@ export class MaildirMailboxStore implements MailboxStore {
     return this.preparedFromTmp(tmpPath, physicalSize, size, input.flags, (input.internalDate ?? new Date()).getTime());
   }
 
-  private preparedFromTmp(tmpPath: string, physicalSize: number, size: number, flags: string[], internalDate: number): PreparedSave {
+  /** `guid`: a copy keeps its source's GUID (uidlist G extension), so EMAILID (RFC 8474) stays the same across COPY. */
+  private preparedFromTmp(tmpPath: string, physicalSize: number, size: number, flags: string[], internalDate: number, guid?: string): PreparedSave {
     let done = false;
     return {
       physicalSize,
@@ -344,9 +344,10 @@ export class MaildirMailboxStore implements MailboxStore {
         await rename(tmpPath, join(this.path, subdir, filename));
         done = true;
         if (this.opts.fsync) await fsyncDir(join(this.path, subdir));
-        await this.appendUidlistRecords([{ uid, filename: base, ext: new Map() }]);
+        const keepGuid = guid && guid !== base && /^[\x21-\x7e]+$/.test(guid) ? guid : undefined;
+        await this.appendUidlistRecords([{ uid, filename: base, ext: new Map(keepGuid ? [['G', keepGuid]] : []) }]);
         await this.opts.quota?.update(physicalSize, 1);
-        return { uid, key: `${subdir}/${filename}`, flags: this.flagsFromLetters(letters), internalDate, size, physicalSize, guid: base, unseenBySessions: subdir === 'new' };
+        return { uid, key: `${subdir}/${filename}`, flags: this.flagsFromLetters(letters), internalDate, size, physicalSize, guid: keepGuid ?? base, unseenBySessions: subdir === 'new' };
       },
       abort: async () => {
         if (done) return;
@@ -373,7 +374,7 @@ export class MaildirMailboxStore implements MailboxStore {
             prepared.push(await this.prepareSave({ data: content.stream(), flags, internalDate: new Date(msg.internalDate) }));
             continue;
           }
-          prepared.push(this.preparedFromTmp(tmpPath, msg.physicalSize, msg.size, flags, msg.internalDate));
+          prepared.push(this.preparedFromTmp(tmpPath, msg.physicalSize, msg.size, flags, msg.internalDate, msg.guid));
         } else {
           const content = await source.open(msg);
           prepared.push(await this.prepareSave({ data: content.stream(), flags, internalDate: new Date(msg.internalDate) }));
