@@ -14,7 +14,9 @@ let h: RoostHandle;
 let base: string;
 before(async () => {
   base = mkdtempSync(join(tmpdir(), 'roost-pop3-clients-'));
-  h = await startRoost({ users: [{ name: 'carol', password: 'carolpw' }, { name: 'dave', password: 'davepw' }, { name: 'erin', password: 'erinpw' }] });
+  // carol and dave keep Maildir++ (the default); mcarol and mdave the same on mbox stores.
+  const mbox = (name: string) => ({ name, password: `${name.slice(1)}pw`, home: join(base, `home-${name}`), extra: 'userdb_mail=mbox:~/mail:INBOX=~/mail/inbox' });
+  h = await startRoost({ users: [{ name: 'carol', password: 'carolpw' }, { name: 'dave', password: 'davepw' }, { name: 'erin', password: 'erinpw' }, mbox('mcarol'), mbox('mdave')] });
 });
 after(async () => {
   await h?.stop();
@@ -58,13 +60,14 @@ function fetched(dir: string): string[] {
   return readdirSync(join(dir, 'out')).map((f) => readFileSync(join(dir, 'out', f), 'utf8'));
 }
 
-test('fetchmail downloads over STLS, a second run fetches nothing new, nokeep deletes', async (t) => {
+for (const [store, user] of [['Maildir++', 'carol'], ['mbox', 'mcarol']] as const) {
+test(`fetchmail downloads over STLS from ${store}, a second run fetches nothing new, nokeep deletes`, async (t) => {
   if (!requirePeer(t, 'fetchmail')) return;
-  await deliver('carol', 3);
-  const dir = join(base, 'fetchmail');
+  await deliver(user, 3);
+  const dir = join(base, `fetchmail-${user}`);
   mkdirSync(dir);
   const env = { HOME: dir, FETCHMAILHOME: dir };
-  const rc = fetchmailRc(dir, 'carol', 'carolpw', 'keep sslproto tls1.2+ no sslcertck');
+  const rc = fetchmailRc(dir, user, 'carolpw', 'keep sslproto tls1.2+ no sslcertck');
   const first = await runTool('fetchmail', ['-v', '-f', rc, '--pidfile', join(dir, 'pid')], env);
   assert.equal(first.code, 0, first.out);
   assert.equal(fetched(dir).length, 3);
@@ -73,12 +76,13 @@ test('fetchmail downloads over STLS, a second run fetches nothing new, nokeep de
   const second = await runTool('fetchmail', ['-f', rc, '--pidfile', join(dir, 'pid')], env);
   assert.equal(second.code, 1, `exit 1 means no new mail: ${second.out}`);
   assert.equal(fetched(dir).length, 3, 'nothing new was fetched');
-  assert.equal(await popCount('carol', 'carolpw'), 3, 'keep left the messages on the server');
-  const rcDelete = fetchmailRc(dir, 'carol', 'carolpw', 'nokeep fetchall sslproto tls1.2+ no sslcertck');
+  assert.equal(await popCount(user, 'carolpw'), 3, 'keep left the messages on the server');
+  const rcDelete = fetchmailRc(dir, user, 'carolpw', 'nokeep fetchall sslproto tls1.2+ no sslcertck');
   const third = await runTool('fetchmail', ['-f', rcDelete, '--pidfile', join(dir, 'pid')], env);
   assert.equal(third.code, 0, third.out);
-  assert.equal(await popCount('carol', 'carolpw'), 0, 'nokeep deleted them at QUIT');
+  assert.equal(await popCount(user, 'carolpw'), 0, 'nokeep deleted them at QUIT');
 });
+}
 
 test('fetchmail logs in over POP3S (implicit TLS)', async (t) => {
   if (!requirePeer(t, 'fetchmail')) return;
@@ -91,10 +95,11 @@ test('fetchmail logs in over POP3S (implicit TLS)', async (t) => {
   assert.equal(fetched(dir).length, 1);
 });
 
-test('getmail6 downloads into a Maildir, remembers what it saw, and deletes when told', async (t) => {
+for (const [store, user] of [['Maildir++', 'dave'], ['mbox', 'mdave']] as const) {
+test(`getmail6 downloads from ${store} into a Maildir, remembers what it saw, and deletes when told`, async (t) => {
   if (!requirePeer(t, 'getmail')) return;
-  await deliver('dave', 2);
-  const dir = join(base, 'getmail');
+  await deliver(user, 2);
+  const dir = join(base, `getmail-${user}`);
   const maildir = join(dir, 'Maildir');
   for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, sub), { recursive: true });
   // getmail refuses to deliver as root: it delivers as the unprivileged user that owns the Maildir.
@@ -108,7 +113,7 @@ test('getmail6 downloads into a Maildir, remembers what it saw, and deletes when
     const file = join(dir, del ? 'rc-delete' : 'rc');
     writeFileSync(
       file,
-      `[retriever]\ntype = SimplePOP3Retriever\nserver = 127.0.0.1\nport = ${h.ports.pop3}\nusername = dave\npassword = davepw\n\n` +
+      `[retriever]\ntype = SimplePOP3Retriever\nserver = 127.0.0.1\nport = ${h.ports.pop3}\nusername = ${user}\npassword = davepw\n\n` +
         `[destination]\ntype = Maildir\npath = ${maildir}/\n${asRoot ? 'user = nobody\n' : ''}\n[options]\nread_all = false\ndelete = ${del}\nverbose = 1\n`,
     );
     return file;
@@ -120,9 +125,10 @@ test('getmail6 downloads into a Maildir, remembers what it saw, and deletes when
   assert.equal(second.code, 0, second.out);
   assert.equal(readdirSync(join(maildir, 'new')).length, 2, 'the second run fetched nothing new');
   assert.match(second.out, /0 messages/);
-  await deliver('dave', 1);
+  await deliver(user, 1);
   const third = await runTool('getmail', ['--getmaildir', dir, '--rcfile', rc(true)]);
   assert.equal(third.code, 0, third.out);
   assert.equal(readdirSync(join(maildir, 'new')).length, 3, 'only the new one was added');
-  assert.equal(await popCount('dave', 'davepw'), 0, 'delete = true removed the messages from the server');
+  assert.equal(await popCount(user, 'davepw'), 0, 'delete = true removed the messages from the server');
 });
+}
