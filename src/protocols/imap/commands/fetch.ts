@@ -1,5 +1,6 @@
-// FETCH and UID FETCH (RFC 9051 section 6.4.5 and 7.5.2, RFC 3501 6.4.5, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE):
-// attributes in Dovecot's order (plain items as requested, then body sections), implicit \Seen, streamed literals.
+// FETCH and UID FETCH (RFC 9051 section 6.4.5 and 7.5.2, RFC 3501 6.4.5, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE, RFC 8514 SAVEDATE,
+// RFC 8474 EMAILID/THREADID):
+// Attributes in Dovecot's order (plain items as requested, then body sections), implicit \Seen, streamed literals.
 import { parseFetchArgs, fetchItemName, type FetchArgs, type FetchAttribute } from '../proto/fetch-args.js';
 import { formatDateTime } from '../proto/datetime.js';
 import { ProtocolError } from '../proto/protocol-error.js';
@@ -13,6 +14,7 @@ import { binarySection, binarySectionSize, bodySection } from '../fetch/body-sec
 import { writePieces, type ResponsePiece } from '../fetch/write-response.js';
 import { enableCondstore } from '../condstore/condstore.js';
 import { sendVanishedEarlier, vanishedSince } from '../condstore/qresync.js';
+import { emailId, THREADID_NIL } from '../objectid/ids.js';
 
 /** Items sent after the plain ones, in request order, each a literal or a number (as Dovecot orders them). */
 function isBodyItem(a: FetchAttribute): boolean {
@@ -51,8 +53,6 @@ function plan(args: FetchArgs, byUid: boolean, readOnly: boolean): FetchPlan {
   };
 }
 
-const OBJECT_ID_RE = /^[A-Za-z0-9_-]{1,255}$/;
-
 function plainItem(s: ImapSessionApi, box: SelectedMailbox, msg: MessageMeta, a: FetchAttribute, layout: MessageLayout | undefined): string {
   switch (a.kind) {
     case 'FLAGS':
@@ -74,9 +74,9 @@ function plainItem(s: ImapSessionApi, box: SelectedMailbox, msg: MessageMeta, a:
     case 'SAVEDATE':
       return `SAVEDATE "${formatDateTime(msg.saveDate)}"`;
     case 'EMAILID':
-      return `EMAILID ${OBJECT_ID_RE.test(msg.guid) ? `(${msg.guid})` : 'NIL'}`;
+      return `EMAILID (${emailId(msg.guid)})`;
     case 'THREADID':
-      return 'THREADID NIL';
+      return `THREADID ${THREADID_NIL}`;
     default:
       throw new Error(`not a plain fetch item: ${a.kind}`);
   }
@@ -164,7 +164,7 @@ export const fetchCommand: ImapCommandSpec = {
   name: 'FETCH',
   states: ['selected'],
   deferExpunges: true,
-  capabilities: () => ['BINARY'],
+  capabilities: () => ['BINARY', 'SAVEDATE'],
   run: (s, cmd) => runFetch(s, cmd, false),
 };
 

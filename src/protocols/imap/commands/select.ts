@@ -1,6 +1,6 @@
 // SELECT and EXAMINE (RFC 9051 sections 6.3.2 and 6.3.3): open a mailbox read-write or read-only and
 // report FLAGS, PERMANENTFLAGS, EXISTS, RECENT (IMAP4rev1), UNSEEN, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and the
-// QRESYNC resync (RFC 7162 sections 3.1.8 and 3.2.5), then the access.
+// QRESYNC resync (RFC 7162 sections 3.1.8 and 3.2.5), MAILBOXID (RFC 8474 section 4), then the access.
 import { parseSelectArgs } from '../proto/select-args.js';
 import { bad, ok, no, type ImapCommandSpec, type ImapSessionApi, type Completion } from '../types.js';
 import { CONDSTORE_CAPABILITIES, condstoreEnabled, qresyncEnabled } from '../condstore/condstore.js';
@@ -8,6 +8,7 @@ import { qresyncSelect } from '../condstore/qresync.js';
 import { SelectedMailbox } from '../selected.js';
 import type { ImapCommand } from '../proto/command-reader.js';
 import { formatMailbox } from '../proto/response.js';
+import { mailboxId } from '../objectid/ids.js';
 
 async function open(s: ImapSessionApi, cmd: ImapCommand, readOnly: boolean): Promise<Completion> {
   const { mailbox: name, condstore, qresync } = parseSelectArgs(cmd.args, { utf8: s.utf8Names });
@@ -35,6 +36,8 @@ async function open(s: ImapSessionApi, cmd: ImapCommand, readOnly: boolean): Pro
   s.untagged(`OK [UIDVALIDITY ${mailbox.uidValidity}] UIDs valid`);
   s.untagged(`OK [UIDNEXT ${mailbox.uidNext()}] Predicted next UID`);
   if (condstoreEnabled(s)) s.untagged(`OK [HIGHESTMODSEQ ${mailbox.highestModseq()}] Highest`);
+  // RFC 8474 section 4.2, once OBJECTID is advertised (it also needs MAILBOXID on CREATE's tagged OK, section 4.1).
+  if (s.capabilities().includes('OBJECTID')) s.untagged(`OK [MAILBOXID (${mailboxId(s.user!.user, mailbox.uidValidity)})] Ok`);
   if (s.enabled.has('IMAP4REV2')) {
     // RFC 9051 section 6.3.2: the server MUST send a LIST response with the mailbox name.
     s.untagged(`LIST () "${s.storage!.separator}" ${formatMailbox(name, { utf8: s.utf8Names })}`);

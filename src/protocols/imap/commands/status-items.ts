@@ -1,13 +1,15 @@
 // The STATUS response shared by STATUS and LIST-STATUS: the requested items of one mailbox, written in
-// Dovecot's order. Implements RFC 9051 sections 6.3.11 and 7.3.2, RFC 5819, RFC 8438 (SIZE), RFC 7889 (APPENDLIMIT).
+// Dovecot's order. Implements RFC 9051 sections 6.3.11 and 7.3.2, RFC 5819, RFC 8438 (SIZE), RFC 7889 (APPENDLIMIT),
+// RFC 8474 section 4 (MAILBOXID).
 import type { MailboxStatus } from '../../../storage/api.js';
 import type { StatusItem } from '../proto/status-args.js';
 import { ProtocolError } from '../proto/protocol-error.js';
 import { formatMailbox } from '../proto/response.js';
 import type { ImapSessionApi } from '../types.js';
+import { mailboxId } from '../objectid/ids.js';
 
 /** The order the items appear in the response, whatever order the client asked in. */
-const RESPONSE_ORDER: readonly StatusItem[] = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'HIGHESTMODSEQ', 'SIZE', 'APPENDLIMIT'];
+const RESPONSE_ORDER: readonly StatusItem[] = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'HIGHESTMODSEQ', 'SIZE', 'APPENDLIMIT', 'MAILBOXID'];
 
 /** Refuses items whose extension is not advertised (HIGHESTMODSEQ needs CONDSTORE). */
 export function checkStatusItems(s: ImapSessionApi, items: readonly StatusItem[]): void {
@@ -16,7 +18,7 @@ export function checkStatusItems(s: ImapSessionApi, items: readonly StatusItem[]
   }
 }
 
-function itemValue(s: ImapSessionApi, item: StatusItem, st: MailboxStatus): number {
+function itemValue(s: ImapSessionApi, item: StatusItem, st: MailboxStatus): number | string {
   switch (item) {
     case 'MESSAGES':
       return st.messages;
@@ -36,6 +38,8 @@ function itemValue(s: ImapSessionApi, item: StatusItem, st: MailboxStatus): numb
       return st.size;
     case 'APPENDLIMIT':
       return s.ctx.config.imap.imap_max_literal_size;
+    case 'MAILBOXID':
+      return `(${mailboxId(s.user!.user, st.uidValidity)})`;
   }
 }
 

@@ -1,7 +1,8 @@
 // SEARCH / UID SEARCH arguments: RETURN options, CHARSET and every search key into a typed tree.
 // Implements RFC 9051 section 6.4.4 and section 9 (search, search-program, search-key, search-return-opts),
 // RFC 3501 6.4.4 (NEW, OLD, RECENT), RFC 4731 (ESEARCH RETURN MIN MAX ALL COUNT), RFC 5182 (SAVE, "$"),
-// RFC 7162 3.1.5 (MODSEQ), RFC 5032 (OLDER, YOUNGER), RFC 8474 (EMAILID, THREADID).
+// RFC 7162 3.1.5 (MODSEQ), RFC 5032 (OLDER, YOUNGER), RFC 8474 (EMAILID, THREADID), RFC 8514 section 4 (SAVEDBEFORE,
+// SAVEDON, SAVEDSINCE, SAVEDATESUPPORTED).
 //
 // Public API:
 //   type SearchKey          the typed tree (see below); several keys side by side are { type: 'and' }
@@ -36,6 +37,9 @@ export type SearchKey =
   | { readonly type: 'text'; readonly value: string }
   | { readonly type: 'internaldate'; readonly op: DateComparison; readonly date: ImapDate }
   | { readonly type: 'sentdate'; readonly op: DateComparison; readonly date: ImapDate }
+  | { readonly type: 'savedate'; readonly op: DateComparison; readonly date: ImapDate }
+  /** Matches every message when the mailbox keeps save dates (RFC 8514 section 4). */
+  | { readonly type: 'savedatesupported' }
   | { readonly type: 'size'; readonly op: 'larger' | 'smaller'; readonly size: number }
   | { readonly type: 'seqset'; readonly set: SequenceSet }
   | { readonly type: 'uid'; readonly set: SequenceSet }
@@ -79,6 +83,7 @@ const FLAG_KEYS: Record<string, [SearchFlag, boolean]> = {
 const HEADER_KEYS: Record<string, string> = { BCC: 'Bcc', CC: 'Cc', FROM: 'From', SUBJECT: 'Subject', TO: 'To' };
 const INTERNALDATE_KEYS: Record<string, DateComparison> = { BEFORE: 'before', ON: 'on', SINCE: 'since' };
 const SENTDATE_KEYS: Record<string, DateComparison> = { SENTBEFORE: 'before', SENTON: 'on', SENTSINCE: 'since' };
+const SAVEDATE_KEYS: Record<string, DateComparison> = { SAVEDBEFORE: 'before', SAVEDON: 'on', SAVEDSINCE: 'since' };
 const SEQSET_RE = /^[0-9*$:,]+$/;
 const OBJECTID_RE = /^[A-Za-z0-9_-]{1,255}$/;
 
@@ -140,10 +145,14 @@ class SearchParser {
     if (internal) return { type: 'internaldate', op: internal, date: this.date(cursor, `${name} date`) };
     const sent = SENTDATE_KEYS[name];
     if (sent) return { type: 'sentdate', op: sent, date: this.date(cursor, `${name} date`) };
+    const saved = SAVEDATE_KEYS[name];
+    if (saved) return { type: 'savedate', op: saved, date: this.date(cursor, `${name} date`) };
 
     switch (name) {
       case 'ALL':
         return { type: 'all' };
+      case 'SAVEDATESUPPORTED':
+        return { type: 'savedatesupported' };
       case 'NEW':
         return {
           type: 'and',

@@ -1,11 +1,11 @@
 // STATUS arguments and the status-att list shared with LIST-STATUS.
 // Implements RFC 9051 section 6.3.11 and section 9 (status, status-att), RFC 3501 (RECENT), RFC 7162
-// (HIGHESTMODSEQ), RFC 7889 (APPENDLIMIT), RFC 8438 (SIZE).
+// (HIGHESTMODSEQ), RFC 7889 (APPENDLIMIT), RFC 8438 (SIZE), RFC 8474 section 4 (MAILBOXID).
 //
 // Public API:
 //   STATUS_ITEMS: readonly StatusItem[]
 //   type StatusItem = 'MESSAGES' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'DELETED' | 'SIZE' | 'RECENT'
-//                   | 'HIGHESTMODSEQ' | 'APPENDLIMIT'
+//                   | 'HIGHESTMODSEQ' | 'APPENDLIMIT' | 'MAILBOXID'
 //   parseStatusItems(token: ImapToken): StatusItem[]     "(" status-att *(SP status-att) ")", no duplicates
 //   parseStatusArgs(args, opts: MailboxNameOptions): { mailbox: string; items: StatusItem[] }
 
@@ -24,6 +24,7 @@ export const STATUS_ITEMS = [
   'RECENT',
   'HIGHESTMODSEQ',
   'APPENDLIMIT',
+  'MAILBOXID',
 ] as const;
 export type StatusItem = (typeof STATUS_ITEMS)[number];
 

@@ -1,4 +1,5 @@
-// The SEARCH evaluator (RFC 9051 section 6.4.4, RFC 3501 6.4.4, RFC 5182 "$", RFC 7162 MODSEQ, RFC 5032 OLDER/YOUNGER):
+// The SEARCH evaluator (RFC 9051 section 6.4.4, RFC 3501 6.4.4, RFC 5182 "$", RFC 7162 MODSEQ, RFC 5032 OLDER/YOUNGER,
+// RFC 8514 SAVED*, RFC 8474 EMAILID/THREADID):
 // runs a SearchKey tree over the selected mailbox, cheap keys first, loading parsed data only when a key needs it.
 import type { SearchKey } from '../proto/search-args.js';
 import type { ImapDate } from '../proto/datetime.js';
@@ -6,6 +7,7 @@ import type { SelectedMailbox } from '../selected.js';
 import type { MessageContent, MessageMeta } from '../../../storage/api.js';
 import { isStorageError } from '../../../storage/api.js';
 import { loadLayout, type MessageLayout } from '../fetch/message-layout.js';
+import { emailId } from '../objectid/ids.js';
 import { foldCase, loadSearchBody, loadSearchHeaders, loadSearchPartHeaders, type SearchHeader } from './message-text.js';
 
 export interface SearchMatch {
@@ -161,6 +163,11 @@ class Evaluator {
         return key.op === 'larger' ? f.msg.size > key.size : f.msg.size < key.size;
       case 'internaldate':
         return dateMatches(key.op, internalDay(f.msg.internalDate), key.date);
+      case 'savedate':
+        // Every store keeps a save date in the index, so SAVEDATESUPPORTED always holds (RFC 8514 section 4).
+        return dateMatches(key.op, internalDay(f.msg.saveDate), key.date);
+      case 'savedatesupported':
+        return true;
       case 'age': {
         const ageSeconds = (this.now - f.msg.internalDate.getTime()) / 1000;
         return key.op === 'older' ? ageSeconds >= key.seconds : ageSeconds <= key.seconds;
@@ -168,7 +175,7 @@ class Evaluator {
       case 'modseq':
         return BigInt(f.msg.modseq) >= key.modseq;
       case 'emailid':
-        return f.msg.guid === key.id;
+        return emailId(f.msg.guid) === key.id;
       case 'threadid':
         return false;
       case 'sentdate': {

@@ -1,0 +1,144 @@
+// SAVEDATE (RFC 8514), OBJECTID (RFC 8474), PREVIEW (RFC 8970) and UTF8=ACCEPT (RFC 6855) through the live server,
+// with cases after each RFC's own examples: FETCH items, SEARCH keys, response codes, ENABLE and APPEND UTF8.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRoost, type RoostHandle } from '../helpers/roost.js';
+import { LineClient } from '../helpers/line-client.js';
+
+let h: RoostHandle;
+const clients: LineClient[] = [];
+/** Kept across a restart of Roost (OBJECTID ids must survive it). */
+const dataDir = mkdtempSync(join(tmpdir(), 'roost-misc-'));
+const users = ['sd', 'oid', 'pv', 'u8', 'cat'].map((name) => ({ name, password: `${name}-secret` }));
+
+before(async () => {
+  h = await startRoost({ dataDir, keepData: true, users });
+});
+after(async () => {
+  for (const c of clients) c.close();
+  await h?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+type Cmd = (text: string | Buffer) => Promise<string[]>;
+
+/** Reads lines (literals joined into their line) up to the completion of `tag`. */
+async function readReply(c: LineClient, tag: string): Promise<string[]> {
+  const out: string[] = [];
+  for (;;) {
+    let line = await c.readLine();
+    if (line === null) throw new Error(`closed during ${tag}`);
+    while (/~?\{(\d+)\}$/.test(line)) {
+      const n = Number(/\{(\d+)\}$/.exec(line)![1]);
+      line += '\n' + (await c.readBytes(n)).toString('utf8') + ((await c.readLine()) ?? '');
+    }
+    out.push(line);
+    if (line.startsWith(`${tag} `)) return out;
+  }
+}
+
+async function session(user: string): Promise<{ c: LineClient; cmd: Cmd }> {
+  const c = await LineClient.connect({ port: h.ports.imap });
+  clients.push(c);
+  await c.readLine();
+  let n = 0;
+  const cmd: Cmd = async (text) => {
+    const tag = `t${++n}`;
+    c.send(Buffer.concat([Buffer.from(`${tag} `), Buffer.isBuffer(text) ? text : Buffer.from(text, 'utf8'), Buffer.from('\r\n')]));
+    return readReply(c, tag);
+  };
+  assert.match((await cmd(`LOGIN ${user} ${user}-secret`)).at(-1)!, /^t1 OK /);
+  return { c, cmd };
+}
+
+function message(subject: string, body: string, extra = ''): string {
+  return `From: a@example.com\r\nTo: b@example.com\r\nSubject: ${subject}\r\n${extra}\r\n${body}`;
+}
+
+async function append(cmd: Cmd, mailbox: string, msg: string, opts = ''): Promise<string[]> {
+  const size = Buffer.byteLength(msg);
+  return cmd(`APPEND ${mailbox} ${opts}{${size}+}\r\n${msg}`);
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+function imapDay(d: Date): string {
+  return `${d.getDate()}-${MONTHS[d.getMonth()]}-${d.getFullYear()}`;
+}
+
+test('SAVEDATE (RFC 8514): capability, FETCH SAVEDATE apart from INTERNALDATE, SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED', async () => {
+  const { cmd } = await session('sd');
+  assert.ok((await cmd('CAPABILITY'))[0]!.split(' ').includes('SAVEDATE'));
+  // Section 3's point: the internal date is the client's (old) date, the save date is when the server saved it.
+  assert.match((await append(cmd, 'INBOX', message('old', 'hello\r\n'), '"01-Jan-2000 10:00:00 +0000" ')).at(-1)!, /^t\d+ OK \[APPENDUID /);
+  assert.match((await append(cmd, 'INBOX', message('new', 'hello\r\n'))).at(-1)!, /^t\d+ OK /);
+  await cmd('SELECT INBOX');
+  const fetched = await cmd('FETCH 1:2 (INTERNALDATE SAVEDATE)');
+  const today = new Date();
+  assert.match(fetched[0]!, /^\* 1 FETCH \(INTERNALDATE "01-Jan-2000 \d\d:00:00 [+-]\d{4}" SAVEDATE "\d\d-[A-Z][a-z]{2}-\d{4} \d\d:\d\d:\d\d [+-]\d{4}"\)$/);
+  const saved = /SAVEDATE "([^"]+)"/.exec(fetched[0]!)![1]!;
+  assert.ok(Math.abs(Date.parse(saved.replace('-', ' ').replace('-', ' ')) - today.getTime()) < 5 * 60_000, `save date ${saved} is now`);
+  assert.match(fetched[2]!, /OK Fetch completed/);
+  // Section 4: the keys compare the save date's day, the internal date plays no part.
+  const tomorrow = new Date(today.getTime() + 36 * 3600_000);
+  const yesterday = new Date(today.getTime() - 36 * 3600_000);
+  assert.equal((await cmd(`SEARCH SAVEDON ${imapDay(today)}`))[0], '* SEARCH 1 2');
+  assert.equal((await cmd(`SEARCH SAVEDSINCE ${imapDay(yesterday)}`))[0], '* SEARCH 1 2');
+  assert.equal((await cmd(`SEARCH SAVEDSINCE ${imapDay(tomorrow)}`))[0], '* SEARCH');
+  assert.equal((await cmd(`SEARCH SAVEDBEFORE ${imapDay(tomorrow)}`))[0], '* SEARCH 1 2');
+  assert.equal((await cmd(`SEARCH SAVEDBEFORE ${imapDay(today)}`))[0], '* SEARCH');
+  assert.equal((await cmd('SEARCH ON 1-Jan-2000')).length, 2);
+  assert.equal((await cmd('SEARCH SAVEDON 1-Jan-2000'))[0], '* SEARCH');
+  assert.equal((await cmd('SEARCH SAVEDATESUPPORTED'))[0], '* SEARCH 1 2');
+  assert.equal((await cmd('SEARCH NOT SAVEDATESUPPORTED'))[0], '* SEARCH');
+  assert.equal((await cmd(`UID SEARCH OR SAVEDBEFORE 1-Jan-2000 SAVEDON ${imapDay(today)} SUBJECT new`))[0], '* SEARCH 2');
+  assert.match((await cmd('SEARCH SAVEDON notadate')).at(-1)!, /^t\d+ BAD /);
+});
+
+test('OBJECTID (RFC 8474): STATUS MAILBOXID stable across RENAME, new after DELETE and CREATE; EMAILID kept by COPY and MOVE; SEARCH EMAILID/THREADID', async () => {
+  const { cmd } = await session('oid');
+  await cmd('CREATE foo');
+  // Section 4.4's example: STATUS foo (MAILBOXID).
+  const st = await cmd('STATUS foo (MAILBOXID UIDVALIDITY)');
+  const m = /^\* STATUS foo \(UIDVALIDITY \d+ MAILBOXID \(([A-Za-z0-9_-]{1,255})\)\)$/.exec(st[0]!);
+  assert.ok(m, st[0]);
+  const fooId = m[1]!;
+  assert.notEqual(/MAILBOXID \(([^)]+)\)/.exec((await cmd('STATUS INBOX (MAILBOXID)'))[0]!)![1], fooId);
+  // Section 4.2: RENAME keeps the id.
+  assert.match((await cmd('RENAME foo renamed')).at(-1)!, /OK/);
+  assert.equal((await cmd('STATUS renamed (MAILBOXID)'))[0], `* STATUS renamed (MAILBOXID (${fooId}))`);
+  // A mailbox deleted and created again is another mailbox.
+  await cmd('DELETE renamed');
+  await cmd('CREATE renamed');
+  assert.notEqual(/MAILBOXID \(([^)]+)\)/.exec((await cmd('STATUS renamed (MAILBOXID)'))[0]!)![1], fooId);
+
+  // Section 5's examples: FETCH EMAILID THREADID; THREADID is NIL (no threads kept), EMAILID differs per message.
+  await append(cmd, 'INBOX', message('one', 'first\r\n'));
+  await append(cmd, 'INBOX', message('one', 'first\r\n'));
+  await cmd('SELECT INBOX');
+  const f = await cmd('FETCH 1:2 (EMAILID THREADID)');
+  const ids = f.slice(0, 2).map((l) => /^\* \d FETCH \(EMAILID \(([A-Za-z0-9_-]+)\) THREADID NIL\)$/.exec(l)?.[1]);
+  assert.ok(ids[0] && ids[1] && ids[0] !== ids[1], f.join('\n'));
+  // Section 5.1: a COPY (and a MOVE) keeps the EMAILID where the store allows, here Maildir.
+  await cmd('COPY 1 renamed');
+  await cmd('MOVE 2 renamed');
+  await cmd('SELECT renamed');
+  const copied = await cmd('UID FETCH 1:* (EMAILID)');
+  assert.equal(copied[0], `* 1 FETCH (UID 1 EMAILID (${ids[0]}))`);
+  assert.equal(copied[1], `* 2 FETCH (UID 2 EMAILID (${ids[1]}))`);
+  // Section 6: SEARCH EMAILID / THREADID.
+  assert.equal((await cmd(`UID SEARCH EMAILID ${ids[1]}`))[0], '* SEARCH 2');
+  assert.equal((await cmd(`SEARCH NOT EMAILID ${ids[1]}`))[0], '* SEARCH 1');
+  assert.equal((await cmd('SEARCH THREADID T64b478a75b7ea9'))[0], '* SEARCH');
+  assert.match((await cmd('SEARCH EMAILID bad.id')).at(-1)!, /^t\d+ BAD /);
+  // Still the same ids after a restart of Roost (derived from what the store keeps).
+  const inboxId = /MAILBOXID \(([^)]+)\)/.exec((await cmd('STATUS INBOX (MAILBOXID)'))[0]!)![1];
+  await h.stop();
+  h = await startRoost({ dataDir, keepData: true, users });
+  const again = await session('oid');
+  assert.equal((await again.cmd('STATUS INBOX (MAILBOXID)'))[0], `* STATUS INBOX (MAILBOXID (${inboxId}))`);
+  await again.cmd('EXAMINE renamed');
+  assert.deepEqual((await again.cmd('FETCH 1:2 (EMAILID)')).slice(0, 2), [`* 1 FETCH (EMAILID (${ids[0]}))`, `* 2 FETCH (EMAILID (${ids[1]}))`]);
+});
