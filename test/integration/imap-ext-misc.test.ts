@@ -142,3 +142,36 @@ test('OBJECTID (RFC 8474): STATUS MAILBOXID stable across RENAME, new after DELE
   await again.cmd('EXAMINE renamed');
   assert.deepEqual((await again.cmd('FETCH 1:2 (EMAILID)')).slice(0, 2), [`* 1 FETCH (EMAILID (${ids[0]}))`, `* 2 FETCH (EMAILID (${ids[1]}))`]);
 });
+
+const LOREM =
+  'Lorem ipsum dolor sit amet, consectetur adipiscing elit. Curabitur\r\naliquam turpis et ante dictum, et pulvinar dui congue.   Maecenas hendrerit,\r\n\tlorem non imperdiet pellentesque, nulla ligula blandit sem, sit amet varius massa elit et risus.\r\n';
+
+test('PREVIEW (RFC 8970): capability, 200 normalised characters, "" without text, decoded QP/base64/HTML, PREVIEW (LAZY)', async () => {
+  const { cmd } = await session('pv');
+  assert.ok((await cmd('CAPABILITY'))[0]!.split(' ').includes('PREVIEW'));
+  await append(cmd, 'INBOX', message('lorem', LOREM));
+  await append(cmd, 'INBOX', message('attachment only', '--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n', 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n'));
+  await append(cmd, 'INBOX', message('qp', 'Gr=C3=BC=C3=9Fe aus K=C3=B6ln,=\r\n  bis bald\r\n', 'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n'));
+  await append(cmd, 'INBOX', message('html', '<html><body><p>Hello <b>HTML</b></p><p>world</p></body></html>\r\n', 'MIME-Version: 1.0\r\nContent-Type: text/html\r\n'));
+  const big = 'Big message first line.\r\n' + 'x'.repeat(100) + '\r\n';
+  await append(cmd, 'INBOX', message('big', big + ('filler line of text\r\n').repeat(4000)));
+  await cmd('SELECT INBOX');
+  // Section 5's first example: RFC822.SIZE and PREVIEW of a long text; at most 200 characters, whitespace collapsed.
+  const r1 = await cmd('FETCH 1 (RFC822.SIZE PREVIEW)');
+  const expected = LOREM.replace(/\s+/g, ' ').slice(0, 200).trimEnd();
+  assert.equal(r1[0], `* 1 FETCH (RFC822.SIZE ${Buffer.byteLength(message('lorem', LOREM))} PREVIEW "${expected}")`);
+  // No text part: an empty preview, not NIL (NIL means "not available").
+  assert.equal((await cmd('FETCH 2 (PREVIEW)'))[0], '* 2 FETCH (PREVIEW "")');
+  // Decoded text: quoted-printable UTF-8 goes out as a literal while UTF8=ACCEPT is off; HTML without markup.
+  assert.equal((await cmd('FETCH 3 (PREVIEW)'))[0], `* 3 FETCH (PREVIEW {${Buffer.byteLength('Grüße aus Köln, bis bald')}}\n${'Grüße aus Köln, bis bald'})`);
+  assert.match((await cmd('FETCH 4 (PREVIEW)'))[0]!, /^\* 4 FETCH \(PREVIEW "Hello HTML\s?world"\)$/);
+  // Section 3.1: PREVIEW (LAZY) may answer NIL when a preview is costly (here a big message not yet previewed) ...
+  assert.equal((await cmd('FETCH 5 (UID PREVIEW (LAZY))'))[0], '* 5 FETCH (UID 5 PREVIEW NIL)');
+  assert.equal((await cmd('FETCH 1 (PREVIEW (LAZY))'))[0], `* 1 FETCH (PREVIEW "${expected}")`);
+  // ... and the same item without LAZY makes it; then it is cached and LAZY has it too.
+  assert.match((await cmd('FETCH 5 (PREVIEW)'))[0]!, /^\* 5 FETCH \(PREVIEW "Big message first line\. x{100} filler line of text filler/);
+  assert.match((await cmd('UID FETCH 5 (PREVIEW (LAZY) FLAGS)'))[0]!, /^\* 5 FETCH \(UID 5 PREVIEW "Big message first line\. x{100} filler[^"]*" FLAGS \(\\Recent\)\)$/);
+  assert.match((await cmd('FETCH 1 (PREVIEW (FUZZY))')).at(-1)!, /^t\d+ BAD /);
+  // PREVIEW does not set \Seen.
+  assert.equal((await cmd('FETCH 1 (FLAGS)'))[0], '* 1 FETCH (FLAGS (\\Recent))');
+});

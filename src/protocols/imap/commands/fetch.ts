@@ -1,5 +1,5 @@
 // FETCH and UID FETCH (RFC 9051 section 6.4.5 and 7.5.2, RFC 3501 6.4.5, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE, RFC 8514 SAVEDATE,
-// RFC 8474 EMAILID/THREADID):
+// RFC 8474 EMAILID/THREADID, RFC 8970 PREVIEW):
 // Attributes in Dovecot's order (plain items as requested, then body sections), implicit \Seen, streamed literals.
 import { parseFetchArgs, fetchItemName, type FetchArgs, type FetchAttribute } from '../proto/fetch-args.js';
 import { formatDateTime } from '../proto/datetime.js';
@@ -15,6 +15,7 @@ import { writePieces, type ResponsePiece } from '../fetch/write-response.js';
 import { enableCondstore } from '../condstore/condstore.js';
 import { sendVanishedEarlier, vanishedSince } from '../condstore/qresync.js';
 import { emailId, THREADID_NIL } from '../objectid/ids.js';
+import { cachedPreview, formatPreview, LAZY_PREVIEW_MAX_BYTES, loadPreview } from '../fetch/preview.js';
 
 /** Items sent after the plain ones, in request order, each a literal or a number (as Dovecot orders them). */
 function isBodyItem(a: FetchAttribute): boolean {
@@ -53,8 +54,10 @@ function plan(args: FetchArgs, byUid: boolean, readOnly: boolean): FetchPlan {
   };
 }
 
-function plainItem(s: ImapSessionApi, box: SelectedMailbox, msg: MessageMeta, a: FetchAttribute, layout: MessageLayout | undefined): string {
+function plainItem(s: ImapSessionApi, box: SelectedMailbox, msg: MessageMeta, a: FetchAttribute, layout: MessageLayout | undefined, preview?: string): string {
   switch (a.kind) {
+    case 'PREVIEW':
+      return formatPreview(preview, s.utf8Names);
     case 'FLAGS':
       return `FLAGS ${formatFlagList(clientFlags(s, box, msg))}`;
     case 'UID':
@@ -136,8 +139,17 @@ async function runFetch(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pr
     const pieces: ResponsePiece[] = [];
     try {
       const content = p.content ? await box.mailbox.openMessage(msg.uid) : undefined;
-      const layout = p.layout ? await loadLayout(box.mailbox, msg.uid, content) : undefined;
-      const items = p.plain.map((a) => plainItem(s, box, msg, a, layout));
+      let layout = p.layout ? await loadLayout(box.mailbox, msg.uid, content) : undefined;
+      let preview: string | undefined;
+      const previewAttr = p.plain.find((a) => a.kind === 'PREVIEW');
+      if (previewAttr?.kind === 'PREVIEW') {
+        preview = cachedPreview(box.mailbox, msg.uid);
+        if (preview === undefined && (!previewAttr.lazy || msg.size <= LAZY_PREVIEW_MAX_BYTES)) {
+          layout ??= await loadLayout(box.mailbox, msg.uid, content);
+          preview = await loadPreview(box.mailbox, msg.uid, layout, async () => content ?? (await box.mailbox.openMessage(msg.uid)));
+        }
+      }
+      const items = p.plain.map((a) => plainItem(s, box, msg, a, layout, preview));
       if (seenNow.has(msg.uid) && !p.plain.some((a) => a.kind === 'FLAGS')) {
         items.push(plainItem(s, box, msg, { kind: 'FLAGS' }, layout));
         // The implicit \Seen changed the modseq; with CONDSTORE on, the unsolicited FLAGS carry it (RFC 7162 3.1.4).
@@ -164,7 +176,7 @@ export const fetchCommand: ImapCommandSpec = {
   name: 'FETCH',
   states: ['selected'],
   deferExpunges: true,
-  capabilities: () => ['BINARY', 'SAVEDATE'],
+  capabilities: () => ['BINARY', 'SAVEDATE', 'PREVIEW'],
   run: (s, cmd) => runFetch(s, cmd, false),
 };
 

@@ -1,10 +1,10 @@
 // FETCH / UID FETCH arguments: sequence set, data items (macros, BODY[section]<partial>, BINARY...) and
 // modifiers. Implements RFC 9051 section 6.4.5 and section 9 (fetch, fetch-att), RFC 3501 6.4.5 (RFC822.*),
 // RFC 3516 (BINARY, BINARY.PEEK, BINARY.SIZE), RFC 7162 3.1.4 / 3.2.6 (MODSEQ, CHANGEDSINCE, VANISHED),
-// RFC 8474 (EMAILID, THREADID), RFC 8514 (SAVEDATE).
+// RFC 8474 (EMAILID, THREADID), RFC 8514 (SAVEDATE), RFC 8970 section 3.1 (PREVIEW, PREVIEW (LAZY)).
 //
 // Public API:
-//   type FetchAttribute = SimpleFetchAttribute | BodySectionFetch | BinaryFetch | BinarySizeFetch
+//   type FetchAttribute = SimpleFetchAttribute | BodySectionFetch | BinaryFetch | BinarySizeFetch | PreviewFetch
 //   interface FetchArgs { sequence; attributes; macro?; changedSince?: bigint; vanished: boolean }
 //   parseFetchArgs(args: readonly ImapToken[], opts?: { uid?: boolean }): FetchArgs
 //     UID FETCH (opts.uid) adds the UID item, CHANGEDSINCE adds MODSEQ, as RFC 9051 / RFC 7162 require.
@@ -60,7 +60,12 @@ export interface BinarySizeFetch {
   readonly kind: 'BINARY.SIZE';
   readonly part: readonly number[];
 }
-export type FetchAttribute = SimpleFetchAttribute | BodySectionFetch | BinaryFetch | BinarySizeFetch;
+export interface PreviewFetch {
+  readonly kind: 'PREVIEW';
+  /** PREVIEW (LAZY): NIL is fine when a preview is not readily available. */
+  readonly lazy: boolean;
+}
+export type FetchAttribute = SimpleFetchAttribute | BodySectionFetch | BinaryFetch | BinarySizeFetch | PreviewFetch;
 
 export interface FetchArgs {
   readonly sequence: SequenceSet;
@@ -108,6 +113,7 @@ function parseAttribute(t: ImapToken): FetchAttribute {
   if (t.type === 'atom') {
     const name = t.value.toUpperCase();
     if (SIMPLE.has(name)) return { kind: name as SimpleFetchKind };
+    if (name === 'PREVIEW') return { kind: 'PREVIEW', lazy: false };
     throw new ProtocolError(`Invalid fetch attribute ${t.value.slice(0, 40)}`);
   }
   if (t.type === 'section') {
@@ -130,7 +136,29 @@ function parseAttribute(t: ImapToken): FetchAttribute {
   throw new ProtocolError('Invalid fetch attribute');
 }
 
+function isPreview(t: ImapToken): boolean {
+  return t.type === 'atom' && t.value.toUpperCase() === 'PREVIEW';
+}
+
+/** A list right after a lone PREVIEW is its modifiers when it holds only atoms (fetch modifiers hold values too). */
+function isPreviewModifiers(t: ImapToken): boolean {
+  return t.type === 'list' && t.items.length > 0 && t.items.every((m) => m.type === 'atom' && m.value.toUpperCase() === 'LAZY');
+}
+
+function previewAttribute(mods: Extract<ImapToken, { type: 'list' }> | undefined): FetchAttribute {
+  let lazy = false;
+  if (mods) {
+    if (mods.items.length === 0) throw new ProtocolError('Empty PREVIEW modifier list');
+    for (const m of mods.items) {
+      if (m.type !== 'atom' || m.value.toUpperCase() !== 'LAZY') throw new ProtocolError('Unknown PREVIEW modifier');
+      lazy = true;
+    }
+  }
+  return { kind: 'PREVIEW', lazy };
+}
+
 function sameAttribute(a: FetchAttribute, b: FetchAttribute): boolean {
+  if (a.kind === 'PREVIEW' && b.kind === 'PREVIEW') return true;
   return fetchItemName(a) === fetchItemName(b) && JSON.stringify(a) === JSON.stringify(b);
 }
 
@@ -146,7 +174,19 @@ export function parseFetchArgs(args: readonly ImapToken[], opts: { uid?: boolean
     attributes = MACROS[macro]!.map((kind) => ({ kind }));
   } else if (itemsToken.type === 'list') {
     if (itemsToken.items.length === 0) throw new ProtocolError('Empty fetch attribute list');
-    attributes = itemsToken.items.map(parseAttribute);
+    const items = itemsToken.items;
+    for (let i = 0; i < items.length; i++) {
+      const t = items[i]!;
+      if (isPreview(t)) {
+        // PREVIEW may be followed by its modifier list: "PREVIEW (LAZY)" (RFC 8970 section 6).
+        const mods = items[i + 1]?.type === 'list' ? (items[++i] as Extract<ImapToken, { type: 'list' }>) : undefined;
+        attributes.push(previewAttribute(mods));
+      } else {
+        attributes.push(parseAttribute(t));
+      }
+    }
+  } else if (isPreview(itemsToken) && cursor.peek()?.type === 'list' && isPreviewModifiers(cursor.peek()!)) {
+    attributes = [previewAttribute(cursor.next('PREVIEW modifiers') as Extract<ImapToken, { type: 'list' }>)];
   } else {
     attributes = [parseAttribute(itemsToken)];
   }
@@ -175,7 +215,11 @@ export function parseFetchArgs(args: readonly ImapToken[], opts: { uid?: boolean
   if (opts.uid && !attributes.some((a) => a.kind === 'UID')) attributes.push({ kind: 'UID' });
   if (changedSince !== undefined && !attributes.some((a) => a.kind === 'MODSEQ')) attributes.push({ kind: 'MODSEQ' });
   const unique: FetchAttribute[] = [];
-  for (const a of attributes) if (!unique.some((u) => sameAttribute(u, a))) unique.push(a);
+  for (const a of attributes) {
+    const i = unique.findIndex((u) => sameAttribute(u, a));
+    if (i < 0) unique.push(a);
+    else if (a.kind === 'PREVIEW' && !a.lazy) unique[i] = a;
+  }
 
   return {
     sequence,
