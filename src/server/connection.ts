@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { normalizeIp } from '../lib/networks.js';
 import type { Logger } from '../lib/logger.js';
+import type { ClientInfo } from '../auth/service.js';
 
 export interface ConnectionInfo {
   service: string;
@@ -72,6 +73,19 @@ export class Connection extends EventEmitter {
       localPort: transport?.localPort ?? s.localPort ?? 0,
     };
     this.attach(this.socket);
+  }
+
+  /** Who is asking, as the auth service wants it for a login on this connection. */
+  clientInfo(): ClientInfo {
+    return {
+      service: this.info.service,
+      remoteIp: this.info.remoteIp,
+      remotePort: this.info.remotePort,
+      localIp: this.info.localIp,
+      localPort: this.info.localPort,
+      secured: this.secured,
+      sessionId: this.id,
+    };
   }
 
   /** The current socket, for protocol libraries that take a socket (closing it closes the connection). */

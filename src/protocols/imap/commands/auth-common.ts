@@ -4,15 +4,7 @@ import type { SaslStep, ClientInfo } from '../../../auth/service.js';
 import { no, type Completion, type ImapSessionApi } from '../types.js';
 
 export function clientInfo(s: ImapSessionApi): ClientInfo {
-  return {
-    service: 'imap',
-    remoteIp: s.conn.info.remoteIp,
-    remotePort: s.conn.info.remotePort,
-    localIp: s.conn.info.localIp,
-    localPort: s.conn.info.localPort,
-    secured: s.conn.secured,
-    sessionId: s.conn.id,
-  };
+  return s.conn.clientInfo();
 }
 
 export async function finishLogin(s: ImapSessionApi, result: SaslStep): Promise<Completion> {

@@ -19,13 +19,5 @@ export const passCommand: Pop3Command = {
 };
 
 export function clientInfo(s: import('../types.js').Pop3SessionApi) {
-  return {
-    service: 'pop3',
-    remoteIp: s.conn.info.remoteIp,
-    remotePort: s.conn.info.remotePort,
-    localIp: s.conn.info.localIp,
-    localPort: s.conn.info.localPort,
-    secured: s.conn.secured,
-    sessionId: s.conn.id,
-  };
+  return s.conn.clientInfo();
 }
