@@ -1,5 +1,5 @@
-// MD5-CRYPT scheme: the FreeBSD/glibc $1$ crypt (and Apache's $apr1$ variant), computed on the
-// crypt worker thread; Dovecot writes {MD5-CRYPT}$1$salt$hash and accepts {MD5} as an alias.
+// MD5-CRYPT scheme: the FreeBSD/glibc $1$ crypt (and Apache's $apr1$ variant), computed on a
+// crypt worker thread with node:crypto; Dovecot writes {MD5-CRYPT}$1$salt$hash and accepts {MD5} as an alias.
 import { md5Crypt } from './crypt-worker.js';
 import { verifyCryptString } from './crypt-verify.js';
 import { cryptSalt } from './salt.js';
@@ -15,6 +15,6 @@ export const md5CryptScheme: PasswordScheme = {
     return verifyCryptString(prefix, password, stored, md5Crypt);
   },
   async generate(password) {
-    return Buffer.from(await md5Crypt(password, `$1$${cryptSalt(8)}`), 'utf8');
+    return md5Crypt(password, `$1$${cryptSalt(8)}`);
   },
 };

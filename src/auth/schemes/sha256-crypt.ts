@@ -1,5 +1,5 @@
-// SHA256-CRYPT scheme: glibc crypt $5$ (Drepper's SHA-crypt, optional rounds=N), computed on the
-// crypt worker thread; Dovecot's {SHA256-CRYPT}$5$salt$hash layout.
+// SHA256-CRYPT scheme: glibc crypt $5$ (Drepper's SHA-crypt, optional rounds=N), computed on a
+// crypt worker thread with node:crypto; Dovecot's {SHA256-CRYPT}$5$salt$hash layout.
 import { shaCrypt } from './crypt-worker.js';
 import { verifyCryptString } from './crypt-verify.js';
 import { cryptSalt } from './salt.js';
@@ -13,6 +13,6 @@ export const sha256CryptScheme: PasswordScheme = {
   },
   async generate(password, opts) {
     const rounds = opts.rounds && opts.rounds !== 5000 ? `rounds=${opts.rounds}$` : '';
-    return Buffer.from(await shaCrypt(password, `$5$${rounds}${cryptSalt(16)}`), 'utf8');
+    return shaCrypt(password, `$5$${rounds}${cryptSalt(16)}`);
   },
 };
