@@ -25,15 +25,21 @@ after(async () => {
 
 type Cmd = (text: string | Buffer) => Promise<string[]>;
 
+function utf8(byteString: string): string {
+  return Buffer.from(byteString, 'latin1').toString('utf8');
+}
+
 /** Reads lines (literals joined into their line) up to the completion of `tag`. */
 async function readReply(c: LineClient, tag: string): Promise<string[]> {
   const out: string[] = [];
   for (;;) {
-    let line = await c.readLine();
-    if (line === null) throw new Error(`closed during ${tag}`);
+    const raw = await c.readLine();
+    if (raw === null) throw new Error(`closed during ${tag}`);
+    // LineClient gives byte strings (latin1); the test reads UTF-8.
+    let line = utf8(raw);
     while (/~?\{(\d+)\}$/.test(line)) {
       const n = Number(/\{(\d+)\}$/.exec(line)![1]);
-      line += '\n' + (await c.readBytes(n)).toString('utf8') + ((await c.readLine()) ?? '');
+      line += '\n' + (await c.readBytes(n)).toString('utf8') + utf8((await c.readLine()) ?? '');
     }
     out.push(line);
     if (line.startsWith(`${tag} `)) return out;
@@ -174,4 +180,38 @@ test('PREVIEW (RFC 8970): capability, 200 normalised characters, "" without text
   assert.match((await cmd('FETCH 1 (PREVIEW (FUZZY))')).at(-1)!, /^t\d+ BAD /);
   // PREVIEW does not set \Seen.
   assert.equal((await cmd('FETCH 1 (FLAGS)'))[0], '* 1 FETCH (FLAGS (\\Recent))');
+});
+
+test('UTF8=ACCEPT (RFC 6855): ENABLE, UTF-8 names and quoted strings, APPEND UTF8 (literal8), SEARCH CHARSET', async () => {
+  const before = await session('u8');
+  assert.ok((await before.cmd('CAPABILITY'))[0]!.split(' ').includes('UTF8=ACCEPT'));
+  const u8msg = Buffer.from('From: Jörg <jörg@example.com>\r\nTo: b@example.com\r\nSubject: Grüße aus Köln\r\n\r\nHallo Jörg!\r\n', 'utf8');
+  // Section 4: the UTF8 data item is only for clients that enabled UTF8=ACCEPT.
+  const refused = await before.cmd(Buffer.concat([Buffer.from(`APPEND INBOX UTF8 (~{${u8msg.length}+}\r\n`), u8msg, Buffer.from(')')]));
+  assert.match(refused.at(-1)!, /^t\d+ BAD /);
+  // Without UTF8=ACCEPT a UTF-8 mailbox name goes out in modified UTF-7.
+  assert.match((await before.cmd('CREATE Entw&APw-rfe')).at(-1)!, /^t\d+ OK /);
+  assert.deepEqual((await before.cmd('LIST "" "Entw*"')).slice(0, 1), ['* LIST (\\HasNoChildren) "." Entw&APw-rfe']);
+
+  const { cmd } = await session('u8');
+  // Section 3's example: ENABLE UTF8=ACCEPT is answered by ENABLED.
+  assert.deepEqual(await cmd('ENABLE UTF8=ACCEPT'), ['* ENABLED UTF8=ACCEPT', 't2 OK Enabled.']);
+  assert.deepEqual(await cmd('ENABLE UTF8=ACCEPT'), ['* ENABLED', 't3 OK Enabled.']);
+  // Mailbox names are UTF-8 both ways now, quoted strings may hold UTF-8.
+  assert.deepEqual((await cmd('LIST "" "Entw*"')).slice(0, 1), ['* LIST (\\HasNoChildren) "." "Entwürfe"']);
+  assert.match((await cmd('CREATE "Ärger.Öl"')).at(-1)!, /^t\d+ OK /);
+  assert.deepEqual((await cmd('LIST "" "Ärger.*"')).slice(0, 1), ['* LIST (\\HasNoChildren) "." "Ärger.Öl"']);
+  // Section 4: APPEND with UTF8 (literal8); a plain literal in UTF8 (...) is BAD.
+  const saved = await cmd(Buffer.concat([Buffer.from(`APPEND "Entwürfe" UTF8 (~{${u8msg.length}+}\r\n`), u8msg, Buffer.from(')')]));
+  assert.match(saved.at(-1)!, /^t\d+ OK \[APPENDUID \d+ 1\]/);
+  assert.match((await cmd(Buffer.concat([Buffer.from(`APPEND INBOX UTF8 ({${u8msg.length}+}\r\n`), u8msg, Buffer.from(')')]))).at(-1)!, /^t\d+ BAD /);
+  await cmd('SELECT "Entwürfe"');
+  const body = await cmd('FETCH 1 (BODY.PEEK[])');
+  assert.equal(body[0], `* 1 FETCH (BODY[] {${u8msg.length}}\n${u8msg.toString('utf8')})`);
+  // SEARCH: UTF-8 in a quoted string matches the 8-bit header; another charset is refused once UTF8=ACCEPT is on.
+  assert.equal((await cmd('SEARCH SUBJECT "grüße"'))[0], '* SEARCH 1');
+  assert.equal((await cmd('SEARCH FROM "jörg"'))[0], '* SEARCH 1');
+  assert.match((await cmd('SEARCH CHARSET ISO-8859-1 SUBJECT x')).at(-1)!, /^t\d+ BAD \[BADCHARSET/);
+  // PREVIEW (RFC 8970) text with UTF-8 is now a quoted string.
+  assert.equal((await cmd('FETCH 1 (PREVIEW)'))[0], '* 1 FETCH (PREVIEW "Hallo Jörg!")');
 });

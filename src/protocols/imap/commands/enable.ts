@@ -1,13 +1,15 @@
 // ENABLE (RFC 5161, RFC 9051 section 6.3.1): turns on extensions that change server responses;
-// answers with the ones newly enabled. Known here: IMAP4rev2, CONDSTORE and QRESYNC (RFC 7162 3.1, 3.2.3).
+// answers with the ones newly enabled. Known here: IMAP4rev2, CONDSTORE and QRESYNC (RFC 7162 3.1, 3.2.3), UTF8=ACCEPT
+// (RFC 6855 section 3).
 import { ArgCursor } from '../proto/arg-cursor.js';
 import { ok, type ImapCommandSpec } from '../types.js';
 
-export const ENABLEABLE = new Set(['IMAP4REV2', 'CONDSTORE', 'QRESYNC']);
+export const ENABLEABLE = new Set(['IMAP4REV2', 'CONDSTORE', 'QRESYNC', 'UTF8=ACCEPT']);
 
 export const enableCommand: ImapCommandSpec = {
   name: 'ENABLE',
   states: ['authenticated'],
+  capabilities: () => ['UTF8=ACCEPT'],
   run(s, cmd) {
     const args = new ArgCursor(cmd.args);
     const newly: string[] = [];
