@@ -187,6 +187,23 @@ export class UserIndex {
     return this.mailboxes.get(mailbox);
   }
 
+  /**
+   * The records of a mailbox as sessions see them, kept while the mailbox's counters stay the same: every
+   * change (new message, flag change, expunge) moves HIGHESTMODSEQ, the message count or UIDNEXT. The
+   * objects are shared and never changed in place, so a SELECT of a large mailbox need not decode it again.
+   */
+  private readonly viewCache = new Map<string, { key: string; value: unknown[] }>();
+
+  cachedView<T>(mailbox: string, build: (records: MessageRecord[]) => T[]): T[] {
+    const st = this.state(mailbox);
+    const key = st ? `${st.uidValidity}:${st.highestModseq}:${st.messages}:${st.uidNext}` : '';
+    const hit = this.viewCache.get(mailbox);
+    if (hit && key && hit.key === key) return hit.value as T[];
+    const value = build(this.records(mailbox));
+    if (key) this.viewCache.set(mailbox, { key, value });
+    return value;
+  }
+
   records(mailbox: string): MessageRecord[] {
     return [...this.messages.getRange({ start: [mailbox, 0], end: [mailbox, Number.MAX_SAFE_INTEGER] })].map((e) => e.value);
   }

@@ -259,7 +259,7 @@ export class MailboxSessionImpl extends EventEmitter {
     shared.on('changes', session.onChanges);
     await session.claimRecent();
     const state = shared.state();
-    session.view = shared.index.records(shared.name).map(recordToMeta);
+    session.view = shared.index.cachedView(shared.name, (records) => records.map(recordToMeta)).slice();
     session.reindex();
     session.knownModseq = state.highestModseq;
     return session;
