@@ -20,38 +20,41 @@ export class DotStuffing {
   }
 
   process(chunk: Buffer): Buffer {
-    if (this.done) return Buffer.alloc(0);
+    if (this.done || chunk.length === 0) return this.done ? Buffer.alloc(0) : chunk;
     const out: Buffer[] = [];
     let start = 0;
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i];
+    let pos = 0;
+    // Whole lines are skipped with indexOf; only line starts and ends are looked at.
+    while (pos < chunk.length) {
       if (this.atLineStart) {
         if (this.inBody && this.bodyLinesLeft !== undefined && this.bodyLinesLeft <= 0) {
-          out.push(chunk.subarray(start, i));
+          out.push(chunk.subarray(start, pos));
           this.done = true;
           this.lastByte = 10;
           return Buffer.concat(out);
         }
-        if (b === 0x2e) {
-          out.push(chunk.subarray(start, i), DOT);
-          start = i;
+        if (chunk[pos] === 0x2e) {
+          out.push(chunk.subarray(start, pos), DOT);
+          start = pos;
         }
         this.atLineStart = false;
         this.lineIsEmpty = true;
       }
-      if (b === 10) {
-        this.atLineStart = true;
-        if (!this.inBody) {
-          if (this.lineIsEmpty) this.inBody = true;
-        } else if (this.bodyLinesLeft !== undefined) {
-          this.bodyLinesLeft--;
-        }
-      } else if (b !== 13) {
-        this.lineIsEmpty = false;
+      const nl = chunk.indexOf(10, pos);
+      const end = nl < 0 ? chunk.length : nl;
+      // A line holding anything but a CR is not the blank line that ends the header.
+      if (this.lineIsEmpty && end > pos && !(end - pos === 1 && chunk[pos] === 13)) this.lineIsEmpty = false;
+      if (nl < 0) break;
+      this.atLineStart = true;
+      if (!this.inBody) {
+        if (this.lineIsEmpty) this.inBody = true;
+      } else if (this.bodyLinesLeft !== undefined) {
+        this.bodyLinesLeft--;
       }
-      this.lastByte = b;
+      pos = nl + 1;
     }
-    if (start === 0) return chunk;
+    this.lastByte = chunk[chunk.length - 1]!;
+    if (out.length === 0) return chunk;
     out.push(chunk.subarray(start));
     return Buffer.concat(out);
   }

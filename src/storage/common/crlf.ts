@@ -101,23 +101,23 @@ export class LfToCrlf extends Transform {
 /** CRLF size of a buffer holding LF (or mixed) line ends. */
 export function crlfSize(buf: Buffer): number {
   let extra = 0;
-  let prev = -1;
-  for (const b of buf) {
-    if (b === LF && prev !== CR) extra++;
-    prev = b;
-  }
+  for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) if (i === 0 || buf[i - 1] !== CR) extra++;
   return buf.length + extra;
 }
 
-/** The buffer with every bare LF turned into CRLF. */
+/** The buffer with every bare LF turned into CRLF (the line ends are found with indexOf, the rest copied whole). */
 export function toCrlf(buf: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(crlfSize(buf));
+  const size = crlfSize(buf);
+  if (size === buf.length) return buf;
+  const out = Buffer.allocUnsafe(size);
   let n = 0;
-  let prev = -1;
-  for (const b of buf) {
-    if (b === LF && prev !== CR) out[n++] = CR;
-    out[n++] = b;
-    prev = b;
+  let from = 0;
+  for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) {
+    if (i > 0 && buf[i - 1] === CR) continue;
+    n += buf.copy(out, n, from, i);
+    out[n++] = CR;
+    from = i;
   }
+  buf.copy(out, n, from);
   return out;
 }
