@@ -28,29 +28,36 @@ export function copyUidCode(result: CopyResult): string | undefined {
   return `COPYUID ${result.uidValidity} ${src} ${ascending ? compressNumbers(dest) : dest.join(',')}`;
 }
 
-/** The destination does not exist: the client may CREATE it and try again. */
-export function transferFailure(err: unknown): Completion | undefined {
-  if (isStorageError(err) && err.code === 'NOTFOUND') return no('Mailbox does not exist.', 'TRYCREATE');
-  return undefined;
-}
-
-async function runCopy(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Promise<Completion> {
+/**
+ * What COPY and MOVE share: resolve the set, check the destination, transfer. Returns the storage result, or
+ * the completion to answer with (no messages, or [TRYCREATE] when the destination does not exist, RFC 9051 7.1).
+ */
+export async function transferMessages(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean, how: 'copy' | 'move'): Promise<CopyResult | Completion> {
   const { set, destination } = parseTransferArgs(s, cmd);
   const box = s.selected!;
   const targets = box.resolve(set, byUid);
-  let result: CopyResult;
+  if (how === 'move' && box.readOnly) return no('Mailbox is read-only.', 'READ-ONLY');
   try {
-    await s.storage!.status(destination);
-    if (targets.length === 0) return ok('No messages found.');
-    result = await box.mailbox.copy(
-      targets.map((t) => t.msg.uid),
-      destination,
-    );
+    if (targets.length === 0) {
+      // Nothing to transfer, but a missing destination is still reported as such.
+      await s.storage!.status(destination);
+      return ok('No messages found.');
+    }
+    const uids = targets.map((t) => t.msg.uid);
+    return await (how === 'copy' ? box.mailbox.copy(uids, destination) : box.mailbox.move(uids, destination));
   } catch (err) {
-    const failure = transferFailure(err);
-    if (failure) return failure;
+    if (isStorageError(err) && err.code === 'NOTFOUND') return no('Mailbox does not exist.', 'TRYCREATE');
     throw err;
   }
+}
+
+export function isCompletion(r: CopyResult | Completion): r is Completion {
+  return 'status' in r;
+}
+
+async function runCopy(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Promise<Completion> {
+  const result = await transferMessages(s, cmd, byUid, 'copy');
+  if (isCompletion(result)) return result;
   // Messages expunged meanwhile are skipped; COPYUID names exactly the ones copied.
   return ok('Copy completed.', copyUidCode(result));
 }
