@@ -3,31 +3,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRoost, type RoostHandle } from '../helpers/roost.js';
-import { LineClient } from '../helpers/line-client.js';
+import { taggedSession, type TaggedSession } from '../helpers/imap-session.js';
 
 const USER = { name: 'carol', password: 'secret' };
 
-interface Session {
-  c: LineClient;
-  /** Sends one command; returns its untagged lines and the tagged line rewritten to start with "TAG". */
-  cmd(text: string): Promise<string[]>;
-  close(): void;
-}
+type Session = TaggedSession;
 
-async function login(port: number): Promise<Session> {
-  const c = await LineClient.connect({ port });
-  await c.readLine();
-  let n = 0;
-  const cmd = async (text: string): Promise<string[]> => {
-    const tag = `c${++n}`;
-    c.send(`${tag} ${text}\r\n`);
-    const lines = await c.readUntil((l) => l.startsWith(`${tag} `), 60_000);
-    lines[lines.length - 1] = `TAG ${lines[lines.length - 1]!.slice(tag.length + 1)}`;
-    return lines;
-  };
-  assert.match((await cmd(`LOGIN ${USER.name} ${USER.password}`)).at(-1)!, /^TAG OK/);
-  return { c, cmd, close: () => c.close() };
-}
+const login = (port: number): Promise<Session> => taggedSession(port, USER.name, USER.password, 'c');
 
 function message(i: number): Buffer {
   return Buffer.from(`From: sender${i}@example.com\r\nTo: carol@example.com\r\nSubject: message ${i}\r\nMessage-ID: <m${i}@example.com>\r\n\r\nBody ${i}\r\n`);

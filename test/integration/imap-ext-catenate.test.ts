@@ -5,6 +5,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRoost, type RoostHandle } from '../helpers/roost.js';
 import { LineClient } from '../helpers/line-client.js';
+import { readReply } from '../helpers/imap-session.js';
 
 let h: RoostHandle;
 const clients: LineClient[] = [];
@@ -22,21 +23,6 @@ after(async () => {
 });
 
 type Cmd = (text: string) => Promise<string[]>;
-
-/** Reads lines (literals joined into their line) up to the completion of `tag`. */
-async function readReply(c: LineClient, tag: string): Promise<string[]> {
-  const out: string[] = [];
-  for (;;) {
-    let line = await c.readLine();
-    if (line === null) throw new Error(`closed during ${tag}`);
-    while (/\{(\d+)\}$/.test(line)) {
-      const n = Number(/\{(\d+)\}$/.exec(line)![1]);
-      line += '\n' + (await c.readBytes(n)).toString('latin1') + ((await c.readLine()) ?? '');
-    }
-    out.push(line);
-    if (line.startsWith(`${tag} `)) return out;
-  }
-}
 
 async function session(user: string): Promise<Cmd> {
   const c = await LineClient.connect({ port: h.ports.imap });

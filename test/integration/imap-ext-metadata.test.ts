@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRoost, type RoostHandle } from '../helpers/roost.js';
 import { LineClient } from '../helpers/line-client.js';
+import { readReply } from '../helpers/imap-session.js';
 import { runPython } from '../helpers/python.js';
 import { requirePeer, startDovecot } from '../interop/peers.js';
 import { normalizeTranscript } from '../interop/imap-normalize.js';
@@ -26,21 +27,6 @@ after(async () => {
 });
 
 type Cmd = (text: string) => Promise<string[]>;
-
-/** Reads lines (literals joined into their line) up to the completion of `tag`. */
-async function readReply(c: LineClient, tag: string): Promise<string[]> {
-  const out: string[] = [];
-  for (;;) {
-    let line = await c.readLine();
-    if (line === null) throw new Error(`closed during ${tag}`);
-    while (/\{(\d+)\}$/.test(line)) {
-      const n = Number(/\{(\d+)\}$/.exec(line)![1]);
-      line += '\n' + (await c.readBytes(n)).toString('latin1') + ((await c.readLine()) ?? '');
-    }
-    out.push(line);
-    if (line.startsWith(`${tag} `)) return out;
-  }
-}
 
 async function session(port: number, user: string, password = `${user}-secret`): Promise<{ c: LineClient; cmd: Cmd }> {
   const c = await LineClient.connect({ port });

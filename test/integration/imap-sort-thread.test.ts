@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRoost, repoRoot, type RoostHandle } from '../helpers/roost.js';
-import { LineClient } from '../helpers/line-client.js';
+import { taggedSession, type TaggedSession } from '../helpers/imap-session.js';
 import { runPython } from '../helpers/python.js';
 import { makeTraversable, requirePeer, startDovecot } from '../interop/peers.js';
 
@@ -22,26 +22,9 @@ const corpus = dirs.flatMap((d) =>
 /** Internal dates that are not in message order, with ties, so ARRIVAL and the DATE fallback have work to do. */
 const dateOf = (i: number): string => `${String(1 + ((i * 7) % 28)).padStart(2, '0')}-Mar-2024 ${String(10 + (i % 3)).padStart(2, '0')}:00:00 +0000`;
 
-interface Session {
-  c: LineClient;
-  cmd(text: string): Promise<string[]>;
-  close(): void;
-}
+type Session = TaggedSession;
 
-async function login(port: number): Promise<Session> {
-  const c = await LineClient.connect({ port });
-  await c.readLine();
-  let n = 0;
-  const cmd = async (text: string): Promise<string[]> => {
-    const tag = `t${++n}`;
-    c.send(`${tag} ${text}\r\n`);
-    const lines = await c.readUntil((l) => l.startsWith(`${tag} `), 60_000);
-    lines[lines.length - 1] = `TAG ${lines[lines.length - 1]!.slice(tag.length + 1)}`;
-    return lines;
-  };
-  assert.match((await cmd(`LOGIN ${USER.name} ${USER.password}`)).at(-1)!, /^TAG OK/);
-  return { c, cmd, close: () => c.close() };
-}
+const login = (port: number): Promise<Session> => taggedSession(port, USER.name, USER.password, 't');
 
 async function fill(s: Session, mailbox: string): Promise<void> {
   for (const [i, m] of corpus.entries()) {
