@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.js';
 import { getLogger } from '../lib/logger.js';
 import { findMechanism, type MechanismBackend, type MechanismDefinition, type MechanismFlag, type MechanismOptions, type MechanismSession } from './mech/index.js';
 import type { CredentialsAnswer, CredentialsKind } from './mech/types.js';
-import { isLoopback, networkMatcher } from './networks.js';
+import { isLoopback, NetworkList } from '../lib/networks.js';
 import { PasswdFile } from './passwd-file.js';
 import { PasswdFilePassdb } from './passdb/passwd-file.js';
 import { PasswdFileUserdb } from './userdb/passwd-file.js';
@@ -55,7 +55,7 @@ function resolveDataPath(dataDir: string, p: string): string {
 
 export class AuthService {
   private readonly now: () => number;
-  private readonly trusted: ReturnType<typeof networkMatcher>;
+  private readonly trusted: NetworkList;
   private readonly penalties = new Map<string, PenaltyEntry>();
   private readonly positiveCache = new Map<string, CacheEntry>();
   private readonly negativeCache = new Map<string, number>();
@@ -73,7 +73,7 @@ export class AuthService {
     opts: AuthServiceOptions,
   ) {
     this.now = opts.now ?? Date.now;
-    this.trusted = networkMatcher(config.server.login_trusted_networks);
+    this.trusted = new NetworkList(config.server.login_trusted_networks);
     passdb.onChange?.(() => this.flushCache());
   }
 
@@ -105,7 +105,7 @@ export class AuthService {
 
   /** DECISIONS.md: secured means TLS, loopback, or a login_trusted_networks address. */
   isSecured(remoteIp: string, tls: boolean): boolean {
-    return tls || isLoopback(remoteIp) || this.trusted.matches(remoteIp);
+    return tls || isLoopback(remoteIp) || this.trusted.contains(remoteIp);
   }
 
   private plaintextAllowed(info: Pick<ClientInfo, 'secured'>): boolean {
@@ -289,8 +289,8 @@ export class AuthService {
     if (extra.allow_nets !== undefined) {
       const nets = extra.allow_nets.split(',').map((s) => s.trim()).filter(Boolean);
       const local = nets.includes('local') && !info.remoteIp;
-      const matcher = networkMatcher(nets.filter((n) => n !== 'local'));
-      if (!local && !matcher.matches(info.remoteIp)) return `remote ip ${info.remoteIp || '(none)'} not in allow_nets`;
+      const matcher = new NetworkList(nets.filter((n) => n !== 'local'), { lenient: true });
+      if (!local && !matcher.contains(info.remoteIp)) return `remote ip ${info.remoteIp || '(none)'} not in allow_nets`;
     }
     return undefined;
   }

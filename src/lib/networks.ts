@@ -18,17 +18,29 @@ export function isLoopback(ip: string): boolean {
 export class NetworkList {
   private readonly list = new BlockList();
   readonly size: number;
-  constructor(networks: readonly string[]) {
+  /** Entries that are not networks (only collected with `lenient`; otherwise the constructor throws). */
+  readonly invalid: string[] = [];
+
+  /**
+   * @param lenient skip and collect entries that are not networks (data such as a passdb's allow_nets field),
+   *   instead of throwing (configuration, which is validated at start-up)
+   */
+  constructor(networks: readonly string[], opts: { lenient?: boolean } = {}) {
     for (const n of networks) {
       const m = /^\[?([^\]/]+)\]?(?:\/(\d+))?$/.exec(n.trim());
-      if (!m) throw new Error(`not a network: ${n}`);
-      const family = isIP(m[1]);
-      if (!family) throw new Error(`not a network: ${n}`);
+      const addr = m ? normalizeIp(m[1]) : '';
+      const family = isIP(addr);
+      const max = family === 4 ? 32 : 128;
+      if (!m || !family || (m[2] !== undefined && Number(m[2]) > max)) {
+        if (!opts.lenient) throw new Error(`not a network: ${n}`);
+        this.invalid.push(n);
+        continue;
+      }
       const type = family === 4 ? 'ipv4' : 'ipv6';
-      if (m[2] === undefined) this.list.addAddress(m[1], type);
-      else this.list.addSubnet(m[1], Number(m[2]), type);
+      if (m[2] === undefined) this.list.addAddress(addr, type);
+      else this.list.addSubnet(addr, Number(m[2]), type);
     }
-    this.size = networks.length;
+    this.size = networks.length - this.invalid.length;
   }
   contains(ip: string): boolean {
     const s = normalizeIp(ip);

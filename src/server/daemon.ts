@@ -7,7 +7,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { TlsContexts } from '../tls/contexts.js';
 import { Server } from './server.js';
-import { isLoopback, NetworkList } from '../lib/networks.js';
+import { isLoopback } from '../lib/networks.js';
 import { getLogger } from '../lib/logger.js';
 import type { ServerContext } from './context.js';
 import { buildServices } from './services.js';
@@ -21,11 +21,6 @@ export interface DaemonOptions {
   dataDir: string;
   config: Config;
   configFile?: string;
-}
-
-export function makeSecuredCheck(config: Config): (ip: string, tls: boolean) => boolean {
-  const trusted = new NetworkList(config.server.login_trusted_networks);
-  return (ip, tls) => tls || isLoopback(ip) || trusted.contains(ip);
 }
 
 function listensBeyondLoopback(config: Config): boolean {
@@ -75,7 +70,7 @@ export class Daemon {
       config.server.listen,
       { maxConnections: config.server.max_connections, maxConnectionsPerIp: config.server.max_connections_per_ip },
       tls,
-      makeSecuredCheck(config),
+      (ip, tls) => auth.isSecured(ip, tls),
     );
     await server.start(buildServices(context));
     if (config.server.mail_user) dropPrivileges(config.server.mail_user, dataDir, ['run', 'certs', 'tmp', 'index', 'mail', 'queue', config.auth.passwd_file]);
