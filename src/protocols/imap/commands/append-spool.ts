@@ -56,6 +56,9 @@ export class SpooledLiteral implements LiteralSink {
 
   end(): void {
     this.out.end();
+    // No more literal bytes come to this file, and a stream that is ending never emits 'drain': read on now, or
+    // the rest of the command line (and the client) would wait behind a paused socket for ever.
+    this.resumeSocket();
   }
 
   abort(_reason: string): void {
