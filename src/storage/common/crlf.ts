@@ -4,64 +4,77 @@ import { Transform, type TransformCallback } from 'node:stream';
 
 const CR = 0x0d;
 const LF = 0x0a;
+const CR_BYTE = Buffer.from([CR]);
 
-/** Converts CRLF to LF while saving and counts both sizes of the result. */
+/** Converts CRLF to LF while saving and counts both sizes of the result. Line ends are found with indexOf. */
 export class CrlfToLf extends Transform {
   /** Bytes written out (the physical size). */
   physicalSize = 0;
   /** Size of the output in CRLF form. */
   virtualSize = 0;
+  /** The chunk before ended with a CR whose fate depends on the next byte. */
   private pendingCr = false;
   private lastOut = -1;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    const out = Buffer.allocUnsafe(chunk.length + 1);
-    let n = 0;
-    let i = 0;
+    if (chunk.length === 0) return cb();
+    const pieces: Buffer[] = [];
+    let from = 0;
     if (this.pendingCr) {
       this.pendingCr = false;
-      if (chunk.length > 0 && chunk[0] === LF) {
-        out[n++] = LF;
-        i = 1;
-      } else {
-        out[n++] = CR;
+      if (chunk[0] !== LF) pieces.push(CR_BYTE);
+    }
+    for (let i = chunk.indexOf(CR); i >= 0; i = chunk.indexOf(CR, i + 1)) {
+      if (i + 1 === chunk.length) {
+        pieces.push(chunk.subarray(from, i));
+        from = chunk.length;
+        this.pendingCr = true;
+      } else if (chunk[i + 1] === LF) {
+        pieces.push(chunk.subarray(from, i));
+        from = i + 1;
       }
     }
-    for (; i < chunk.length; i++) {
-      const b = chunk[i]!;
-      if (b === CR) {
-        if (i + 1 < chunk.length) {
-          if (chunk[i + 1] === LF) continue; // drop the CR of a CRLF
-          out[n++] = CR;
-        } else {
-          this.pendingCr = true;
-        }
-      } else {
-        out[n++] = b;
-      }
-    }
-    this.emitCounted(out.subarray(0, n));
+    pieces.push(from === 0 ? chunk : chunk.subarray(from));
+    this.emitCounted(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
     cb();
   }
 
   override _flush(cb: TransformCallback): void {
-    if (this.pendingCr) this.emitCounted(Buffer.from([CR]));
+    if (this.pendingCr) this.emitCounted(CR_BYTE);
     cb();
   }
 
   private emitCounted(buf: Buffer): void {
     if (buf.length === 0) return;
-    let prev = this.lastOut;
-    let extra = 0;
-    for (const b of buf) {
-      if (b === LF && prev !== CR) extra++;
-      prev = b;
-    }
-    this.lastOut = prev;
     this.physicalSize += buf.length;
-    this.virtualSize += buf.length + extra;
+    this.virtualSize += buf.length + bareLfCount(buf, this.lastOut);
+    this.lastOut = buf[buf.length - 1]!;
     this.push(buf);
   }
+}
+
+/** LFs in buf without a CR before them; `before` is the byte that came before buf (-1 at the start). */
+function bareLfCount(buf: Buffer, before: number): number {
+  let count = 0;
+  for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) if ((i === 0 ? before : buf[i - 1]) !== CR) count++;
+  return count;
+}
+
+/** buf with a CR put before every bare LF; `before` is the byte that came before buf (-1 at the start). */
+function lfToCrlf(buf: Buffer, before: number): Buffer {
+  const extra = bareLfCount(buf, before);
+  if (extra === 0) return buf;
+  const out = Buffer.allocUnsafe(buf.length + extra);
+  let n = 0;
+  let from = 0;
+  for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) {
+    if ((i === 0 ? before : buf[i - 1]) === CR) continue;
+    n += buf.copy(out, n, from, i);
+    out[n++] = CR;
+    from = i;
+  }
+  buf.copy(out, n, from);
+  return out;
 }
 
 /** Converts bare LF to CRLF while reading, optionally passing on only the output byte range [start, end). */
@@ -77,47 +90,28 @@ export class LfToCrlf extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (this.offset >= this.rangeEnd) {
+    if (this.offset >= this.rangeEnd || chunk.length === 0) {
       cb();
       return;
     }
-    const out = Buffer.allocUnsafe(chunk.length * 2);
-    let n = 0;
-    for (const b of chunk) {
-      if (b === LF && this.prev !== CR) out[n++] = CR;
-      out[n++] = b;
-      this.prev = b;
-    }
+    const out = lfToCrlf(chunk, this.prev);
+    this.prev = chunk[chunk.length - 1]!;
     const from = this.offset;
-    const to = from + n;
+    const to = from + out.length;
     this.offset = to;
     const sliceStart = Math.max(this.rangeStart, from) - from;
     const sliceEnd = Math.min(this.rangeEnd, to) - from;
-    if (sliceEnd > sliceStart) this.push(out.subarray(sliceStart, sliceEnd));
+    if (sliceEnd > sliceStart) this.push(sliceStart === 0 && sliceEnd === out.length ? out : out.subarray(sliceStart, sliceEnd));
     cb();
   }
 }
 
 /** CRLF size of a buffer holding LF (or mixed) line ends. */
 export function crlfSize(buf: Buffer): number {
-  let extra = 0;
-  for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) if (i === 0 || buf[i - 1] !== CR) extra++;
-  return buf.length + extra;
+  return buf.length + bareLfCount(buf, -1);
 }
 
 /** The buffer with every bare LF turned into CRLF (the line ends are found with indexOf, the rest copied whole). */
 export function toCrlf(buf: Buffer): Buffer {
-  const size = crlfSize(buf);
-  if (size === buf.length) return buf;
-  const out = Buffer.allocUnsafe(size);
-  let n = 0;
-  let from = 0;
-  for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) {
-    if (i > 0 && buf[i - 1] === CR) continue;
-    n += buf.copy(out, n, from, i);
-    out[n++] = CR;
-    from = i;
-  }
-  buf.copy(out, n, from);
-  return out;
+  return lfToCrlf(buf, -1);
 }
