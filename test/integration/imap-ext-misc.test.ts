@@ -12,7 +12,7 @@ let h: RoostHandle;
 const clients: LineClient[] = [];
 /** Kept across a restart of Roost (OBJECTID ids must survive it). */
 const dataDir = mkdtempSync(join(tmpdir(), 'roost-misc-'));
-const users = ['sd', 'oid', 'pv', 'u8', 'cat'].map((name) => ({ name, password: `${name}-secret` }));
+const users = ['sd', 'oid', 'obj', 'pv', 'u8', 'cat'].map((name) => ({ name, password: `${name}-secret` }));
 
 before(async () => {
   h = await startRoost({ dataDir, keepData: true, users });
@@ -147,6 +147,54 @@ test('OBJECTID (RFC 8474): STATUS MAILBOXID stable across RENAME, new after DELE
   assert.equal((await again.cmd('STATUS INBOX (MAILBOXID)'))[0], `* STATUS INBOX (MAILBOXID (${inboxId}))`);
   await again.cmd('EXAMINE renamed');
   assert.deepEqual((await again.cmd('FETCH 1:2 (EMAILID)')).slice(0, 2), [`* 1 FETCH (EMAILID (${ids[0]}))`, `* 2 FETCH (EMAILID (${ids[1]}))`]);
+});
+
+test('OBJECTID (RFC 8474) section 4 and 5 examples: CAPABILITY, CREATE answers MAILBOXID, STATUS/SELECT/EXAMINE agree, RENAME keeps it, EMAILID across COPY/MOVE', async () => {
+  const { cmd } = await session('obj');
+  assert.ok((await cmd('CAPABILITY'))[0]!.split(' ').includes('OBJECTID'), 'OBJECTID advertised');
+  const objectId = /^[A-Za-z0-9_-]{1,255}$/;
+  // Section 4.1's example: "3 create foo" / "3 OK [MAILBOXID (F2212ea87-...)] Completed", then bar, then foo again.
+  const foo = await cmd('CREATE foo');
+  const fooId = /^t\d+ OK \[MAILBOXID \(([^)]+)\)\] Create completed\.$/.exec(foo.at(-1)!)?.[1];
+  assert.ok(fooId && objectId.test(fooId), foo.join(' | '));
+  assert.equal(foo.length, 1);
+  const barId = /^t\d+ OK \[MAILBOXID \(([^)]+)\)\] /.exec((await cmd('CREATE bar')).at(-1)!)?.[1];
+  assert.ok(barId && objectId.test(barId) && barId !== fooId, 'another mailbox, another id');
+  assert.match((await cmd('CREATE foo')).at(-1)!, /^t\d+ NO \[ALREADYEXISTS\] /);
+  // Section 4.4: STATUS MAILBOXID is the id CREATE gave.
+  assert.deepEqual(await cmd('STATUS foo (MAILBOXID)'), [`* STATUS foo (MAILBOXID (${fooId}))`, 't6 OK Status completed.']);
+  // Section 4.3: SELECT and EXAMINE send it as an untagged OK response code.
+  assert.ok((await cmd('SELECT foo')).includes(`* OK [MAILBOXID (${fooId})] Ok`));
+  assert.ok((await cmd('EXAMINE bar')).includes(`* OK [MAILBOXID (${barId})] Ok`));
+  await cmd('UNSELECT');
+  // Section 4.2's example: "11 rename foo renamed", then STATUS renamed and bar (MAILBOXID).
+  assert.match((await cmd('RENAME foo renamed')).at(-1)!, /^t\d+ OK /);
+  assert.equal((await cmd('STATUS renamed (MAILBOXID)'))[0], `* STATUS renamed (MAILBOXID (${fooId}))`);
+  assert.equal((await cmd('STATUS bar (MAILBOXID)'))[0], `* STATUS bar (MAILBOXID (${barId}))`);
+  assert.ok((await cmd('EXAMINE renamed')).includes(`* OK [MAILBOXID (${fooId})] Ok`));
+  // A CREATE with a special use and with a trailing separator answers MAILBOXID too.
+  assert.match((await cmd('CREATE Outgoing (USE (\\Sent))')).at(-1)!, /^t\d+ OK \[MAILBOXID \([A-Za-z0-9_-]+\)\] Create completed\.$/);
+  assert.match((await cmd('CREATE parent.')).at(-1)!, /^t\d+ OK \[MAILBOXID \([A-Za-z0-9_-]+\)\] Create completed\.$/);
+
+  // Section 5.1's example: APPEND, "uid fetch 1 (emailid)", "copy 1 foo", select foo, the same EMAILID there.
+  assert.match((await append(cmd, 'INBOX', message('ids', 'copied about\r\n'), '"20-Mar-2018 03:07:37 +1100" ')).at(-1)!, /OK \[APPENDUID \d+ 1\]/);
+  await cmd('SELECT INBOX');
+  const fetched = (await cmd('UID FETCH 1 (EMAILID THREADID)'))[0]!;
+  // Section 5.2: THREADID is an id or NIL; Roost keeps no threads, so NIL.
+  const emailIdOf = (line: string) => /EMAILID \(([^)]+)\)/.exec(line)?.[1];
+  const inboxEmailId = emailIdOf(fetched);
+  assert.ok(inboxEmailId && objectId.test(inboxEmailId), fetched);
+  assert.equal(fetched, `* 1 FETCH (UID 1 EMAILID (${inboxEmailId}) THREADID NIL)`);
+  assert.match((await cmd('COPY 1 renamed')).at(-1)!, /^t\d+ OK \[COPYUID \d+ 1 1\]/);
+  assert.match((await cmd('MOVE 1 bar')).at(-1)!, /^t\d+ OK /);
+  await cmd('SELECT renamed');
+  assert.equal((await cmd('UID FETCH 1 (EMAILID THREADID)'))[0], `* 1 FETCH (UID 1 EMAILID (${inboxEmailId}) THREADID NIL)`);
+  await cmd('SELECT bar');
+  assert.equal((await cmd('UID FETCH 1 (EMAILID)'))[0], `* 1 FETCH (UID 1 EMAILID (${inboxEmailId}))`);
+  // The same bytes appended again are another message (section 5.1: ids are per stored message).
+  await append(cmd, 'bar', message('ids', 'copied about\r\n'));
+  await cmd('NOOP');
+  assert.notEqual(emailIdOf((await cmd('UID FETCH 2 (EMAILID)'))[0]!), inboxEmailId);
 });
 
 const LOREM =

@@ -39,6 +39,12 @@ async function login(user: string): Promise<{ c: LineClient; cmd: (text: string)
   return { c, cmd };
 }
 
+/** CREATE's one-line answer: OK with the new mailbox's MAILBOXID (RFC 8474 section 4.1), in Dovecot's words. */
+function assertCreated(reply: string[], tag: string, message?: string): void {
+  assert.equal(reply.length, 1, reply.join(' | '));
+  assert.match(reply[0]!, new RegExp(`^${tag} OK \\[MAILBOXID \\([A-Za-z0-9_-]{1,255}\\)\\] Create completed\\.$`), message);
+}
+
 const DEFAULT_LIST = [
   '* LIST (\\HasNoChildren) "." INBOX',
   '* LIST (\\HasNoChildren \\Archive) "." Archive',
@@ -65,8 +71,8 @@ test('capabilities, NAMESPACE, LIST "" "" and the default mailboxes with special
 
 test('CREATE with a hierarchy: parents are \\Noselect (plain) or \\NonExistent (extended); % and * and references', async () => {
   const { cmd } = await login('ext');
-  assert.deepEqual(await cmd('CREATE a.b.c'), ['m2 OK Create completed.']);
-  assert.deepEqual(await cmd('CREATE x.'), ['m3 OK Create completed.'], 'a trailing separator is allowed');
+  assertCreated(await cmd('CREATE a.b.c'), 'm2');
+  assertCreated(await cmd('CREATE x.'), 'm3', 'a trailing separator is allowed');
   const all = await cmd('LIST "" "*"');
   assert.deepEqual(all.slice(-5, -1), [
     '* LIST (\\Noselect \\HasChildren) "." a',
@@ -90,7 +96,7 @@ test('CREATE with a hierarchy: parents are \\Noselect (plain) or \\NonExistent (
 
 test('CREATE-SPECIAL-USE, LIST (SPECIAL-USE), RETURN (SPECIAL-USE), USEATTR for unknown uses', async () => {
   const { cmd } = await login('ext');
-  assert.deepEqual(await cmd('CREATE Outbox (USE (\\Sent))'), ['m2 OK Create completed.']);
+  assertCreated(await cmd('CREATE Outbox (USE (\\Sent))'), 'm2');
   assert.deepEqual(await cmd('CREATE Weird (USE (\\Bogus))'), ['m3 NO [USEATTR] Unsupported special-use attribute.']);
   assert.deepEqual(await cmd('LIST "" "Weird"'), ['m4 OK List completed.'], 'a refused CREATE leaves no mailbox');
   assert.deepEqual(await cmd('LIST (SPECIAL-USE) "" "*"'), [
@@ -137,14 +143,14 @@ test('DELETE: INBOX refused, \\Noselect parent with children refused (HASCHILDRE
   assert.deepEqual(await cmd('DELETE INBOX'), ["m2 NO INBOX can't be deleted."]);
   assert.deepEqual(await cmd('DELETE a'), ['m3 NO [HASCHILDREN] Mailbox has children, delete them first.']);
   assert.deepEqual(await cmd('DELETE nosuch'), ["m4 NO [NONEXISTENT] Mailbox doesn't exist: nosuch"]);
-  assert.deepEqual(await cmd('CREATE p.q'), ['m5 OK Create completed.']);
-  assert.deepEqual(await cmd('CREATE p'), ['m6 OK Create completed.']);
+  assertCreated(await cmd('CREATE p.q'), 'm5');
+  assertCreated(await cmd('CREATE p'), 'm6');
   assert.deepEqual(await cmd('DELETE p'), ['m7 OK Delete completed.']);
   assert.deepEqual(await cmd('LIST "" "p*"'), ['* LIST (\\Noselect \\HasChildren) "." p', '* LIST (\\HasNoChildren) "." p.q', 'm8 OK List completed.']);
   assert.deepEqual(await cmd('DELETE p.q'), ['m9 OK Delete completed.']);
   assert.deepEqual(await cmd('LIST "" "p*"'), ['m10 OK List completed.']);
   // Deleting the selected mailbox closes it.
-  assert.deepEqual(await cmd('CREATE gone'), ['m11 OK Create completed.']);
+  assertCreated(await cmd('CREATE gone'), 'm11');
   assert.match((await cmd('SELECT gone')).at(-1)!, /^m12 OK \[READ-WRITE\]/);
   assert.deepEqual(await cmd('DELETE gone'), ['m13 OK Delete completed.']);
   assert.deepEqual(await cmd('CHECK'), ['m14 BAD No mailbox selected.']);
@@ -152,7 +158,7 @@ test('DELETE: INBOX refused, \\Noselect parent with children refused (HASCHILDRE
 
 test('RENAME moves children; below itself refused; INBOX rename moves its messages and keeps INBOX', async () => {
   const { c, cmd } = await login('names');
-  assert.deepEqual(await cmd('CREATE r.s.t'), ['m2 OK Create completed.']);
+  assertCreated(await cmd('CREATE r.s.t'), 'm2');
   assert.deepEqual(await cmd('SUBSCRIBE r.s.t'), ['m3 OK Subscribe completed.']);
   assert.deepEqual(await cmd('RENAME r.s z'), ['m4 OK Rename completed.']);
   // r.s existed only as a parent, so z is one too.
@@ -200,7 +206,7 @@ test('STATUS with SIZE and DELETED in Dovecot order; LIST-STATUS; HIGHESTMODSEQ 
 
 test('mailbox names: modified UTF-7 by default, UTF-8 after ENABLE IMAP4rev2; bad names refused', async () => {
   const { cmd } = await login('names');
-  assert.deepEqual(await cmd('CREATE &AOk-t&AOk-'), ['m2 OK Create completed.']);
+  assertCreated(await cmd('CREATE &AOk-t&AOk-'), 'm2');
   assert.deepEqual(await cmd('LIST "" "*t&AOk-"'), ['* LIST (\\HasNoChildren) "." &AOk-t&AOk-', 'm3 OK List completed.']);
   assert.match((await cmd('CREATE &AGE-')).at(-1)!, /^m4 NO /, 'non-canonical modified UTF-7 is refused');
   assert.deepEqual(await cmd('LIST "" "&AGE-"'), ['m5 OK List completed.'], 'a non-canonical pattern matches nothing');
@@ -210,7 +216,7 @@ test('mailbox names: modified UTF-7 by default, UTF-8 after ENABLE IMAP4rev2; ba
   assert.match((await cmd('CREATE "caf\xe9"')).at(-1)!, /^m9 (NO|BAD) /, '8-bit names need UTF8 first');
   assert.deepEqual(await cmd('ENABLE IMAP4rev2'), ['* ENABLED IMAP4rev2', 'm10 OK Enabled.']);
   assert.deepEqual(await cmd('LIST "" "*t\xc3\xa9"'), ['* LIST (\\HasNoChildren) "." "\xc3\xa9t\xc3\xa9"', 'm11 OK List completed.']);
-  assert.deepEqual(await cmd('CREATE "\xc3\xa5r"'), ['m12 OK Create completed.']);
+  assertCreated(await cmd('CREATE "\xc3\xa5r"'), 'm12');
   assert.deepEqual(await cmd('STATUS "\xc3\xa5r" (MESSAGES)'), ['* STATUS "\xc3\xa5r" (MESSAGES 0)', 'm13 OK Status completed.']);
 });
 

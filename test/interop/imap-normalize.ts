@@ -1,5 +1,6 @@
 // The normalisation rules of the IMAP differential test, all in one place: what may differ between
-// Roost and Dovecot without being a difference a client can see (completion texts, capability lists).
+// Roost and Dovecot without being a difference a client can see (completion texts, capability lists), and what
+// Roost adds for extensions Dovecot 2.3 lacks (OBJECTID's MAILBOXID response code, RFC 8474 section 4).
 /** Tagged completion: keep tag, status and response code; drop the human text (Dovecot adds timings). */
 const TAGGED = /^(\S+) (OK|NO|BAD)( \[[^\]]*\])?.*$/;
 /** Untagged status with a response code: keep the code, drop the text. */
@@ -7,11 +8,28 @@ const UNTAGGED_CODE = /^\* (OK|NO|BAD|BYE|PREAUTH) (\[[^\]]*\]).*$/;
 /** Untagged status without a code: the text is free-form. */
 const UNTAGGED_TEXT = /^\* (OK|NO|BAD|BYE) [^[].*$/;
 
+/** Response codes left out of a completion: each server's own CAPABILITY list (tested against the RFCs instead). */
+const OWN_CODE = /^ \[CAPABILITY /;
+/**
+ * Response codes only Roost sends, for OBJECTID (RFC 8474 section 4) which Dovecot 2.3.19 lacks: MAILBOXID on CREATE's
+ * tagged OK (the code is left out) and on SELECT/EXAMINE's untagged OK (the line is left out).
+ */
+const ROOST_ONLY_CODE = /^ \[MAILBOXID /;
+
+/** An untagged response only Roost sends (SELECT/EXAMINE's "* OK [MAILBOXID (...)]"), for scripts that compare lines themselves. */
+export function isRoostOnlyResponse(line: string): boolean {
+  return /^\* OK \[MAILBOXID /.test(line);
+}
+
 export function normalizeLine(line: string): string | undefined {
   // Capability lists name each server's own extensions; they are tested against the RFCs instead.
-  if (/^\* CAPABILITY /.test(line)) return undefined;
+  if (/^\* CAPABILITY /.test(line) || isRoostOnlyResponse(line)) return undefined;
+  // Untagged OK/NO/BAD with a code also match here ("*" is the tag).
   let m = TAGGED.exec(line);
-  if (m) return `${m[1]} ${m[2]}${m[3] && !m[3].startsWith(' [CAPABILITY') ? m[3] : ''}`;
+  if (m) {
+    const code = m[3];
+    return `${m[1]} ${m[2]}${code && !OWN_CODE.test(code) && !ROOST_ONLY_CODE.test(code) ? code : ''}`;
+  }
   m = UNTAGGED_CODE.exec(line);
   if (m) return m[2].startsWith('[CAPABILITY') ? undefined : `* ${m[1]} ${m[2]}`;
   m = UNTAGGED_TEXT.exec(line);

@@ -1,6 +1,8 @@
-// CREATE (RFC 9051 section 6.3.4, RFC 3501 6.3.3) with CREATE-SPECIAL-USE (RFC 6154 section 3: "(USE (\Sent))").
-// A trailing hierarchy separator only declares that children will follow; it is dropped, as Dovecot does.
+// CREATE (RFC 9051 section 6.3.4, RFC 3501 6.3.3) with CREATE-SPECIAL-USE (RFC 6154 section 3: "(USE (\Sent))") and the
+// OBJECTID MAILBOXID response code (RFC 8474 section 4.1); a trailing hierarchy separator is dropped, as Dovecot does.
 import { ArgCursor } from '../proto/arg-cursor.js';
+import { isStorageError } from '../../../storage/api.js';
+import { mailboxId } from '../objectid/ids.js';
 import { parseMailboxName } from '../proto/mailbox-name.js';
 import { ProtocolError } from '../proto/protocol-error.js';
 import { no, ok, type ImapCommandSpec } from '../types.js';
@@ -25,7 +27,8 @@ function parseCreateParams(args: ArgCursor): string[] {
 export const createCommand: ImapCommandSpec = {
   name: 'CREATE',
   states: ['authenticated', 'selected'],
-  capabilities: () => ['CREATE-SPECIAL-USE'],
+  // OBJECTID rests on CREATE answering MAILBOXID; STATUS, SELECT and FETCH carry the other object ids.
+  capabilities: () => ['CREATE-SPECIAL-USE', 'OBJECTID'],
   async run(s, cmd) {
     const args = new ArgCursor(cmd.args);
     let name = parseMailboxName(args.next('mailbox name'), { utf8: s.utf8Names });
@@ -38,6 +41,15 @@ export const createCommand: ImapCommandSpec = {
     if (known.some((u) => u === undefined)) return no('Unsupported special-use attribute.', 'USEATTR');
     if (known.length > 1) return no('A mailbox can have only one special-use attribute.', 'USEATTR');
     await s.storage!.createMailbox(name, known[0] ? { specialUse: known[0] } : {});
-    return ok('Create completed.');
+    // RFC 8474 section 4.1: the tagged OK names the new mailbox's MAILBOXID (Dovecot's words: "OK [MAILBOXID (id)] Create
+    // completed."). The id comes from the UIDVALIDITY that STATUS also reads, so both always agree.
+    try {
+      const { uidValidity } = await s.storage!.status(name);
+      return ok('Create completed.', `MAILBOXID (${mailboxId(s.user!.user, uidValidity)})`);
+    } catch (err) {
+      // Deleted again by another session before it could be looked at: created all the same.
+      if (isStorageError(err, 'NOTFOUND')) return ok('Create completed.');
+      throw err;
+    }
   },
 };
