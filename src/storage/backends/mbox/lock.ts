@@ -1,6 +1,8 @@
-// mbox locking compatible with Postfix local(8) and Dovecot (mbox-lock.c): "<mbox>.lock" dotlock taken with O_EXCL and
-// refreshed while held, then a POSIX fcntl write lock on the file, plus an in-process reentrant mutex; bounded waits give TEMP.
-import { open, readFile, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
+// mbox locking compatible with Postfix local(8) and Dovecot (mbox-lock.c, file-dotlock.c): "<mbox>.lock" dotlock linked
+// into place with its "pid:host" content (O_EXCL where links fail) and refreshed while held, then a POSIX fcntl write lock on the file, plus an in-process reentrant mutex; bounded waits give TEMP.
+import { link, open, readFile, stat, unlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -25,6 +27,11 @@ export interface MboxLockOptions {
 }
 
 export const DEFAULT_MBOX_LOCK_OPTIONS: MboxLockOptions = { timeoutMs: 30_000, staleMs: 120_000, refreshMs: 30_000 };
+
+/** The name prefix of the temp file a dotlock is written to before it is linked into place (beside the mbox, hidden). */
+export function dotlockTempPrefix(mboxPath: string): string {
+  return `.${basename(mboxPath)}.roost-lock.`;
+}
 
 function fcntlLock(fd: number, type: number): Promise<void> {
   return new Promise((resolve, reject) => fsExt.fcntl(fd, 'setlk', type, (err) => (err ? reject(err) : resolve())));
@@ -157,30 +164,49 @@ export class SharedMbox {
     }
   }
 
+  /**
+   * Takes "<mbox>.lock". Its content ("pid:host") is written to a temp file first and linked into place, so that the
+   * lock never exists empty: a process killed half-way leaves either no lock or one whose owner is known to be gone
+   * (an empty lock would count as held until it is stale). Where hard links are not supported, O_EXCL create and write.
+   */
   private async takeDotlock(deadline: number): Promise<void> {
+    const content = `${process.pid}:${hostname()}\n`;
+    const temp = join(dirname(this.path), `${dotlockTempPrefix(this.path)}${randomBytes(6).toString('hex')}`);
+    try {
+      await writeFile(temp, content, { flag: 'wx', mode: 0o600 });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new StorageError('NOTFOUND', undefined, err);
+      throw new StorageError('TEMP', undefined, err);
+    }
+    let useLink = true;
     let delay = 5;
-    for (;;) {
-      try {
-        const fh = await open(this.lockPath, 'wx', 0o600);
+    try {
+      for (;;) {
         try {
-          await fh.writeFile(`${process.pid}:${hostname()}\n`);
-        } finally {
-          await fh.close();
+          if (useLink) await link(temp, this.lockPath);
+          else await writeFile(this.lockPath, content, { flag: 'wx', mode: 0o600 });
+          return;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (useLink && (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS')) {
+            useLink = false;
+            continue;
+          }
+          if (code === 'ENOENT') throw new StorageError('NOTFOUND', undefined, err);
+          if (code !== 'EEXIST') throw new StorageError('TEMP', undefined, err);
         }
-        return;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') throw new StorageError('NOTFOUND', undefined, err);
-        if (code !== 'EEXIST') throw new StorageError('TEMP', undefined, err);
+        if (await this.dotlockIsStale()) {
+          log.warn({ lockPath: this.lockPath }, 'overriding stale mbox dotlock');
+          await unlink(this.lockPath).catch(() => undefined);
+          continue;
+        }
+        if (Date.now() >= deadline) throw new StorageError('TEMP', 'Mailbox is locked, try again later', new Error(`dotlock ${this.lockPath} held too long`));
+        await sleepUntilRetry(delay, deadline);
+        delay = Math.min(delay * 2, 200);
       }
-      if (await this.dotlockIsStale()) {
-        log.warn({ lockPath: this.lockPath }, 'overriding stale mbox dotlock');
-        await unlink(this.lockPath).catch(() => undefined);
-        continue;
-      }
-      if (Date.now() >= deadline) throw new StorageError('TEMP', 'Mailbox is locked, try again later', new Error(`dotlock ${this.lockPath} held too long`));
-      await sleepUntilRetry(delay, deadline);
-      delay = Math.min(delay * 2, 200);
+    } finally {
+      await unlink(temp).catch(() => undefined);
     }
   }
 

@@ -1,7 +1,7 @@
 // One mbox file as a MailboxStore, read and written as Dovecot does (mbox-sync.c, mbox-save.c): UIDs in X-UID and
 // X-IMAPbase, flags in Status / X-Status / X-Keywords, appends under dotlock + fcntl, crash-safe rewrites by temp file + rename.
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
-import { open, rename, stat, unlink, readFile, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rename, stat, unlink, readFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -20,6 +20,12 @@ import { getLogger } from '../../../lib/logger.js';
 
 const log = getLogger({ component: 'mbox' });
 const COPY_CHUNK = 64 * 1024;
+/** A save's temp file older than this was left by a crash (Dovecot removes Maildir tmp/ files after 36 hours). */
+const SAVE_TEMP_MAX_AGE_MS = 36 * 3600 * 1000;
+/** A dotlock's temp file (lock.ts) older than this was left by a crash. */
+const LOCK_TEMP_MAX_AGE_MS = 60 * 1000;
+/** Files whose leftover temp files this process already removed (once per file: crashes happen before a start). */
+const sweptFiles = new Set<string>();
 
 /** UIDVALIDITY values: time based, strictly increasing within the process (as Dovecot's mailbox-uidvalidity). */
 let lastUidValidity = 0;
@@ -108,7 +114,7 @@ export class MboxMailboxStore implements MailboxStore {
 
   async locked<T>(fn: () => Promise<T>): Promise<T> {
     return this.shared.withLock(async () => {
-      await this.recoverTornAppend();
+      await this.recoverCrashLeftovers();
       return fn();
     });
   }
@@ -385,6 +391,46 @@ export class MboxMailboxStore implements MailboxStore {
     }
   }
 
+  /** Locked: cleans up after a crash of this or another process (see sweepTempFiles and recoverTornAppend). */
+  private async recoverCrashLeftovers(): Promise<void> {
+    if (!sweptFiles.has(this.path)) {
+      await this.sweepTempFiles();
+      sweptFiles.add(this.path);
+    }
+    await this.recoverTornAppend();
+  }
+
+  /**
+   * Locked, once per file and process: removes the temp files a crash left beside the mbox. A rewrite's temp file only
+   * exists while its writer holds the lock, so any found now is an orphan. A save's temp file is written before the
+   * lock is taken, and a dotlock's temp file while it is being taken, so only old ones go (saves after 36 hours, as
+   * Dovecot's Maildir tmp/ cleaning; dotlock temp files, which live for a moment, after a minute).
+   */
+  private async sweepTempFiles(): Promise<void> {
+    const dir = dirname(this.path);
+    const prefix = `.${basename(this.path)}.roost-`;
+    const maxAge: Record<string, number> = { rewrite: 0, save: SAVE_TEMP_MAX_AGE_MS, lock: LOCK_TEMP_MAX_AGE_MS };
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (!name.startsWith(prefix)) continue;
+      const age = maxAge[name.slice(prefix.length).split('.')[0]!];
+      if (age === undefined) continue;
+      const path = join(dir, name);
+      try {
+        if (age > 0 && Date.now() - (await stat(path)).mtimeMs < age) continue;
+        await unlink(path);
+        log.info({ path }, 'removed a temp file left by a crash');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+  }
+
   /** Locked: removes what a crashed append left (an incomplete last message), keeping anything appended after it. */
   private async recoverTornAppend(): Promise<void> {
     let text: string;
@@ -530,7 +576,7 @@ export class MboxMailboxStore implements MailboxStore {
   async scan(known?: (uid: number) => KnownMessage | undefined): Promise<StoreSnapshot> {
     const stamp = await this.changeStamp();
     const state = await this.shared.withLock(async () => {
-      await this.recoverTornAppend();
+      await this.recoverCrashLeftovers();
       return this.syncedState(known);
     });
     const messages = state.parse.records.map((_r, i) => this.storedMessage(state, i));
@@ -581,7 +627,7 @@ export class MboxMailboxStore implements MailboxStore {
       commit: () =>
         this.shared.withLock(async () => {
           if (done) throw new StorageError('INTERNAL', undefined, new Error('save committed twice'));
-          await this.recoverTornAppend();
+          await this.recoverCrashLeftovers();
           const state = await this.syncedState();
           const msg = await this.append(state, tmpPath, layout, sortedFlags, date, envelopeSender);
           done = true;
