@@ -26,6 +26,8 @@ const SAVE_TEMP_MAX_AGE_MS = 36 * 3600 * 1000;
 const LOCK_TEMP_MAX_AGE_MS = 60 * 1000;
 /** Files whose leftover temp files this process already removed (once per file: crashes happen before a start). */
 const sweptFiles = new Set<string>();
+/** Files whose rewrite could not keep the owner, warned about once per process. */
+const ownerWarned = new Set<string>();
 
 /** UIDVALIDITY values: time based, strictly increasing within the process (as Dovecot's mailbox-uidvalidity). */
 let lastUidValidity = 0;
@@ -288,8 +290,7 @@ export class MboxMailboxStore implements MailboxStore {
     const src = handle.fh;
     const dir = dirname(this.path);
     const tmpPath = join(dir, `.${basename(this.path)}.roost-rewrite.${randomBytes(6).toString('hex')}`);
-    const srcStat = await src.stat();
-    const out = await open(tmpPath, 'wx', srcStat.mode & 0o7777);
+    const out = await this.createReplacement(tmpPath, src);
     let written = 0;
     const copy = async (from: number, to: number) => {
       const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(1, to - from)));
@@ -348,6 +349,37 @@ export class MboxMailboxStore implements MailboxStore {
     if (this.opts.fsync) await fsyncDir(dir);
     await this.shared.replaced();
     log.debug({ path: this.path, bytes: written, dropped: drop.size, changed: changes.size }, 'mbox rewritten');
+  }
+
+  /**
+   * Creates the temp file that will replace the mbox, with the mbox's mode, owner and group: a rename must not change
+   * who the file belongs to (Postfix's local(8) refuses a mailbox not owned by its recipient, strict_mailbox_ownership),
+   * nor lose group write through the umask. Without the right to give the file away, the group alone is kept if it can be.
+   */
+  private async createReplacement(tmpPath: string, src: FileHandle): Promise<FileHandle> {
+    const st = await src.stat();
+    const out = await open(tmpPath, 'wx', 0o600);
+    try {
+      await out.chmod(st.mode & 0o7777);
+      if (typeof process.getuid === 'function' && (st.uid !== process.getuid() || st.gid !== process.getgid?.())) {
+        try {
+          await out.chown(st.uid, st.gid);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+          await out.chown(-1, st.gid).catch(() => undefined);
+          const now = await out.stat();
+          if (!ownerWarned.has(this.path)) {
+            ownerWarned.add(this.path);
+            log.warn({ path: this.path, uid: st.uid, gid: st.gid, newUid: now.uid, newGid: now.gid }, 'mbox rewrite cannot keep the file owner (not permitted)');
+          }
+        }
+      }
+      return out;
+    } catch (err) {
+      await out.close().catch(() => undefined);
+      await unlink(tmpPath).catch(() => undefined);
+      throw err;
+    }
   }
 
   // ---- torn appends ---------------------------------------------------------------------------------------------
@@ -491,7 +523,7 @@ export class MboxMailboxStore implements MailboxStore {
     const { handle } = await this.handleAndSize();
     const dir = dirname(this.path);
     const tmpPath = join(dir, `.${basename(this.path)}.roost-rewrite.${randomBytes(6).toString('hex')}`);
-    const out = await open(tmpPath, 'wx', 0o600);
+    const out = await this.createReplacement(tmpPath, handle.fh);
     try {
       const buf = Buffer.allocUnsafe(COPY_CHUNK);
       for (const [from, to] of ranges) {
