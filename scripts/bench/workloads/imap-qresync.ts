@@ -1,0 +1,115 @@
+// Workload "imap-qresync": a reconnecting client's SELECT INBOX (QRESYNC (uidvalidity modseq)) (RFC 7162 section 3.2.5)
+// over 10,000 messages (quick 1,000) after another session changed the flags of 1,000 of them (quick 200), and with nothing changed.
+import { performance } from 'node:perf_hooks';
+import { copyMaildir, type Corpus } from '../corpus.js';
+import { ImapClient, existsOf, ok, within, type ImapResult } from '../imap-client.js';
+import { startImapSide, type ImapServer } from '../imap-side.js';
+import { benchUsers } from '../sides.js';
+import type { BenchOptions, Workload, WorkloadRun } from '../types.js';
+import { scaled } from './common.js';
+
+/** the same corpus as imap-fetch and imap-search, so one cached copy serves all three */
+const TAIL_MAX = 1024 * 1024;
+const COMMAND_TIMEOUT_MS = 300_000;
+/** a keyword no corpus message has: adding it and removing it again always changes the message (and its MODSEQ) */
+const KEYWORD = '$BenchResync';
+
+function messageCount(options: BenchOptions): number {
+  return scaled(options.quick, 1000, 10_000, options.scale);
+}
+
+function changeCount(options: BenchOptions): number {
+  return Math.min(messageCount(options), scaled(options.quick, 200, 1000, options.scale));
+}
+
+/** Per side: the corpus, and whether the changed messages carry KEYWORD now (each run of "changed" flips it). */
+const state = new WeakMap<ImapServer, { corpus: Corpus; keywordSet: boolean }>();
+
+function responseCode(result: ImapResult, code: string): string {
+  for (const line of result.lines) {
+    const m = new RegExp(`^\\* OK \\[${code} (\\d+)\\]`, 'i').exec(line);
+    if (m) return m[1]!;
+  }
+  throw new Error(`SELECT INBOX: no ${code} in ${result.lines.length} lines`);
+}
+
+/** Another session's changes: one STORE per message, pipelined, spread over the mailbox; each flips KEYWORD. */
+async function changeFlags(server: ImapServer, messages: number, changes: number, add: boolean): Promise<void> {
+  const user = server.users[0]!;
+  const client = await ImapClient.login(server.endpoints.imap!, user.name, user.password);
+  try {
+    ok(await within(client.command('SELECT INBOX'), COMMAND_TIMEOUT_MS, 'SELECT'), 'SELECT INBOX');
+    const stores: Promise<ImapResult>[] = [];
+    for (let i = 0; i < changes; i++) {
+      const seq = 1 + Math.floor((i * messages) / changes);
+      stores.push(client.command(`STORE ${seq} ${add ? '+' : '-'}FLAGS.SILENT (${KEYWORD})`));
+    }
+    for (const result of await within(Promise.all(stores), COMMAND_TIMEOUT_MS, `${changes} STOREs`)) ok(result, 'STORE');
+  } finally {
+    await client.logout();
+  }
+}
+
+const imapQresync: Workload = {
+  name: 'imap-qresync',
+  description: `SELECT INBOX (QRESYNC (uidvalidity modseq)) of a client reconnecting after another session changed the flags of many messages (one STORE each), and after nothing changed; one resync per run (CPU s includes the other session's STOREs)`,
+  opName: 'resyncs',
+  cases(options) {
+    const n = messageCount(options);
+    const changes = changeCount(options);
+    return [
+      { id: 'changed', label: `${n} msgs, ${changes} flag changes`, params: { changes } },
+      { id: 'unchanged', label: `${n} msgs, nothing changed`, params: { changes: 0 } },
+    ];
+  },
+  async setup(kind, context) {
+    const corpus = await context.corpus(messageCount(context.options), TAIL_MAX);
+    const server = await startImapSide(kind, context, { users: benchUsers(1), populate: (_user, maildir) => copyMaildir(corpus, maildir) });
+    state.set(server, { corpus, keywordSet: false });
+    return server;
+  },
+  async run(server, benchCase) {
+    const imapServer = server as ImapServer;
+    const side = state.get(imapServer)!;
+    const messages = side.corpus.count;
+    const changes = Number(benchCase.params.changes);
+    const user = server.users[0]!;
+
+    // The client's last state: UIDVALIDITY and HIGHESTMODSEQ of a QRESYNC session (not measured).
+    const before = await ImapClient.login(server.endpoints.imap!, user.name, user.password);
+    let uidValidity: string;
+    let modseq: string;
+    try {
+      ok(await before.command('ENABLE QRESYNC'), 'ENABLE QRESYNC');
+      const selected = ok(await within(before.command('SELECT INBOX', { keepLines: true }), COMMAND_TIMEOUT_MS, 'SELECT'), 'SELECT INBOX');
+      if (existsOf(selected) !== messages) throw new Error(`SELECT INBOX: ${existsOf(selected)} EXISTS, the corpus holds ${messages}`);
+      uidValidity = responseCode(selected, 'UIDVALIDITY');
+      modseq = responseCode(selected, 'HIGHESTMODSEQ');
+    } finally {
+      await before.logout();
+    }
+
+    if (changes > 0) {
+      await changeFlags(imapServer, messages, changes, !side.keywordSet);
+      side.keywordSet = !side.keywordSet;
+    }
+
+    // The measured part: the reconnected client's resync SELECT.
+    const client = await ImapClient.login(server.endpoints.imap!, user.name, user.password);
+    try {
+      ok(await client.command('ENABLE QRESYNC'), 'ENABLE QRESYNC');
+      const command = `SELECT INBOX (QRESYNC (${uidValidity} ${modseq}))`;
+      const started = performance.now();
+      const result = ok(await within(client.command(command, { keepLines: true }), COMMAND_TIMEOUT_MS, command), command);
+      const ms = performance.now() - started;
+      const fetches = result.lines.filter((l) => /^\* \d+ FETCH /i.test(l)).length;
+      if (fetches !== changes) throw new Error(`${command}: ${fetches} FETCH responses for ${changes} changed messages`);
+      return { ops: 1, bytes: result.bytes, seconds: ms / 1000, latenciesMs: [ms], errors: 0 } satisfies WorkloadRun;
+    } finally {
+      await client.logout();
+    }
+  },
+  teardown: (server) => server.stop(),
+};
+
+export default imapQresync;
