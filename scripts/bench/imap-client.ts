@@ -1,6 +1,8 @@
 // A raw-socket IMAP load client for the benchmarks, neither Roost's nor Dovecot's code: reads responses with literals
-// (RFC 9051 section 4.3, {N} and {N+}) without buffering them, pipelines tagged commands, counts bytes on the wire.
+// (RFC 9051 section 4.3, {N} and {N+}) without buffering them, pipelines tagged commands, counts bytes on the wire,
+// and can turn on COMPRESS=DEFLATE (RFC 4978 section 3).
 import { createConnection, type Socket } from 'node:net';
+import zlib from 'node:zlib';
 
 /** What a tagged command produced. */
 export interface ImapResult {
@@ -13,8 +15,10 @@ export interface ImapResult {
   untagged: number;
   /** their first lines (literal contents left out), when the command asked to keep them */
   lines: string[];
-  /** bytes received for this command, literals included */
+  /** bytes received for this command, literals included (after decompression when COMPRESS is on) */
   bytes: number;
+  /** bytes read from the socket for this command: compressed when COMPRESS is on, else the same as `bytes` */
+  wireBytes: number;
   /** literal bytes received for this command */
   literalBytes: number;
 }
@@ -41,12 +45,17 @@ export class ImapClient {
   private greeting: string | undefined;
   private closedError: Error | undefined;
   private nextTag = 1;
-  /** bytes received over the whole connection */
+  /** bytes received over the whole connection (after decompression when COMPRESS is on) */
   received = 0;
+  /** bytes read from the socket over the whole connection */
+  wireReceived = 0;
+  /** COMPRESS=DEFLATE streams, once the server accepted COMPRESS */
+  private inflate: zlib.InflateRaw | undefined;
+  private deflate: zlib.DeflateRaw | undefined;
 
   private constructor(private readonly socket: Socket) {
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('data', (chunk: Buffer) => this.onWire(chunk));
     socket.on('error', (err) => this.fail(err));
     socket.on('close', () => this.fail(new Error('connection closed')));
   }
@@ -90,6 +99,41 @@ export class ImapClient {
     return new Promise((resolve, reject) => {
       this.greetingWaiter = { resolve, reject };
     });
+  }
+
+  private onWire(chunk: Buffer): void {
+    this.wireReceived += chunk.length;
+    const head = this.pending[0];
+    if (head) head.result.wireBytes += chunk.length;
+    if (this.inflate) this.inflate.write(chunk);
+    else this.onData(chunk);
+  }
+
+  /**
+   * COMPRESS DEFLATE (RFC 4978 section 3): after the tagged OK, both directions are raw DEFLATE. The server sends
+   * nothing after that OK until the next command, and the OK is handled before the socket's next chunk, so every
+   * later chunk goes through the inflater. Each command is flushed on its own (Z_SYNC_FLUSH), as clients do.
+   */
+  async compress(): Promise<void> {
+    const result = await this.command('COMPRESS DEFLATE');
+    if (result.status !== 'OK') throw new Error(`COMPRESS DEFLATE: ${result.text}`);
+    const inflate = zlib.createInflateRaw();
+    inflate.on('data', (chunk: Buffer) => this.onData(chunk));
+    inflate.on('error', (err) => this.fail(err));
+    const deflate = zlib.createDeflateRaw();
+    deflate.on('data', (chunk: Buffer) => this.socket.write(chunk));
+    deflate.on('error', (err) => this.fail(err));
+    this.inflate = inflate;
+    this.deflate = deflate;
+  }
+
+  private send(text: string): void {
+    if (!this.deflate) {
+      this.socket.write(text);
+      return;
+    }
+    this.deflate.write(text);
+    this.deflate.flush(zlib.constants.Z_SYNC_FLUSH);
   }
 
   private onData(chunk: Buffer): void {
@@ -175,12 +219,12 @@ export class ImapClient {
       this.pending.push({
         tag,
         keep: options.keepLines ?? false,
-        result: { tag, status: '', text: '', untagged: 0, lines: [], bytes: 0, literalBytes: 0 },
+        result: { tag, status: '', text: '', untagged: 0, lines: [], bytes: 0, wireBytes: 0, literalBytes: 0 },
         resolve,
         reject,
       });
     });
-    this.socket.write(`${tag} ${text}\r\n`);
+    this.send(`${tag} ${text}\r\n`);
     return promise;
   }
 
@@ -194,7 +238,7 @@ export class ImapClient {
   }
 
   write(text: string): void {
-    this.socket.write(text);
+    this.send(text);
   }
 
   /** LOGOUT, then close (never waits long). */
@@ -212,6 +256,8 @@ export class ImapClient {
 
   close(): void {
     this.socket.destroy();
+    this.inflate?.destroy();
+    this.deflate?.destroy();
   }
 }
 
