@@ -1,5 +1,6 @@
-// Smoke check of the benchmark harness (scripts/bench.ts): --quick runs of the lmtp and imap-select workloads produce samples
-// for the Dovecot baseline (and for Roost when Roost can run them), and the corpus is reproducible and varied. Never asserts a speed.
+// Smoke check of the benchmark harness (scripts/bench.ts): --quick runs of the lmtp, imap-select, imap-sort, imap-qresync and
+// imap-compress workloads produce samples for the Dovecot baseline (and for Roost when Roost can run them), and the corpus is
+// reproducible and varied. Never asserts a speed.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -76,6 +77,35 @@ test('bench imap-select on a small mailbox produces samples for every case on ev
     if (select.sides.roost.available) {
       assert.equal(c.failures.roost, undefined, `Roost failed on ${c.label}`);
       assert.ok(c.samples.roost.length > 0 && c.samples.roost.every((s) => s.ops > 0), `Roost samples for ${c.label}`);
+    }
+  }
+});
+
+test('bench imap-sort, imap-qresync and imap-compress on small mailboxes produce samples for every case on every side', { timeout: 360_000 }, async (t) => {
+  if (!requirePeer(t, 'dovecot')) return;
+  const expectedCases: Record<string, string[]> = {
+    'imap-sort': ['date', 'subject', 'from', 'references'],
+    'imap-qresync': ['changed', 'unchanged'],
+    'imap-compress': ['plain', 'deflate'],
+  };
+  for (const [name, cases] of Object.entries(expectedCases)) {
+    const dir = mkdtempSync(join(resultsDir, `${name}-`));
+    // a tenth of the quick size (100-200 messages), one repetition: SORT/THREAD, the QRESYNC resync, COMPRESS in the load client
+    const { code, output } = await runBench([name, '--quick', '--scale', '0.1', '--repeat', '1', '--results', dir, '--no-docs'], 110_000);
+    assert.equal(code, 0, output);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    const report = JSON.parse(readFileSync(join(dir, files[0]!), 'utf8')) as RunReport;
+    const workload = report.workloads.find((w) => w.name === name);
+    assert.ok(workload, `${name} workload reported`);
+    assert.deepEqual(workload.cases.map((c) => c.id), cases);
+    assert.equal(workload.sides.baseline.available, true, workload.sides.baseline.reason);
+    for (const c of workload.cases) {
+      assert.equal(c.failures.baseline, undefined, `${name}: baseline failed on ${c.label}`);
+      assert.ok(c.samples.baseline.length > 0 && c.samples.baseline.every((s) => s.ops > 0), `${name}: baseline samples for ${c.label}`);
+      if (workload.sides.roost.available) {
+        assert.equal(c.failures.roost, undefined, `${name}: Roost failed on ${c.label}`);
+        assert.ok(c.samples.roost.length > 0 && c.samples.roost.every((s) => s.ops > 0), `${name}: Roost samples for ${c.label}`);
+      }
     }
   }
 });
