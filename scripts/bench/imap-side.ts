@@ -39,7 +39,7 @@ interface RoostHelper {
 let buildResult: string | undefined;
 
 /** Builds dist/ once per run; skipped when the harness's own sides already built it during this run. */
-function ensureBuilt(): void {
+export function ensureBuilt(): void {
   if (buildResult === 'ok') return;
   if (buildResult !== undefined) throw new SideUnavailable(buildResult);
   const main = join(REPO_ROOT, 'dist', 'main.js');
