@@ -1,5 +1,5 @@
-// mbox locking compatible with Postfix local(8) and Dovecot (mbox-lock.c, file-dotlock.c): "<mbox>.lock" dotlock linked
-// into place with its "pid:host" content (O_EXCL where links fail) and refreshed while held, then a POSIX fcntl write lock on the file, plus an in-process reentrant mutex; bounded waits give TEMP.
+// mbox locking compatible with Postfix local(8) and Dovecot (mbox-lock.c, file-dotlock.c): a "<mbox>.lock" dotlock linked
+// into place with its "pid:host" content, refreshed while held; a POSIX fcntl write lock; an in-process mutex; bounded waits give TEMP.
 import { link, open, readFile, stat, unlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
