@@ -50,6 +50,8 @@ export class Connection extends EventEmitter {
   private deflate: zlib.Deflate | undefined;
   private inflate: zlib.Inflate | undefined;
   private flushPending = false;
+  /** The socket whose writes are held until the end of the tick (see corkUntilTick). */
+  private corkedSocket: Socket | undefined;
 
   constructor(
     socket: Socket | Duplex,
@@ -152,11 +154,34 @@ export class Connection extends EventEmitter {
       this.scheduleFlush();
       return more;
     }
+    this.corkUntilTick();
     return this.socket.write(data);
+  }
+
+  /**
+   * Holds the socket's writes until the current tick's work is done, so a command answering with many small
+   * responses (a FETCH of 10,000 envelopes) goes out in a few large writes instead of one syscall each. The
+   * buffer is bounded by back-pressure: writers await drain() once it passes the high-water mark.
+   */
+  private corkUntilTick(): void {
+    if (this.corkedSocket) return;
+    const socket = this.socket;
+    this.corkedSocket = socket;
+    socket.cork();
+    process.nextTick(() => this.uncorkNow());
+  }
+
+  private uncorkNow(): void {
+    const socket = this.corkedSocket;
+    if (!socket) return;
+    this.corkedSocket = undefined;
+    socket.uncork();
   }
 
   /** Waits until the write buffers (the compressor's too) have drained (for streaming large responses). */
   async drain(): Promise<void> {
+    // Held writes past the high-water mark go out now; below it they wait for the end of the tick.
+    if (this.socket.writableNeedDrain) this.uncorkNow();
     if (this.deflate?.writableNeedDrain) await this.waitDrain(this.deflate);
     if (this.socket.writableNeedDrain) await this.waitDrain(this.socket);
   }
@@ -225,6 +250,7 @@ export class Connection extends EventEmitter {
   startTls(): Promise<void> {
     if (!this.canStartTls) return Promise.reject(new Error('TLS cannot be started on this connection'));
     const plain = this.socket;
+    this.uncorkNow();
     this.detach(plain);
     const secure = new tls.TLSSocket(plain, this.tlsOptions());
     this.socket = secure;
