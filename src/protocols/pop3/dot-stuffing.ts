@@ -3,6 +3,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 
 const DOT = Buffer.from('.');
+const LF_DOT = Buffer.from('\n.');
 
 /** The stateful core: feed chunks in order, then finish() for the terminator. */
 export class DotStuffing {
@@ -21,6 +22,7 @@ export class DotStuffing {
 
   process(chunk: Buffer): Buffer {
     if (this.done || chunk.length === 0) return this.done ? Buffer.alloc(0) : chunk;
+    if (this.bodyLinesLeft === undefined) return this.stuffAll(chunk);
     const out: Buffer[] = [];
     let start = 0;
     let pos = 0;
@@ -56,6 +58,25 @@ export class DotStuffing {
     this.lastByte = chunk[chunk.length - 1]!;
     if (out.length === 0) return chunk;
     out.push(chunk.subarray(start));
+    return Buffer.concat(out);
+  }
+
+  /**
+   * RETR: no line counting, only lines that start with a dot matter. They are found with one native search for
+   * LF followed by a dot (most messages have none), not by visiting every line.
+   */
+  private stuffAll(chunk: Buffer): Buffer {
+    const out: Buffer[] = [];
+    let from = 0;
+    if (this.atLineStart && chunk[0] === 0x2e) out.push(DOT);
+    for (let i = chunk.indexOf(LF_DOT); i >= 0; i = chunk.indexOf(LF_DOT, i + 2)) {
+      out.push(chunk.subarray(from, i + 1), DOT);
+      from = i + 1;
+    }
+    this.lastByte = chunk[chunk.length - 1]!;
+    this.atLineStart = this.lastByte === 10;
+    if (out.length === 0) return chunk;
+    out.push(chunk.subarray(from));
     return Buffer.concat(out);
   }
 

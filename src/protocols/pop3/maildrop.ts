@@ -159,7 +159,10 @@ export class Maildrop {
     const status = topLines === undefined ? `+OK ${m.size} octets\r\n` : '+OK\r\n';
     if (whole) {
       const stuffing = new DotStuffing(topLines);
-      s.write(Buffer.concat([Buffer.from(status), stuffing.process(whole), stuffing.finish()]));
+      // Three writes, no copy: the connection holds them until the end of the tick and sends them together.
+      s.write(status);
+      s.write(stuffing.process(whole));
+      s.write(stuffing.finish());
       if (topLines === undefined) this.retrieved.add(i);
       return s.drain();
     }
