@@ -118,7 +118,9 @@ export async function startRoost(opts: StartOptions = {}): Promise<RoostHandle> 
   if (opts.users) writeFileSync(join(dataDir, 'passwd'), opts.users.map(passwdLine).join('\n') + '\n');
 
   const entry = opts.built ? [join(repoRoot, 'dist', 'main.js')] : ['--import', 'tsx', mainScript];
-  const child = spawn(process.execPath, [...entry, 'serve', '--data', dataDir, '--config', configFile], {
+  // ROOST_DAEMON_NODE_ARGS adds Node options to the daemon only (profiling a benchmark: "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const nodeArgs = (process.env.ROOST_DAEMON_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, ...entry, 'serve', '--data', dataDir, '--config', configFile], {
     cwd: repoRoot,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
