@@ -9,7 +9,7 @@ import type { ImapCommand } from '../proto/command-reader.js';
 import type { SelectedMailbox } from '../selected.js';
 import { isStorageError, type MessageContent, type MessageMeta } from '../../../storage/api.js';
 import { clientFlags, formatFlagList } from '../fetch/client-flags.js';
-import { loadLayout, type MessageLayout } from '../fetch/message-layout.js';
+import { loadFetchStrings, loadLayout, type FetchStrings, type MessageLayout } from '../fetch/message-layout.js';
 import { binarySection, binarySectionSize, bodySection } from '../fetch/body-sections.js';
 import { writePieces, type ResponsePiece } from '../fetch/write-response.js';
 import { enableCondstore } from '../condstore/condstore.js';
@@ -28,15 +28,18 @@ function setsSeen(a: FetchAttribute): boolean {
   return a.kind === 'RFC822' || a.kind === 'RFC822.TEXT';
 }
 
-function needsLayout(a: FetchAttribute): boolean {
-  return a.kind === 'ENVELOPE' || a.kind === 'BODY' || a.kind === 'BODYSTRUCTURE' || isBodyItem(a);
+/** Items answered from the cached FETCH strings alone. */
+function needsStrings(a: FetchAttribute): boolean {
+  return a.kind === 'ENVELOPE' || a.kind === 'BODY' || a.kind === 'BODYSTRUCTURE';
 }
 
 interface FetchPlan {
   plain: FetchAttribute[];
   body: FetchAttribute[];
   setSeen: boolean;
+  /** The whole part tree is needed (body sections). */
   layout: boolean;
+  strings: boolean;
   content: boolean;
 }
 
@@ -49,12 +52,13 @@ function plan(args: FetchArgs, byUid: boolean, readOnly: boolean): FetchPlan {
     plain,
     body,
     setSeen: !readOnly && args.attributes.some(setsSeen),
-    layout: args.attributes.some(needsLayout),
+    layout: body.length > 0,
+    strings: args.attributes.some(needsStrings),
     content: body.length > 0,
   };
 }
 
-function plainItem(s: ImapSessionApi, box: SelectedMailbox, msg: MessageMeta, a: FetchAttribute, layout: MessageLayout | undefined, preview?: string): string {
+function plainItem(s: ImapSessionApi, box: SelectedMailbox, msg: MessageMeta, a: FetchAttribute, strings: FetchStrings | undefined, preview?: string): string {
   switch (a.kind) {
     case 'PREVIEW':
       return formatPreview(preview, s.utf8Names);
@@ -67,11 +71,11 @@ function plainItem(s: ImapSessionApi, box: SelectedMailbox, msg: MessageMeta, a:
     case 'RFC822.SIZE':
       return `RFC822.SIZE ${msg.size}`;
     case 'ENVELOPE':
-      return `ENVELOPE ${layout!.envelope}`;
+      return `ENVELOPE ${strings!.envelope}`;
     case 'BODY':
-      return `BODY ${layout!.body}`;
+      return `BODY ${strings!.body}`;
     case 'BODYSTRUCTURE':
-      return `BODYSTRUCTURE ${layout!.bodyStructure}`;
+      return `BODYSTRUCTURE ${strings!.bodyStructure}`;
     case 'MODSEQ':
       return `MODSEQ (${msg.modseq})`;
     case 'SAVEDATE':
@@ -140,6 +144,7 @@ async function runFetch(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pr
     try {
       const content = p.content ? await box.mailbox.openMessage(msg.uid) : undefined;
       let layout = p.layout ? await loadLayout(box.mailbox, msg.uid, content) : undefined;
+      const strings = layout ?? (p.strings ? await loadFetchStrings(box.mailbox, msg.uid, content) : undefined);
       let preview: string | undefined;
       const previewAttr = p.plain.find((a) => a.kind === 'PREVIEW');
       if (previewAttr?.kind === 'PREVIEW') {
@@ -149,11 +154,11 @@ async function runFetch(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pr
           preview = await loadPreview(box.mailbox, msg.uid, layout, async () => content ?? (await box.mailbox.openMessage(msg.uid)));
         }
       }
-      const items = p.plain.map((a) => plainItem(s, box, msg, a, layout, preview));
+      const items = p.plain.map((a) => plainItem(s, box, msg, a, strings, preview));
       if (seenNow.has(msg.uid) && !p.plain.some((a) => a.kind === 'FLAGS')) {
-        items.push(plainItem(s, box, msg, { kind: 'FLAGS' }, layout));
+        items.push(plainItem(s, box, msg, { kind: 'FLAGS' }, strings));
         // The implicit \Seen changed the modseq; with CONDSTORE on, the unsolicited FLAGS carry it (RFC 7162 3.1.4).
-        if (s.enabled.has('CONDSTORE') && !p.plain.some((a) => a.kind === 'MODSEQ')) items.push(plainItem(s, box, msg, { kind: 'MODSEQ' }, layout));
+        if (s.enabled.has('CONDSTORE') && !p.plain.some((a) => a.kind === 'MODSEQ')) items.push(plainItem(s, box, msg, { kind: 'MODSEQ' }, strings));
       }
       pieces.push(`* ${seq} FETCH (${items.join(' ')}`);
       for (const a of p.body) pieces.push(items.length || pieces.length > 1 ? ' ' : '', ...(await bodyItem(box, msg, a, layout!, content!)));

@@ -15,6 +15,15 @@ export interface MessageLayout {
 
 /** The per-message cache key; bump the version when the cached shape changes. */
 const CACHE_KEY = 'imap.layout.v1';
+/** The FETCH strings alone, so ENVELOPE, BODY and BODYSTRUCTURE do not decode the whole part tree. */
+const STRINGS_KEY = 'imap.fetch-strings.v1';
+
+/** ENVELOPE, BODY and BODYSTRUCTURE as written on the wire (latin1 byte strings). */
+export interface FetchStrings {
+  envelope: string;
+  body: string;
+  bodyStructure: string;
+}
 
 type StoredPart = Omit<MessagePart, 'parent' | 'children'> & { children: StoredPart[] };
 
@@ -70,6 +79,21 @@ export async function parseLayout(content: MessageContent): Promise<MessageLayou
     bodyStructure: writeBodyStructure(parsed.root),
     hasNuls: anyNuls(parsed.root),
   };
+}
+
+function isFetchStrings(value: unknown): value is FetchStrings {
+  const v = value as FetchStrings | null;
+  return typeof v === 'object' && v !== null && typeof v.envelope === 'string' && typeof v.body === 'string' && typeof v.bodyStructure === 'string';
+}
+
+/** The cached FETCH strings, else those of the (cached or freshly parsed) layout, which are then cached alone. */
+export async function loadFetchStrings(mailbox: MailboxSession, uid: number, content?: MessageContent): Promise<FetchStrings> {
+  const cached = mailbox.getCached(uid, STRINGS_KEY);
+  if (isFetchStrings(cached)) return cached;
+  const { envelope, body, bodyStructure } = await loadLayout(mailbox, uid, content);
+  const strings = { envelope, body, bodyStructure };
+  mailbox.setCached(uid, STRINGS_KEY, strings);
+  return strings;
 }
 
 /** The cached layout, or a fresh parse that is then cached (a message never changes under its UID). */
