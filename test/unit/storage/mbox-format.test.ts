@@ -128,6 +128,21 @@ describe('splitting an mbox', () => {
     assert.equal(Buffer.from(text).toString('latin1', p.pseudo!.lastUidDigitsOffset!, p.pseudo!.lastUidDigitsOffset! + 10), '0000000009');
   });
 
+  test('header lines that straddle the 64 KiB read window are read whole', async () => {
+    // The second message's header starts just before the first window ends, each case one byte later.
+    const second = 'From a@b  Mon Nov  2 10:00:00 2026\nX-UID: 1234567\nStatus: RO\nX-Status: AF\nX-Keywords: $Label1 custom\n\ntwo\n\n';
+    for (let shift = 0; shift < second.length - 40; shift++) {
+      const first = 'From a@b  Mon Nov  2 10:00:00 2026\nX-UID: 7\n\n';
+      const body = 'x'.repeat(99) + '\n';
+      const fill = 64 * 1024 - first.length - 1 - 40 + shift;
+      const text = first + body.repeat(Math.floor(fill / body.length)) + 'y'.repeat(fill % body.length) + '\n' + second;
+      const p = await parseMbox(bufferSource(Buffer.from(text)));
+      assert.equal(p.records.length, 2, `shift ${shift}`);
+      const m = p.records[1]!.meta;
+      assert.deepEqual([m.uid, m.systemFlags.sort(), m.keywords, m.notRecent], [1234567, ['\\Answered', '\\Flagged', '\\Seen'], ['$Label1', 'custom'], true], `shift ${shift}`);
+    }
+  });
+
   test('CRLF mboxes and a header without a body', async () => {
     const text = 'From a@b  Mon Nov  2 10:00:00 2026\r\nSubject: x\r\n\r\nbody\r\n\r\nFrom a@b  Mon Nov  2 10:00:00 2026\r\nSubject: y\r\n';
     const p = await parseMbox(bufferSource(Buffer.from(text)));

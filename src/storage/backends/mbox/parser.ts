@@ -80,9 +80,11 @@ export class LineReader {
       if (scan < this.windowStart || scan >= this.windowStart + this.window.length) await this.load(scan);
       const rel = scan - this.windowStart;
       const idx = this.window.indexOf(LF, rel);
-      if (head === undefined && scan === pos) {
-        const headEnd = idx >= 0 ? Math.min(idx + 1, rel + LINE_HEAD) : Math.min(this.window.length, rel + LINE_HEAD);
-        head = Buffer.from(this.window.subarray(rel, headEnd));
+      // A line running past the window's end takes the rest of its head from the next window.
+      const had = head?.length ?? 0;
+      if (had < LINE_HEAD) {
+        const part = this.window.subarray(rel, Math.min(idx >= 0 ? idx + 1 : this.window.length, rel + LINE_HEAD - had));
+        head = head ? Buffer.concat([head, part]) : Buffer.from(part);
       }
       if (idx >= 0) {
         const lfPos = this.windowStart + idx;
