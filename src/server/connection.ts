@@ -10,6 +10,9 @@ import { normalizeIp } from '../lib/networks.js';
 import type { Logger } from '../lib/logger.js';
 import type { ClientInfo } from '../auth/service.js';
 
+/** Output held by a batch or a tick leaves once this much has gathered. */
+const OUTPUT_BATCH_BYTES = 64 * 1024;
+
 export interface ConnectionInfo {
   service: string;
   listener: string;
@@ -50,8 +53,15 @@ export class Connection extends EventEmitter {
   private deflate: zlib.Deflate | undefined;
   private inflate: zlib.Inflate | undefined;
   private flushPending = false;
-  /** The socket whose writes are held until the end of the tick (see corkUntilTick). */
+  /** Output for the compressor not yet handed to it: many small responses go in as one write. */
+  private deflatePending: Buffer[] = [];
+  private deflatePendingBytes = 0;
+  /** Something was compressed since the last sync flush. */
+  private deflateUnflushed = false;
+  /** The socket whose writes are held (corked) until the end of the tick or of the held batch. */
   private corkedSocket: Socket | undefined;
+  /** The protocol is answering a batch of commands: output waits for releaseOutput() (see holdOutput). */
+  private held = false;
 
   constructor(
     socket: Socket | Duplex,
@@ -150,26 +160,50 @@ export class Connection extends EventEmitter {
   write(data: string | Buffer): boolean {
     if (this.closed || this.socket.destroyed) return false;
     if (this.deflate) {
-      const more = this.deflate.write(data);
-      this.scheduleFlush();
-      return more;
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      this.deflatePending.push(buf);
+      this.deflatePendingBytes += buf.length;
+      this.deflateUnflushed = true;
+      if (this.deflatePendingBytes >= OUTPUT_BATCH_BYTES) this.feedDeflate();
+      if (!this.held) this.scheduleFlush();
+      return !this.deflate.writableNeedDrain;
     }
-    this.corkUntilTick();
-    return this.socket.write(data);
+    this.corkSocket();
+    const more = this.socket.write(data);
+    if (this.socket.writableLength >= OUTPUT_BATCH_BYTES) this.uncorkNow();
+    return more;
   }
 
   /**
-   * Holds the socket's writes until the current tick's work is done, so a command answering with many small
-   * responses (a FETCH of 10,000 envelopes) goes out in a few large writes instead of one syscall each. The
-   * buffer is bounded by back-pressure: writers await drain() once it passes the high-water mark.
+   * Holds output until releaseOutput(), as Dovecot corks its output stream while it works through the commands
+   * a client pipelined: a FETCH of 10,000 envelopes leaves in large writes (and, compressed, as one deflate
+   * stream with a single sync flush) instead of one syscall or flush per response. Batches of OUTPUT_BATCH_BYTES
+   * still go out on their way, and drain() pushes everything held, so memory stays bounded.
    */
-  private corkUntilTick(): void {
+  holdOutput(): void {
+    this.held = true;
+  }
+
+  /** Sends what holdOutput() held; from now on writes leave at the end of each tick. */
+  releaseOutput(): void {
+    if (!this.held) return;
+    this.held = false;
+    if (this.deflate) this.flushDeflate();
+    this.uncorkNow();
+  }
+
+  /** Corks the socket; the writes leave together at the end of the tick, or when a held batch is released. */
+  private corkSocket(): void {
     if (this.corkedSocket) return;
     const socket = this.socket;
     this.corkedSocket = socket;
     socket.cork();
-    process.nextTick(() => this.uncorkNow());
+    process.nextTick(this.uncorkAfterTick);
   }
+
+  private readonly uncorkAfterTick = (): void => {
+    if (!this.held) this.uncorkNow();
+  };
 
   private uncorkNow(): void {
     const socket = this.corkedSocket;
@@ -178,12 +212,34 @@ export class Connection extends EventEmitter {
     socket.uncork();
   }
 
+  /** Hands the pending output to the compressor, which emits whole blocks as they fill. */
+  private feedDeflate(): void {
+    const deflate = this.deflate;
+    if (!deflate || this.deflatePendingBytes === 0) return;
+    const data = this.deflatePending.length === 1 ? this.deflatePending[0]! : Buffer.concat(this.deflatePending, this.deflatePendingBytes);
+    this.deflatePending = [];
+    this.deflatePendingBytes = 0;
+    if (!deflate.destroyed && !deflate.writableEnded) deflate.write(data);
+  }
+
+  /** Everything written so far reaches the client whole: one Z_SYNC_FLUSH (RFC 4978 section 4). */
+  private flushDeflate(): void {
+    if (!this.deflateUnflushed) return;
+    this.deflateUnflushed = false;
+    this.feedDeflate();
+    const deflate = this.deflate;
+    if (deflate && !deflate.destroyed && !deflate.writableEnded) deflate.flush(zlib.constants.Z_SYNC_FLUSH);
+  }
+
   /** Waits until the write buffers (the compressor's too) have drained (for streaming large responses). */
   async drain(): Promise<void> {
-    // Held writes past the high-water mark go out now; below it they wait for the end of the tick.
-    if (this.socket.writableNeedDrain) this.uncorkNow();
+    this.feedDeflate();
     if (this.deflate?.writableNeedDrain) await this.waitDrain(this.deflate);
-    if (this.socket.writableNeedDrain) await this.waitDrain(this.socket);
+    // Held writes past the high-water mark go out now; below it they wait for the end of the tick or batch.
+    if (this.socket.writableNeedDrain) {
+      this.uncorkNow();
+      await this.waitDrain(this.socket);
+    }
   }
 
   private waitDrain(stream: Duplex): Promise<void> {
@@ -229,13 +285,13 @@ export class Connection extends EventEmitter {
     if (pending?.length) inflate.write(pending);
   }
 
-  /** One sync flush for all writes made in the same turn of the event loop. */
+  /** One sync flush for all writes made in the same turn of the event loop (unless a batch is held). */
   private scheduleFlush(): void {
     if (this.flushPending) return;
     this.flushPending = true;
     process.nextTick(() => {
       this.flushPending = false;
-      if (this.deflate && !this.deflate.destroyed && !this.deflate.writableEnded) this.deflate.flush(zlib.constants.Z_SYNC_FLUSH);
+      if (!this.held) this.flushDeflate();
     });
   }
 
@@ -279,6 +335,7 @@ export class Connection extends EventEmitter {
     if (this.socket.destroyed) return this.finish();
     const deflate = this.deflate;
     if (deflate && !deflate.writableEnded) {
+      this.feedDeflate();
       // The compressed stream ends with its final block, then the socket.
       deflate.once('end', () => this.end());
       if (data !== undefined) deflate.end(data);

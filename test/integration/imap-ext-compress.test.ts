@@ -39,16 +39,24 @@ class DeflateClient {
   closed = false;
   wireBytesIn = 0;
   plainBytesIn = 0;
+  /** The compressed bytes as they came off the wire (cleared by the caller). */
+  wire: Buffer[] = [];
 
   constructor(readonly socket: Socket) {
     socket.removeAllListeners('data');
     socket.on('data', (d: Buffer) => {
       this.wireBytesIn += d.length;
+      this.wire.push(d);
       this.inflate.write(d);
     });
     // Inflating is asynchronous: the stream is over once the inflater has given out its last bytes.
     socket.on('close', () => {
       if (!this.inflate.writableEnded) this.inflate.end();
+    });
+    // A socket cut mid-stream (a failed test closing it) ends the stream here, not as an uncaught error.
+    this.inflate.on('error', () => {
+      this.closed = true;
+      this.wake();
     });
     this.inflate.on('end', () => {
       this.closed = true;
@@ -161,6 +169,42 @@ test('COMPRESS DEFLATE on plain TCP: compressed both ways, second COMPRESS refus
   assert.match((await c.readUntil((l) => l.startsWith('p2 '))).at(-1)!, /^p2 BAD /);
   const z = await compressAfterLogin(c, 'z z-secret');
   await exercise(z);
+});
+
+/** Z_SYNC_FLUSH ends with an empty stored block, "00 00 FF FF" on the wire (RFC 4978 section 4). */
+function syncFlushes(wire: Buffer): number {
+  let n = 0;
+  for (let i = wire.indexOf(SYNC_FLUSH_MARK); i >= 0; i = wire.indexOf(SYNC_FLUSH_MARK, i + 4)) n++;
+  return n;
+}
+const SYNC_FLUSH_MARK = Buffer.from([0, 0, 0xff, 0xff]);
+
+test('answers to pipelined commands leave in one compressed flush, not one per response', async () => {
+  const c = await LineClient.connect({ port: h.ports.imap });
+  closers.push(() => c.close());
+  await c.readLine();
+  const z = await compressAfterLogin(c, 'z z-secret');
+  // A message above the size read in one go, so each FETCH reads its file asynchronously over several ticks.
+  const big = `From: a@example.org\r\nSubject: pipelined\r\n\r\n${'a compressible line of text\r\n'.repeat(9000)}`;
+  z.send(`a APPEND INBOX {${big.length}}\r\n`);
+  assert.match((await z.readLine())!, /^\+ /);
+  z.send(`${big}\r\n`);
+  const appended = /^a OK \[APPENDUID \d+ (\d+)\]/.exec((await z.readLine())!);
+  assert.ok(appended);
+  assert.match((await z.command('s', 'SELECT INBOX')).at(-1)!, /^s OK /);
+  z.wire = [];
+  const count = 20;
+  z.send(Array.from({ length: count }, (_, i) => `f${i} UID FETCH ${appended[1]} (UID BODY.PEEK[])\r\n`).join(''));
+  let done = 0;
+  for (;;) {
+    const line = await z.readLine();
+    assert.ok(line !== null, 'connection stays open');
+    if (line.startsWith('* ') && line.endsWith(`{${big.length}}`)) await z.readBytes(big.length);
+    if (/^f\d+ OK /.test(line) && ++done === count) break;
+  }
+  const flushes = syncFlushes(Buffer.concat(z.wire));
+  assert.ok(flushes <= 3, `${count} pipelined FETCHes of ${big.length} bytes each came in ${flushes} sync flushes`);
+  assert.match((await z.command('o', 'LOGOUT')).at(-1)!, /^o OK /);
 });
 
 test('unknown mechanism is BAD and leaves the connection uncompressed', async () => {

@@ -80,6 +80,9 @@ export class ImapSession implements Session, ImapSessionApi {
   private async pump(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
+    // The answers to everything the client pipelined leave together when the input runs dry (or a command waits for
+    // the client: readLine releases them first).
+    this.conn.holdOutput();
     try {
       while (!this.closed && !this.lineWaiter) {
         const ev = this.reader.next();
@@ -92,6 +95,7 @@ export class ImapSession implements Session, ImapSessionApi {
       this.close();
     } finally {
       this.busy = false;
+      this.conn.releaseOutput();
       if (this.paused && !this.closed) {
         this.paused = false;
         this.conn.resume();
@@ -214,6 +218,7 @@ export class ImapSession implements Session, ImapSessionApi {
 
   readLine(): Promise<string | null> {
     if (this.closed) return Promise.resolve(null);
+    this.conn.releaseOutput();
     this.reader.readRawLine();
     return new Promise((resolve) => {
       this.lineWaiter = resolve;

@@ -55,6 +55,8 @@ export class Pop3Session implements Session, Pop3SessionApi {
   private async pump(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
+    // Answers to pipelined commands leave together once the queue is empty (readLine releases them first).
+    this.conn.holdOutput();
     try {
       while (this.queue.length && !this.closed) {
         const item = this.queue.shift()!;
@@ -73,6 +75,7 @@ export class Pop3Session implements Session, Pop3SessionApi {
       }
     } finally {
       this.busy = false;
+      this.conn.releaseOutput();
     }
   }
 
@@ -120,6 +123,7 @@ export class Pop3Session implements Session, Pop3SessionApi {
     if (this.closed) return Promise.resolve(null);
     const next = this.queue.shift();
     if (next !== undefined) return Promise.resolve(next === 'overflow' ? '' : next.toString('latin1'));
+    this.conn.releaseOutput();
     return new Promise((resolve) => (this.lineWaiter = resolve));
   }
 
