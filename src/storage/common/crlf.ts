@@ -60,20 +60,43 @@ function bareLfCount(buf: Buffer, before: number): number {
   return count;
 }
 
-/** buf with a CR put before every bare LF; `before` is the byte that came before buf (-1 at the start). */
-function lfToCrlf(buf: Buffer, before: number): Buffer {
-  const extra = bareLfCount(buf, before);
-  if (extra === 0) return buf;
-  const out = Buffer.allocUnsafe(buf.length + extra);
-  let n = 0;
-  let from = 0;
+/** Scratch space for the offsets of the bare LFs of one chunk (grown as needed, reused: conversion is synchronous). */
+let bareLfOffsets = new Int32Array(8192);
+
+/** Records the offsets of buf's bare LFs in bareLfOffsets and returns how many there are. */
+function findBareLfs(buf: Buffer, before: number): number {
+  let count = 0;
   for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) {
     if ((i === 0 ? before : buf[i - 1]) === CR) continue;
-    n += buf.copy(out, n, from, i);
-    out[n++] = CR;
-    from = i;
+    if (count === bareLfOffsets.length) {
+      const grown = new Int32Array(count * 2);
+      grown.set(bareLfOffsets);
+      bareLfOffsets = grown;
+    }
+    bareLfOffsets[count++] = i;
   }
-  buf.copy(out, n, from);
+  return count;
+}
+
+/**
+ * buf with a CR put before every bare LF; `before` is the byte that came before buf (-1 at the start). The lines are
+ * copied with Uint8Array.prototype.set over plain views (Buffer's own copy and subarray cost more per short line).
+ */
+function lfToCrlf(buf: Buffer, before: number): Buffer {
+  const extra = findBareLfs(buf, before);
+  if (extra === 0) return buf;
+  const out = Buffer.allocUnsafe(buf.length + extra);
+  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+  let n = 0;
+  let from = 0;
+  for (let k = 0; k < extra; k++) {
+    const lf = bareLfOffsets[k]!;
+    out.set(bytes.subarray(from, lf), n);
+    n += lf - from;
+    out[n++] = CR;
+    from = lf;
+  }
+  out.set(bytes.subarray(from), n);
   return out;
 }
 
