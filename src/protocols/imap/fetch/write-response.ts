@@ -31,7 +31,9 @@ export async function writePieces(s: ImapSessionApi, pieces: readonly ResponsePi
     }
     text += `${piece.literal8 ? '~' : ''}{${piece.size}}\r\n`;
     if (Buffer.isBuffer(piece.data)) {
-      s.write(Buffer.concat([Buffer.from(text, 'latin1'), piece.data]));
+      // Two writes, no copy: the connection sends them together.
+      s.write(Buffer.from(text, 'latin1'));
+      s.write(piece.data);
       text = '';
       continue;
     }
