@@ -1,7 +1,7 @@
 // Test harness: starts the real roost daemon as a child process on a temp data directory with
 // every port on "auto" (127.0.0.1, OS-chosen), reads the bound ports from its ready line, stops it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,11 @@ export interface StartOptions {
   keepData?: boolean;
   /** Run the built daemon (dist/main.js, `npm run build`) instead of the sources through tsx (benchmarks). */
   built?: boolean;
+  /**
+   * Let the daemon generate its self-signed certificate as on a first start. By default the harness puts one
+   * shared test certificate in <data>/certs first, so that each start does not spend half a second on RSA.
+   */
+  generateCert?: boolean;
 }
 
 export interface BoundListener {
@@ -109,6 +114,34 @@ export function passwdLine(u: RoostUser): string {
   return `${u.name}:${u.passwordHash ?? `{PLAIN}${u.password}`}::::${u.home ?? ''}::${u.extra ?? ''}`;
 }
 
+/** The shared test certificate (CN roost.test, as the harness's hostname), made once per machine and reused. */
+async function testCertificate(): Promise<{ cert: string; key: string }> {
+  const dir = join(tmpdir(), 'roost-test-certificate-v1');
+  const certFile = join(dir, 'roost.crt');
+  const keyFile = join(dir, 'roost.key');
+  if (existsSync(certFile) && existsSync(keyFile)) return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+  const { generateSelfSigned } = await import('../../src/tls/self-signed.js');
+  const pair = generateSelfSigned('roost.test');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Written under temporary names and renamed (key first), so a parallel test never reads half a file.
+  for (const [file, data] of [[keyFile, pair.key], [certFile, pair.cert]] as const) {
+    const tmp = `${file}.${process.pid}`;
+    writeFileSync(tmp, data, { mode: 0o600 });
+    renameSync(tmp, file);
+  }
+  return pair;
+}
+
+/** Puts the shared test certificate where the daemon looks for its self-signed one, unless one is there. */
+async function seedTestCertificate(dataDir: string): Promise<void> {
+  const certs = join(dataDir, 'certs');
+  if (existsSync(join(certs, 'roost.crt'))) return;
+  const { cert, key } = await testCertificate();
+  mkdirSync(certs, { recursive: true, mode: 0o755 });
+  writeFileSync(join(certs, 'roost.key'), key, { mode: 0o600 });
+  writeFileSync(join(certs, 'roost.crt'), cert, { mode: 0o644 });
+}
+
 export async function startRoost(opts: StartOptions = {}): Promise<RoostHandle> {
   const madeDir = !opts.dataDir;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'roost-test-'));
@@ -116,6 +149,7 @@ export async function startRoost(opts: StartOptions = {}): Promise<RoostHandle> 
   const configFile = join(dataDir, 'roost-test.toml');
   writeFileSync(configFile, buildConfig(opts.configToml));
   if (opts.users) writeFileSync(join(dataDir, 'passwd'), opts.users.map(passwdLine).join('\n') + '\n');
+  if (!opts.generateCert) await seedTestCertificate(dataDir);
 
   const entry = opts.built ? [join(repoRoot, 'dist', 'main.js')] : ['--import', 'tsx', mainScript];
   // ROOST_DAEMON_NODE_ARGS adds Node options to the daemon only (profiling a benchmark: "--cpu-prof --cpu-prof-dir=/tmp/prof").

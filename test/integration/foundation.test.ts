@@ -26,14 +26,14 @@ function tempDir(): string {
   return d;
 }
 
-async function start(configToml = '', opts: { dataDir?: string } = {}): Promise<RoostHandle> {
-  const h = await startRoost({ users, configToml, dataDir: opts.dataDir });
+async function start(configToml = '', opts: { dataDir?: string; generateCert?: boolean } = {}): Promise<RoostHandle> {
+  const h = await startRoost({ users, configToml, dataDir: opts.dataDir, generateCert: opts.generateCert });
   handles.push(h);
   return h;
 }
 
 test('first start generates a self-signed certificate that implicit TLS serves (openssl s_client)', async () => {
-  const h = await start('', { dataDir: tempDir() });
+  const h = await start('', { dataDir: tempDir(), generateCert: true });
   const keyMode = statSync(join(h.dataDir, 'certs', 'roost.key')).mode & 0o777;
   assert.equal(keyMode, 0o600, 'the generated key is private');
   const { stdout } = await run('sh', ['-c', `echo Q | openssl s_client -connect 127.0.0.1:${h.ports.imaps} -servername localhost 2>/dev/null | openssl x509 -noout -subject -ext subjectAltName`], { timeout: 20_000 });

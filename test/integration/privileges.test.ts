@@ -28,7 +28,7 @@ test('as root with mail_user, the daemon drops to that user and keeps working', 
   const base = mkdtempSync(join(tmpdir(), 'roost-privdrop-'));
   dirs.push(base);
   chmodSync(base, 0o755);
-  const h = await startRoost({ dataDir: join(base, 'data'), users: [{ name: 'alice', password: 'pw' }], configToml: `[server]\nmail_user = "${vmail.name}"\n` });
+  const h = await startRoost({ dataDir: join(base, 'data'), users: [{ name: 'alice', password: 'pw' }], configToml: `[server]\nmail_user = "${vmail.name}"\n`, generateCert: true });
   try {
     await h.waitForLog((l) => l.includes('dropped privileges'));
     assert.equal(uidOf(h.pid), vmail.uid, 'the daemon runs as the mail user');
