@@ -204,6 +204,25 @@ export class UserIndex {
     return value;
   }
 
+  /**
+   * Values derived from a mailbox's messages (which never change under one UIDVALIDITY), kept in this process while
+   * the index is open and shared by every session of the mailbox; dropped with the mailbox, at a rename and when
+   * UIDVALIDITY changes. Never written to disk.
+   */
+  private readonly memos = new Map<string, { uidValidity: number; values: Map<string, unknown> }>();
+
+  memo<T>(mailbox: string, key: string, create: () => T): T {
+    const uidValidity = this.state(mailbox)?.uidValidity;
+    if (uidValidity === undefined) return create();
+    let entry = this.memos.get(mailbox);
+    if (!entry || entry.uidValidity !== uidValidity) {
+      entry = { uidValidity, values: new Map() };
+      this.memos.set(mailbox, entry);
+    }
+    if (!entry.values.has(key)) entry.values.set(key, create());
+    return entry.values.get(key) as T;
+  }
+
   records(mailbox: string): MessageRecord[] {
     return [...this.messages.getRange({ start: [mailbox, 0], end: [mailbox, Number.MAX_SAFE_INTEGER] })].map((e) => e.value);
   }
@@ -241,6 +260,7 @@ export class UserIndex {
   }
 
   private dropMailboxInTxn(mailbox: string): void {
+    this.memos.delete(mailbox);
     this.mailboxes.removeSync(mailbox);
     for (const db of [this.messages, this.expunged] as Database<unknown, MailboxKey>[]) {
       for (const key of db.getKeys({ start: [mailbox, 0], end: [mailbox, Number.MAX_SAFE_INTEGER] })) db.removeSync(key);

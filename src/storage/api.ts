@@ -96,6 +96,12 @@ export interface MailboxSession extends EventEmitter {
   /** Parsed data (envelope, bodystructure, header fields) cached per message in the index. */
   getCached(uid: number, key: string): unknown;
   setCached(uid: number, key: string, value: unknown): void;
+  /**
+   * A value for this mailbox kept in memory while its index is open, shared by every session of the mailbox in this
+   * process (made by `create` on first use, again after UIDVALIDITY changed): for data derived from messages, which
+   * never change under one UIDVALIDITY.
+   */
+  memo<T>(key: string, create: () => T): T;
   /** UIDs expunged with a modseq above `modseq` (QRESYNC). */
   expungedSince(modseq: number): number[];
   close(): Promise<void>;

@@ -473,6 +473,10 @@ export class MailboxSessionImpl extends EventEmitter {
     this.shared.index.setCached(this.shared.name, uid, key, value);
   }
 
+  memo<T>(key: string, create: () => T): T {
+    return this.shared.index.memo(this.shared.name, key, create);
+  }
+
   /** UIDs expunged after `modseq` (for QRESYNC VANISHED (EARLIER)). */
   expungedSince(modseq: number): number[] {
     return this.shared.index.expungedSince(this.shared.name, modseq);

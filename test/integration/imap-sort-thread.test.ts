@@ -10,6 +10,8 @@ import { startRoost, repoRoot, type RoostHandle } from '../helpers/roost.js';
 import { taggedSession, type TaggedSession } from '../helpers/imap-session.js';
 import { runPython } from '../helpers/python.js';
 import { makeTraversable, requirePeer, startDovecot } from '../interop/peers.js';
+import { indexDirFor, UserIndex } from '../../src/index/user-index.js';
+import { packSortData, SORT_CACHE_KEY, unpackSortData } from '../../src/protocols/imap/sort/sort-data.js';
 
 const USER = { name: 'u', password: 'pw' };
 const dirs = [join(repoRoot, 'test', 'fixtures', 'mime', 'messages'), join(repoRoot, 'test', 'fixtures', 'threads')];
@@ -202,5 +204,109 @@ M.logout()
       [roost.ports.imap],
     );
     assert.deepEqual(out.trim().split('\n'), [`OK ${corpus.length}`, 'OK (', `OK ${corpus.length}`]);
+  });
+});
+
+describe('SORT keys kept per message in the index and in memory', () => {
+  let base: string;
+  before(() => {
+    base = mkdtempSync(join(tmpdir(), 'roost-sort-cache-'));
+  });
+  after(() => rmSync(base, { recursive: true, force: true }));
+
+  const message = (from: string, subject: string, date: string): Buffer =>
+    Buffer.from(`From: ${from}\r\nTo: x@example.com\r\nSubject: ${subject}\r\nDate: ${date}\r\nMessage-ID: <${Math.random()}@example.com>\r\n\r\nbody\r\n`);
+  const MESSAGES = [
+    // "Re: Ärger" from "Jörg": base subject ÄRGER, decomposed (A U+0308), after APFEL; display name JÖRG, after CARL.
+    message('=?ISO-8859-1?Q?J=F6rg?= <zed@example.com>', '=?UTF-8?B?UmU6IMOEcmdlcg==?=', 'Mon, 4 Mar 2024 10:00:00 +0000'),
+    message('b@example.com', 'Apfel', 'Mon, 4 Mar 2024 11:00:00 +0000'),
+    message('Carl <c@example.com>', 'Zebra', 'Mon, 4 Mar 2024 09:00:00 +0000'),
+  ];
+
+  async function append(s: Session, m: Buffer, tag: string): Promise<void> {
+    s.c.send(`${tag} APPEND INBOX {${m.length}+}\r\n`);
+    s.c.send(Buffer.concat([m, Buffer.from('\r\n')]));
+    assert.match((await s.c.readUntil((l) => l.startsWith(`${tag} `))).at(-1)!, new RegExp(`^${tag} OK`));
+  }
+
+  async function withIndex<T>(dataDir: string, fn: (index: UserIndex) => T): Promise<T> {
+    const dir = indexDirFor(dataDir, USER.name);
+    const index = UserIndex.acquire(dir, false);
+    try {
+      return fn(index);
+    } finally {
+      await index.release();
+      await UserIndex.closeIdle(dir);
+    }
+  }
+
+  test('an encoded-word subject and display name are cached decoded; another version or a bad entry is computed again', async () => {
+    const dataDir = join(base, 'data');
+    let roost = await startRoost({ dataDir, users: [USER], keepData: true });
+    try {
+      const s = await login(roost.ports.imap);
+      for (const [i, m] of MESSAGES.entries()) await append(s, m, `ap${i}`);
+      await s.cmd('SELECT INBOX');
+      assert.equal((await s.cmd('SORT (SUBJECT) UTF-8 ALL'))[0], '* SORT 2 1 3');
+      assert.equal((await s.cmd('SORT (DISPLAYFROM) UTF-8 ALL'))[0], '* SORT 2 3 1');
+      assert.equal((await s.cmd('SORT (REVERSE DATE) UTF-8 ALL'))[0], '* SORT 2 1 3');
+      s.close();
+    } finally {
+      await roost.stop();
+    }
+
+    await withIndex(dataDir, (index) => {
+      const first = unpackSortData(index.getCached('INBOX', 1, SORT_CACHE_KEY));
+      assert.ok(first, 'the sort keys are in the index');
+      assert.equal(first.subject, 'A\u0308RGER');
+      assert.equal(first.replyOrForward, true);
+      assert.equal(first.displayFrom, 'JO\u0308RG');
+      assert.equal(first.from, 'ZED');
+      // An entry of another version is not read; an entry that is not sort data is computed again; a good one is used.
+      index.cache.putSync(['INBOX', 1, SORT_CACHE_KEY], { subject: 'AAA', references: [] });
+      index.cache.putSync(['INBOX', 2, 'imap.sort.v1'], { ...first, subject: '' });
+      index.cache.putSync(['INBOX', 3, SORT_CACHE_KEY], packSortData({ ...first, subject: '0 FROM THE CACHE' }));
+    });
+
+    roost = await startRoost({ dataDir, users: [USER], keepData: true });
+    try {
+      const s = await login(roost.ports.imap);
+      await s.cmd('SELECT INBOX');
+      assert.equal((await s.cmd('SORT (SUBJECT) UTF-8 ALL'))[0], '* SORT 3 2 1');
+      s.close();
+    } finally {
+      await roost.stop();
+    }
+    await withIndex(dataDir, (index) => {
+      assert.equal(unpackSortData(index.getCached('INBOX', 1, SORT_CACHE_KEY))?.subject, 'A\u0308RGER', 'the bad entry was replaced');
+    });
+  });
+
+  test("a session's SORT sees messages another session added, and not those it expunged", async () => {
+    const roost = await startRoost({ dataDir: join(base, 'shared'), users: [USER] });
+    try {
+      const a = await login(roost.ports.imap);
+      const b = await login(roost.ports.imap);
+      for (const [i, m] of MESSAGES.entries()) await append(a, m, `ap${i}`);
+      await a.cmd('SELECT INBOX');
+      await b.cmd('SELECT INBOX');
+      assert.equal((await a.cmd('SORT (SUBJECT) UTF-8 ALL'))[0], '* SORT 2 1 3');
+      await append(b, message('d@example.com', 'Re: Aardvark', 'Mon, 4 Mar 2024 12:00:00 +0000'), 'bp');
+      await append(b, message('e@example.com', 'Zebra', 'Mon, 4 Mar 2024 08:00:00 +0000'), 'bq');
+      await a.cmd('NOOP');
+      assert.equal((await a.cmd('SORT (SUBJECT) UTF-8 ALL'))[0], '* SORT 4 2 1 3 5');
+      assert.equal((await a.cmd('SORT (REVERSE SUBJECT) UTF-8 ALL'))[0], '* SORT 3 5 1 2 4');
+      assert.equal((await a.cmd('SORT (SUBJECT REVERSE DATE) UTF-8 ALL'))[0], '* SORT 4 2 1 3 5');
+      assert.equal((await a.cmd('THREAD ORDEREDSUBJECT UTF-8 ALL'))[0], '* THREAD (5 3)(1)(2)(4)');
+      await b.cmd('STORE 2 +FLAGS.SILENT (\\Deleted)');
+      await b.cmd('EXPUNGE');
+      await a.cmd('NOOP');
+      assert.equal((await a.cmd('UID SORT (SUBJECT) UTF-8 ALL'))[0], '* SORT 4 1 3 5');
+      assert.equal((await a.cmd('SORT (SUBJECT) UTF-8 ALL'))[0], '* SORT 3 1 2 4');
+      a.close();
+      b.close();
+    } finally {
+      await roost.stop();
+    }
   });
 });

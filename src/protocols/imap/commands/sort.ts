@@ -7,9 +7,8 @@ import type { ImapToken } from '../proto/tokens.js';
 import { formatString } from '../proto/response.js';
 import { ok, type Completion, type ImapCommandSpec, type ImapSessionApi } from '../types.js';
 import type { ImapCommand } from '../proto/command-reader.js';
-import { evaluateSearch } from '../search/evaluate.js';
 import { enableCondstore, searchUsesModseq } from '../condstore/condstore.js';
-import { loadItems, parseSortCriteria, sortItems } from '../sort/sort.js';
+import { loadSortSet, parseSortCriteria, searchForSort, sortOrder } from '../sort/sort.js';
 import { formatNumberRanges } from '../../../lib/sequence-set.js';
 
 /** Runs of consecutive ascending numbers in the given order, e.g. 3,4,5,1 -> "3:5,1" (RFC 5267 section 3.2 ALL). */
@@ -30,8 +29,8 @@ function esortResponse(tag: string, byUid: boolean, returns: SearchReturn, numbe
     if (item === 'COUNT') parts.push(`COUNT ${numbers.length}`);
     else if (numbers.length === 0) continue;
     // MIN and MAX are the lowest and highest numbers of the result; ALL lists it in sort order.
-    else if (item === 'MIN') parts.push(`MIN ${Math.min(...numbers)}`);
-    else if (item === 'MAX') parts.push(`MAX ${Math.max(...numbers)}`);
+    else if (item === 'MIN') parts.push(`MIN ${numbers.reduce((m, x) => (x < m ? x : m))}`);
+    else if (item === 'MAX') parts.push(`MAX ${numbers.reduce((m, x) => (x > m ? x : m))}`);
     else parts.push(`ALL ${orderedSet(numbers)}`);
   }
   if (modseq !== undefined) parts.push(`MODSEQ ${modseq}`);
@@ -51,15 +50,21 @@ async function runSort(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pro
   const args = parseSearchArgs([...prefix, { type: 'atom', value: 'CHARSET' }, charset, ...rest], { utf8: s.utf8Names });
   if (searchUsesModseq(args.key)) enableCondstore(s);
 
-  const outcome = await evaluateSearch(box, args.key);
-  const sorted = sortItems(await loadItems(box, outcome.matches), criteria);
-  const numbers = sorted.map((i) => (byUid ? i.msg.uid : i.seq));
-  if (args.returns?.save) box.savedSearch = sorted.map((i) => i.msg.uid).sort((a, b) => a - b);
+  const matches = await searchForSort(box, args.key);
+  const set = await loadSortSet(box, matches);
+  const order = sortOrder(set, criteria);
+  const { keys, seqs, slots } = set;
+  if (args.returns?.save) box.savedSearch = Array.from(slots, (slot) => keys.uid[slot]!);
   if (!args.returns) {
-    const modseq = outcome.highestModseq !== undefined ? ` (MODSEQ ${outcome.highestModseq})` : '';
-    s.untagged(`SORT${numbers.length ? ' ' + numbers.join(' ') : ''}${modseq}`);
+    // One string built by appending: joining an array of 100,000 numbers takes several times as long.
+    let line = 'SORT';
+    if (byUid) for (let i = 0; i < order.length; i++) line += ' ' + keys.uid[slots[order[i]!]!]!;
+    else for (let i = 0; i < order.length; i++) line += ' ' + seqs[order[i]!]!;
+    if (matches.highestModseq !== undefined) line += ` (MODSEQ ${matches.highestModseq})`;
+    s.untagged(line);
   } else if (searchReturnItems(args.returns).length > 0) {
-    s.untagged(esortResponse(cmd.tag, byUid, args.returns, numbers, outcome.highestModseq));
+    const numbers = Array.from(order, (j) => (byUid ? keys.uid[slots[j]!]! : seqs[j]!));
+    s.untagged(esortResponse(cmd.tag, byUid, args.returns, numbers, matches.highestModseq));
   }
   return ok('Sort completed.');
 }

@@ -6,9 +6,8 @@ import { ProtocolError } from '../proto/protocol-error.js';
 import type { ImapToken } from '../proto/tokens.js';
 import { ok, type Completion, type ImapCommandSpec, type ImapSessionApi } from '../types.js';
 import type { ImapCommand } from '../proto/command-reader.js';
-import { evaluateSearch } from '../search/evaluate.js';
 import { enableCondstore, searchUsesModseq } from '../condstore/condstore.js';
-import { loadItems, sortItems } from '../sort/sort.js';
+import { loadSortSet, searchForSort, setItems, sortOrder } from '../sort/sort.js';
 import { threadOrderedSubject, threadReferences, writeThreads } from '../sort/thread.js';
 
 async function runThread(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Promise<Completion> {
@@ -23,13 +22,13 @@ async function runThread(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): P
   const args = parseSearchArgs([{ type: 'atom', value: 'CHARSET' }, charset, ...rest], { utf8: s.utf8Names });
   if (searchUsesModseq(args.key)) enableCondstore(s);
 
-  const outcome = await evaluateSearch(box, args.key);
-  const items = await loadItems(box, outcome.matches);
+  const set = await loadSortSet(box, await searchForSort(box, args.key));
+  const keys = set.keys;
   const roots =
     algorithm === 'REFERENCES'
-      ? threadReferences(items)
-      : threadOrderedSubject(sortItems(items, [{ key: 'SUBJECT', reverse: false }, { key: 'DATE', reverse: false }]));
-  const list = writeThreads(roots, (item) => (byUid ? item.msg.uid : item.seq));
+      ? threadReferences(keys, setItems(set))
+      : threadOrderedSubject(keys, setItems(set, sortOrder(set, [{ key: 'SUBJECT', reverse: false }, { key: 'DATE', reverse: false }])));
+  const list = writeThreads(keys, roots, (item) => (byUid ? item.uid : item.seq));
   s.untagged(`THREAD${list ? ' ' + list : ''}`);
   return ok('Thread completed.');
 }

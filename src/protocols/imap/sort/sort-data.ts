@@ -27,10 +27,38 @@ export interface SortData {
   references: string[];
 }
 
-const CACHE_KEY = 'imap.sort.v1';
+/**
+ * The index's per-message cache entry: SortData as an array in field order (an array decodes without the record
+ * definition every cached object carries). v1 was an object with the same fields; its entries are ignored.
+ */
+export const SORT_CACHE_KEY = 'imap.sort.v2';
 
-function isSortData(v: unknown): v is SortData {
-  return typeof v === 'object' && v !== null && typeof (v as SortData).subject === 'string' && Array.isArray((v as SortData).references);
+type Packed = [string, number, string, string, string, string, string, number | null, string | null, string[]];
+
+const REPLY_OR_FORWARD = 1;
+const HAS_SUBJECT = 2;
+
+export function packSortData(d: SortData): Packed {
+  const flags = (d.replyOrForward ? REPLY_OR_FORWARD : 0) | (d.hasSubject ? HAS_SUBJECT : 0);
+  return [d.subject, flags, d.from, d.to, d.cc, d.displayFrom, d.displayTo, d.sentDate, d.messageId, d.references];
+}
+
+export function unpackSortData(v: unknown): SortData | undefined {
+  if (!Array.isArray(v) || v.length !== 10 || typeof v[0] !== 'string' || typeof v[1] !== 'number' || !Array.isArray(v[9])) return undefined;
+  const p = v as Packed;
+  return {
+    subject: p[0],
+    replyOrForward: (p[1] & REPLY_OR_FORWARD) !== 0,
+    hasSubject: (p[1] & HAS_SUBJECT) !== 0,
+    from: p[2],
+    to: p[3],
+    cc: p[4],
+    displayFrom: p[5],
+    displayTo: p[6],
+    sentDate: p[7],
+    messageId: p[8],
+    references: p[9],
+  };
 }
 
 /** The header block (up to the empty line) without reading the body. */
@@ -102,12 +130,17 @@ export function sortDataFromHeader(block: Buffer): SortData {
   };
 }
 
+/** The message's sort data from the index's cache, if it is there (no I/O beyond the index). */
+export function cachedSortData(mailbox: MailboxSession, uid: number): SortData | undefined {
+  return unpackSortData(mailbox.getCached(uid, SORT_CACHE_KEY));
+}
+
 /** The message's sort data from the cache, else from its header (then cached; a message never changes). */
 export async function loadSortData(mailbox: MailboxSession, msg: MessageMeta): Promise<SortData> {
-  const cached = mailbox.getCached(msg.uid, CACHE_KEY);
-  if (isSortData(cached)) return cached;
+  const cached = cachedSortData(mailbox, msg.uid);
+  if (cached) return cached;
   const data = sortDataFromHeader(await readHeader(await mailbox.openMessage(msg.uid)));
-  mailbox.setCached(msg.uid, CACHE_KEY, data);
+  mailbox.setCached(msg.uid, SORT_CACHE_KEY, packSortData(data));
   return data;
 }
 

@@ -1,15 +1,18 @@
-// SORT criteria and ordering (RFC 5256 section 3, RFC 5957 DISPLAYFROM/DISPLAYTO): parse the sort program, load
-// each matching message's cached sort data, and order by the keys, REVERSE per key, then by sequence number.
+// SORT criteria and ordering (RFC 5256 section 3, RFC 5957 DISPLAYFROM/DISPLAYTO): parse the sort program, find each
+// matching message's keys (in memory, else the index's cache, else its header), and order by the keys, REVERSE per
+// key, then by sequence number.
 import type { ImapToken } from '../proto/tokens.js';
 import { ArgCursor } from '../proto/arg-cursor.js';
 import { ProtocolError } from '../proto/protocol-error.js';
 import type { SelectedMailbox } from '../selected.js';
+import type { SearchKey } from '../proto/search-args.js';
+import { evaluateSearch } from '../search/evaluate.js';
 import type { MessageMeta } from '../../../storage/api.js';
 import { isStorageError } from '../../../storage/api.js';
-import { compareCodePoints } from './collate.js';
-import { loadSortData, sortDate, type SortData } from './sort-data.js';
+import { cachedSortData, loadSortData } from './sort-data.js';
+import { bounds, sortKeysOf, type SortKeyName, type SortKeys } from './sort-keys.js';
 
-export type SortKeyName = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO' | 'DISPLAYFROM' | 'DISPLAYTO';
+export type { SortKeyName } from './sort-keys.js';
 
 export interface SortCriterion {
   key: SortKeyName;
@@ -37,62 +40,179 @@ export function parseSortCriteria(token: ImapToken | undefined): SortCriterion[]
   return out;
 }
 
-export interface SortItem {
-  seq: number;
-  msg: MessageMeta;
-  data: SortData;
+/** What a SORT or THREAD searched out, in sequence order. */
+export interface SortMatches {
+  msgs: readonly MessageMeta[];
+  /** Sequence numbers of msgs; without them msgs is the whole view (sequence number = index + 1). */
+  seqs?: readonly number[];
+  /** Highest MODSEQ of the matches when the search used MODSEQ (RFC 7162 section 3.1.5). */
+  highestModseq?: number;
 }
 
-/** Sort data for each message; messages expunged by another session meanwhile are left out. */
-export async function loadItems(box: SelectedMailbox, matches: ReadonlyArray<{ seq: number; msg: MessageMeta }>): Promise<SortItem[]> {
-  const out: SortItem[] = [];
-  for (const m of matches) {
-    try {
-      out.push({ seq: m.seq, msg: m.msg, data: await loadSortData(box.mailbox, m.msg) });
-    } catch (err) {
-      if (isStorageError(err) && err.code === 'EXPUNGED') continue;
-      throw err;
+/** The search of a SORT or THREAD; ALL (the common case) is the whole view without running the evaluator. */
+export async function searchForSort(box: SelectedMailbox, key: SearchKey): Promise<SortMatches> {
+  if (key.type === 'all') return { msgs: box.messages() };
+  const outcome = await evaluateSearch(box, key);
+  return { msgs: outcome.matches.map((m) => m.msg), seqs: outcome.matches.map((m) => m.seq), highestModseq: outcome.highestModseq };
+}
+
+/** The messages being sorted, in sequence order: each one's sequence number and slot in keys. */
+export interface SortSet {
+  keys: SortKeys;
+  seqs: Int32Array;
+  slots: Int32Array;
+}
+
+/**
+ * The mailbox's sort keys for the matches, loading those not yet in memory (from the index's cache, else the
+ * header). A message expunged by another session meanwhile is left out.
+ */
+export async function loadSortSet(box: SelectedMailbox, matches: SortMatches): Promise<SortSet> {
+  const mailbox = box.mailbox;
+  const keys = sortKeysOf(mailbox);
+  const { msgs, seqs: seqOf } = matches;
+  const n = msgs.length;
+  const seqs = new Int32Array(n);
+  const slots = new Int32Array(n);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const msg = msgs[i]!;
+    let slot = keys.slotOf(msg.uid);
+    if (slot === undefined) {
+      const cached = cachedSortData(mailbox, msg.uid);
+      if (cached) slot = keys.add(msg, cached);
+      else {
+        try {
+          slot = keys.add(msg, await loadSortData(mailbox, msg));
+        } catch (err) {
+          if (isStorageError(err) && err.code === 'EXPUNGED') continue;
+          throw err;
+        }
+      }
     }
+    seqs[count] = seqOf ? seqOf[i]! : i + 1;
+    slots[count] = slot;
+    count++;
+  }
+  return { keys, seqs: seqs.subarray(0, count), slots: slots.subarray(0, count) };
+}
+
+/** Each message's value under one key: smaller sorts first, equal values are equal keys. */
+function setValues(set: SortSet, key: SortKeyName): Float64Array {
+  const { keys, slots } = set;
+  const n = slots.length;
+  const out = new Float64Array(n);
+  const column = keys.column(key);
+  if (column) for (let j = 0; j < n; j++) out[j] = column[slots[j]!]!;
+  else {
+    const { ids, ranks } = keys.textRanks(key);
+    for (let j = 0; j < n; j++) out[j] = ranks[ids[slots[j]!]!]!;
   }
   return out;
 }
 
-type Extracted = string | number;
+const EXACT = 2 ** 53;
 
-function extract(key: SortKeyName, item: SortItem): Extracted {
-  switch (key) {
-    case 'ARRIVAL':
-      return Math.floor(item.msg.internalDate.getTime() / 1000);
-    case 'DATE':
-      return sortDate(item.data, item.msg);
-    case 'SIZE':
-      return item.msg.size;
-    case 'SUBJECT':
-      return item.data.subject;
-    case 'FROM':
-      return item.data.from;
-    case 'TO':
-      return item.data.to;
-    case 'CC':
-      return item.data.cc;
-    case 'DISPLAYFROM':
-      return item.data.displayFrom;
-    case 'DISPLAYTO':
-      return item.data.displayTo;
+/** One key over a good part of the mailbox: a walk through the key's order of every message held. */
+function walkOrder(set: SortSet, criterion: SortCriterion): Uint32Array {
+  const { keys, slots } = set;
+  const n = slots.length;
+  const { order, value } = keys.orderBy(criterion.key);
+  // place + 1 in the set, by slot
+  const place = new Uint32Array(keys.slots);
+  for (let j = 0; j < n; j++) place[slots[j]!] = j + 1;
+  const out = new Uint32Array(n);
+  let k = 0;
+  if (!criterion.reverse) {
+    for (let i = 0; i < order.length; i++) {
+      const p = place[order[i]!]!;
+      if (p !== 0) out[k++] = p - 1;
+    }
+    return out;
   }
+  // REVERSE: runs of equal values from the last, each run still in UID (= sequence) order.
+  let end = order.length;
+  while (end > 0) {
+    let start = end - 1;
+    const v = value[order[start]!]!;
+    while (start > 0 && value[order[start - 1]!]! === v) start--;
+    for (let i = start; i < end; i++) {
+      const p = place[order[i]!]!;
+      if (p !== 0) out[k++] = p - 1;
+    }
+    end = start;
+  }
+  return out;
 }
 
-/** Orders the items; equal under every key, the lower sequence number comes first (RFC 5256 section 3). */
-export function sortItems(items: SortItem[], criteria: readonly SortCriterion[]): SortItem[] {
-  const keyed = items.map((item) => ({ item, keys: criteria.map((c) => extract(c.key, item)) }));
-  keyed.sort((a, b) => {
-    for (let i = 0; i < criteria.length; i++) {
-      const x = a.keys[i]!;
-      const y = b.keys[i]!;
-      const c = typeof x === 'number' ? x - (y as number) : compareCodePoints(x, y as string);
+/** Any keys over the set alone: the values folded into one exact integer per message when they fit, else compared. */
+function sortSet(set: SortSet, criteria: readonly SortCriterion[]): Uint32Array {
+  const n = set.slots.length;
+  const values = criteria.map((c) => setValues(set, c.key));
+  const lows: number[] = [];
+  const spans: number[] = [];
+  let range = n;
+  for (const v of values) {
+    const [lo, hi] = bounds(v, n);
+    lows.push(lo);
+    spans.push(hi - lo + 1);
+    range *= hi - lo + 1;
+  }
+  const out = new Uint32Array(n);
+  if (range <= EXACT) {
+    // Each key as an offset from its minimum (from its maximum when REVERSE), then the position in the set.
+    const folded = new Float64Array(n);
+    for (let j = 0; j < n; j++) {
+      let f = 0;
+      for (let i = 0; i < values.length; i++) {
+        const offset = values[i]![j]! - lows[i]!;
+        f = f * spans[i]! + (criteria[i]!.reverse ? spans[i]! - 1 - offset : offset);
+      }
+      folded[j] = f * n + j;
+    }
+    folded.sort();
+    for (let j = 0; j < n; j++) out[j] = folded[j]! % n;
+    return out;
+  }
+  for (let j = 0; j < n; j++) out[j] = j;
+  return out.sort((a, b) => {
+    for (let i = 0; i < values.length; i++) {
+      const c = values[i]![a]! - values[i]![b]!;
       if (c !== 0) return criteria[i]!.reverse ? -c : c;
     }
-    return a.item.seq - b.item.seq;
+    return a - b;
   });
-  return keyed.map((k) => k.item);
+}
+
+/**
+ * The order of the set under the criteria, as positions in the set; equal under every key, the lower sequence
+ * number comes first (RFC 5256 section 3). REVERSE turns one key's order around, not the tie-break.
+ */
+export function sortOrder(set: SortSet, criteria: readonly SortCriterion[]): Uint32Array {
+  const n = set.slots.length;
+  if (n < 2) return Uint32Array.from({ length: n }, (_, j) => j);
+  // A walk costs a pass over every message held (and a sort of them all after new ones came): worth it for one key
+  // over a good part of the mailbox.
+  if (criteria.length === 1 && n * 8 >= set.keys.slots) return walkOrder(set, criteria[0]!);
+  return sortSet(set, criteria);
+}
+
+/** A message as THREAD sees it. */
+export interface SortItem {
+  seq: number;
+  uid: number;
+  /** The message's place in SortKeys */
+  slot: number;
+}
+
+/** The set's messages in the given order (sequence order without one). */
+export function setItems(set: SortSet, order?: ArrayLike<number>): SortItem[] {
+  const n = set.slots.length;
+  const out = new Array<SortItem>(n);
+  for (let i = 0; i < n; i++) {
+    const j = order ? order[i]! : i;
+    const slot = set.slots[j]!;
+    out[i] = { seq: set.seqs[j]!, uid: set.keys.uid[slot]!, slot };
+  }
+  return out;
 }

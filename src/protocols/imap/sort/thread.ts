@@ -2,7 +2,7 @@
 // Dovecot 2.3 (children and roots by sent date, then UID; a dummy's date is its first child's), and the
 // thread-list writer (RFC 5256 section 5: "(a b)" for one child, "(a (b)(c))" for several).
 import type { SortItem } from './sort.js';
-import { sortDate } from './sort-data.js';
+import type { SortKeys } from './sort-keys.js';
 
 /** A thread node: a message (item) or a dummy standing for a message that is referenced but not here. */
 export interface ThreadNode {
@@ -10,12 +10,12 @@ export interface ThreadNode {
   children: ThreadNode[];
 }
 
-const dateOf = (n: ThreadNode): number => (n.item ? sortDate(n.item.data, n.item.msg) : 0);
-const uidOf = (n: ThreadNode): number => n.item?.msg.uid ?? 0;
+const uidOf = (n: ThreadNode): number => n.item?.uid ?? 0;
 
 /** Orders siblings by sent date, then UID (RFC 5256 section 4, REFERENCES step 4). */
-function sortSiblings(nodes: ThreadNode[]): ThreadNode[] {
+function sortSiblings(keys: SortKeys, nodes: ThreadNode[]): ThreadNode[] {
   if (nodes.length < 2) return nodes;
+  const dateOf = (n: ThreadNode): number => (n.item ? keys.date[n.item.slot]! : 0);
   return nodes
     .map((n) => ({ n, date: dateOf(n), uid: uidOf(n) }))
     .sort((a, b) => a.date - b.date || a.uid - b.uid)
@@ -23,14 +23,15 @@ function sortSiblings(nodes: ThreadNode[]): ThreadNode[] {
 }
 
 /** THREAD=ORDEREDSUBJECT: messages grouped by base subject, each group under its oldest message, groups by date. */
-export function threadOrderedSubject(sorted: readonly SortItem[]): ThreadNode[] {
+export function threadOrderedSubject(keys: SortKeys, sorted: readonly SortItem[]): ThreadNode[] {
   // `sorted` is ordered by (SUBJECT, DATE): consecutive equal subjects form one thread.
   const threads: Array<{ date: number; first: number; items: SortItem[] }> = [];
-  let prev: string | undefined;
+  let prev = -1;
   for (const item of sorted) {
-    if (prev === undefined || prev !== item.data.subject) threads.push({ date: sortDate(item.data, item.msg), first: item.seq, items: [] });
+    const subject = keys.subjectId(item.slot);
+    if (prev !== subject) threads.push({ date: keys.date[item.slot]!, first: item.seq, items: [] });
     threads[threads.length - 1]!.items.push(item);
-    prev = item.data.subject;
+    prev = subject;
   }
   threads.sort((a, b) => a.date - b.date || a.first - b.first);
   return threads.map((t) => ({ item: t.items[0], children: t.items.slice(1).map((item) => ({ item, children: [] })) }));
@@ -62,7 +63,8 @@ interface Root {
 }
 
 /** THREAD=REFERENCES (RFC 5256 section 4), messages in UID order. */
-export function threadReferences(items: readonly SortItem[]): ThreadNode[] {
+export function threadReferences(keys: SortKeys, items: readonly SortItem[]): ThreadNode[] {
+  const dateOf = (n: ThreadNode): number => (n.item ? keys.date[n.item.slot]! : 0);
   // (1) Link messages by their Message-ID and references.
   const byId = new Map<string, RefNode>();
   const all: RefNode[] = [];
@@ -75,9 +77,9 @@ export function threadReferences(items: readonly SortItem[]): ThreadNode[] {
     }
     return n;
   };
-  for (const item of [...items].sort((a, b) => a.msg.uid - b.msg.uid)) {
+  for (const item of [...items].sort((a, b) => a.uid - b.uid)) {
     let node: RefNode;
-    const id = item.data.messageId;
+    const id = keys.messageId[item.slot]!;
     const existing = id !== null ? nodeFor(id) : undefined;
     if (existing && !existing.item) node = existing;
     else {
@@ -87,7 +89,7 @@ export function threadReferences(items: readonly SortItem[]): ThreadNode[] {
     }
     node.item = item;
     let parent: RefNode | undefined;
-    for (const ref of item.data.references) {
+    for (const ref of keys.references[item.slot]!) {
       const r = nodeFor(ref);
       if (parent) link(parent, r);
       parent = r;
@@ -130,7 +132,7 @@ export function threadReferences(items: readonly SortItem[]): ThreadNode[] {
           root.ignore = true;
           continue;
         }
-        root.node.children = sortSiblings(root.node.children);
+        root.node.children = sortSiblings(keys, root.node.children);
         if (root.node.children.length === 1) root.node = root.node.children[0]!;
       }
       const head = root.node.item ? root.node : root.node.children[0]!;
@@ -142,22 +144,23 @@ export function threadReferences(items: readonly SortItem[]): ThreadNode[] {
   sortRoots();
 
   // (5) Gather roots with the same base subject.
-  const bySubject = new Map<string, number>();
+  const bySubject = new Map<number, number>();
   roots.forEach((root, i) => {
     const head = root.node.item ? root.node : root.node.children[0];
-    const data = head?.item?.data;
-    if (!data || !data.hasSubject || data.subject === '') return;
-    root.replyOrForward = data.replyOrForward;
-    const held = bySubject.get(data.subject);
+    const slot = head?.item?.slot;
+    if (slot === undefined || !keys.hasSubject(slot) || keys.subject(slot) === '') return;
+    const subject = keys.subjectId(slot);
+    root.replyOrForward = keys.replyOrForward(slot);
+    const held = bySubject.get(subject);
     if (held === undefined) {
-      bySubject.set(data.subject, i + 1);
+      bySubject.set(subject, i + 1);
       return;
     }
     const other = roots[held - 1]!;
     const isDummy = !root.node.item;
     if (other.node.item && (isDummy || (other.replyOrForward && !root.replyOrForward))) {
       other.parentRoot = i + 1;
-      bySubject.set(data.subject, i + 1);
+      bySubject.set(subject, i + 1);
     } else {
       root.parentRoot = held;
     }
@@ -192,9 +195,9 @@ export function threadReferences(items: readonly SortItem[]): ThreadNode[] {
 }
 
 /** The thread list of RFC 5256 section 5, as numbers given by `id` (sequence numbers or UIDs). */
-export function writeThreads(roots: readonly ThreadNode[], id: (item: SortItem) => number): string {
+export function writeThreads(keys: SortKeys, roots: readonly ThreadNode[], id: (item: SortItem) => number): string {
   const children = (nodes: readonly ThreadNode[], root: boolean): string => {
-    const list = sortSiblings(nodes.filter((n) => n.item || n.children.length));
+    const list = sortSiblings(keys, nodes.filter((n) => n.item || n.children.length));
     if (list.length === 0) return '';
     if (list.length === 1 && !root) {
       const n = list[0]!;

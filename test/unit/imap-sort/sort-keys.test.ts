@@ -1,0 +1,216 @@
+// SORT keys held in memory (RFC 5256 section 3, RFC 5957): interned strings ranked in code point order as they come
+// in, and the order of a set of messages under any criteria, which must be the plain rule of the RFC: compare the keys
+// in turn (REVERSE per key), strings by code point, ties by sequence number.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { compareCodePoints } from '../../../src/protocols/imap/sort/collate.js';
+import { packSortData, unpackSortData, type SortData } from '../../../src/protocols/imap/sort/sort-data.js';
+import { RankedStrings, SortKeys, sortKeysOf, type SortKeyName } from '../../../src/protocols/imap/sort/sort-keys.js';
+import { sortOrder, type SortCriterion, type SortSet } from '../../../src/protocols/imap/sort/sort.js';
+import type { MailboxSession, MessageMeta } from '../../../src/storage/api.js';
+
+/** Strings that tell code point order from UTF-16 unit order: BMP letters, U+E000-FFFF, and astral characters. */
+const text = fc
+  .array(fc.constantFrom('', 'A', 'B', 'a', 'Z', ' ', 'Ä', 'É', '\u00ff', '\ue000', '\uffee', '😀', '𝒜', 'RE', 'ÄRGER'), { maxLength: 4 })
+  .map((parts) => parts.join(''));
+
+interface Msg {
+  uid: number;
+  internalDate: number;
+  size: number;
+  data: SortData;
+}
+
+const sortData = fc.record({
+  subject: text,
+  from: text,
+  to: text,
+  cc: text,
+  displayFrom: text,
+  displayTo: text,
+  // Dates far apart (year 9999, before 1970) make the folded integers too wide: the comparison path takes over.
+  sentDate: fc.option(fc.oneof(fc.integer({ min: 1_700_000_000, max: 1_700_000_100 }), fc.constantFrom(0, -86_400, 253_402_300_799)), { nil: null }),
+});
+
+const message = fc.record({
+  internalDate: fc.integer({ min: 1_700_000_000, max: 1_700_000_050 }).map((s) => s * 1000 + 999),
+  size: fc.integer({ min: 0, max: 20 }),
+  data: sortData.map((d): SortData => ({ ...d, replyOrForward: false, hasSubject: true, messageId: null, references: [] })),
+});
+
+const KEY_NAMES: SortKeyName[] = ['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO'];
+const criteria = fc.array(fc.record({ key: fc.constantFrom(...KEY_NAMES), reverse: fc.boolean() }), { minLength: 1, maxLength: 3 });
+
+const meta = (m: Msg): MessageMeta => ({ uid: m.uid, internalDate: new Date(m.internalDate), size: m.size, flags: [], modseq: 1 }) as unknown as MessageMeta;
+
+/** RFC 5256 section 3 as written: each key in turn, then the sequence number. */
+function reference(msgs: Array<Msg & { seq: number }>, crit: readonly SortCriterion[]): number[] {
+  const date = (m: Msg): number => (m.data.sentDate !== null && m.data.sentDate !== 0 ? m.data.sentDate : Math.floor(m.internalDate / 1000));
+  const text: Record<string, 'subject' | 'from' | 'to' | 'cc' | 'displayFrom' | 'displayTo'> = {
+    SUBJECT: 'subject',
+    FROM: 'from',
+    TO: 'to',
+    CC: 'cc',
+    DISPLAYFROM: 'displayFrom',
+    DISPLAYTO: 'displayTo',
+  };
+  const value = (m: Msg, key: SortKeyName): number | string =>
+    key === 'ARRIVAL' ? Math.floor(m.internalDate / 1000) : key === 'SIZE' ? m.size : key === 'DATE' ? date(m) : m.data[text[key]!];
+  return [...msgs]
+    .sort((a, b) => {
+      for (const c of crit) {
+        const x = value(a, c.key);
+        const y = value(b, c.key);
+        const d = typeof x === 'number' ? x - (y as number) : compareCodePoints(x, y as string);
+        if (d !== 0) return c.reverse ? -d : d;
+      }
+      return a.seq - b.seq;
+    })
+    .map((m) => m.seq);
+}
+
+describe('RankedStrings', () => {
+  test('ranks follow code point order however the strings come in', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(text, { maxLength: 12 }), { minLength: 1, maxLength: 4 }), (batches) => {
+        const ranked = new RankedStrings();
+        for (const batch of batches) {
+          for (const s of batch) ranked.intern(s);
+          const ranks = ranked.rankTable();
+          const byRank = [...ranked.strings].sort(compareCodePoints);
+          assert.equal(new Set(ranked.strings).size, ranked.strings.length, 'each string interned once');
+          ranked.strings.forEach((s, id) => assert.equal(byRank[ranks[id]!], s));
+        }
+      }),
+    );
+  });
+
+  test('an astral character sorts after U+FFEE, as in UTF-8 byte order', () => {
+    const ranked = new RankedStrings();
+    const astral = ranked.intern('😀');
+    const high = ranked.intern('\uffee');
+    const plain = ranked.intern('Z');
+    const ranks = ranked.rankTable();
+    assert.ok(ranks[plain]! < ranks[high]! && ranks[high]! < ranks[astral]!);
+  });
+});
+
+describe('sortOrder', () => {
+  test('is the RFC 5256 order for any keys, REVERSE, subsets, and messages added between sorts', () => {
+    fc.assert(
+      fc.property(
+        fc.array(message, { minLength: 1, maxLength: 60 }),
+        fc.array(fc.boolean(), { minLength: 60, maxLength: 60 }),
+        fc.array(criteria, { minLength: 1, maxLength: 3 }),
+        fc.integer({ min: 1, max: 3 }),
+        (raw, picked, programs, gap) => {
+          // UIDs ascending in sequence order, with gaps; added to the keys in a shuffled order.
+          const msgs: Msg[] = raw.map((m, i) => ({ ...m, uid: 1 + i * gap }));
+          const keys = new SortKeys();
+          const half = Math.floor(msgs.length / 2);
+          for (const m of [...msgs.slice(half)].reverse()) keys.add(meta(m), m.data);
+          for (const program of programs) {
+            for (const m of msgs.slice(0, half)) keys.add(meta(m), m.data);
+            for (const subset of [msgs.map(() => true), picked]) {
+              const chosen = msgs.map((m, i) => ({ ...m, seq: i + 1 })).filter((_, i) => subset[i]);
+              const set: SortSet = {
+                keys,
+                seqs: Int32Array.from(chosen, (m) => m.seq),
+                slots: Int32Array.from(chosen, (m) => keys.slotOf(m.uid)!),
+              };
+              const order = Array.from(sortOrder(set, program), (j) => set.seqs[j]!);
+              assert.deepEqual(order, reference(chosen, program), JSON.stringify(program));
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test('dates from year 1 to year 9999 over many messages (too wide to fold into one number) still sort right', () => {
+    const years = [-62_135_596_800, 253_402_300_799, 1_700_000_000, 0];
+    const msgs = Array.from({ length: 30_000 }, (_, i) => ({
+      uid: i + 1,
+      seq: i + 1,
+      internalDate: 1_700_000_000_000 + (i % 7) * 1000,
+      size: i % 5,
+      data: { subject: String(i % 11), replyOrForward: false, hasSubject: true, from: '', to: '', cc: '', displayFrom: '', displayTo: '', sentDate: years[(i * 7) % 4]! + (i % 3), messageId: null, references: [] },
+    }));
+    const keys = new SortKeys();
+    for (const m of msgs) keys.add(meta(m), m.data);
+    const set: SortSet = { keys, seqs: Int32Array.from(msgs, (m) => m.seq), slots: Int32Array.from(msgs, (m) => keys.slotOf(m.uid)!) };
+    for (const program of [[{ key: 'DATE', reverse: false }], [{ key: 'DATE', reverse: true }], [{ key: 'SUBJECT', reverse: false }, { key: 'DATE', reverse: true }]] as SortCriterion[][]) {
+      assert.deepEqual(Array.from(sortOrder(set, program), (j) => set.seqs[j]!), reference(msgs, program));
+    }
+  });
+
+  test('UIDs far apart are found as well as dense ones', () => {
+    const keys = new SortKeys();
+    const data: SortData = { subject: 'S', replyOrForward: false, hasSubject: true, from: '', to: '', cc: '', displayFrom: '', displayTo: '', sentDate: null, messageId: null, references: [] };
+    const uids = [5, 3, 4_000_000_000, 7, 1_000_000, ...Array.from({ length: 3000 }, (_, i) => 10 + i)];
+    for (const uid of uids) keys.add({ uid, internalDate: new Date(uid), size: 1 } as unknown as MessageMeta, data);
+    uids.forEach((uid, slot) => assert.equal(keys.slotOf(uid), slot));
+    assert.equal(keys.slotOf(6), undefined);
+    assert.equal(keys.slotOf(4_000_000_001), undefined);
+    assert.equal(keys.add({ uid: 7, internalDate: new Date(0), size: 1 } as unknown as MessageMeta, data), 3, 'a UID is added once');
+  });
+});
+
+describe('the sort keys of a mailbox', () => {
+  const fakeMailbox = (count: number): MailboxSession => {
+    const memos = new Map<string, unknown>();
+    return {
+      messages: () => Array.from({ length: count }, (_, i) => ({ uid: i + 1 })),
+      memo: <T>(key: string, create: () => T): T => {
+        if (!memos.has(key)) memos.set(key, create());
+        return memos.get(key) as T;
+      },
+    } as unknown as MailboxSession;
+  };
+
+  test('are shared, and started afresh once expunged messages outnumber the messages', () => {
+    const box = fakeMailbox(100);
+    const keys = sortKeysOf(box);
+    assert.equal(sortKeysOf(box), keys);
+    const data: SortData = { subject: 'S', replyOrForward: false, hasSubject: true, from: '', to: '', cc: '', displayFrom: '', displayTo: '', sentDate: null, messageId: null, references: [] };
+    for (let uid = 1; uid <= 1224; uid++) keys.add({ uid, internalDate: new Date(0), size: 1 } as unknown as MessageMeta, data);
+    assert.equal(sortKeysOf(box), keys, 'within 2 × messages + 1024');
+    for (let uid = 1225; uid <= 1230; uid++) keys.add({ uid, internalDate: new Date(0), size: 1 } as unknown as MessageMeta, data);
+    const fresh = sortKeysOf(box);
+    assert.notEqual(fresh, keys);
+    assert.equal(fresh.slots, 0);
+    assert.equal(keys.slotOf(5), 4, 'a command still holding the old keys keeps them whole');
+  });
+});
+
+describe('the cached form', () => {
+  test('packs and unpacks every field; other shapes (the v1 object) are not sort data', () => {
+    const d: SortData = {
+      subject: 'ÄRGER',
+      replyOrForward: true,
+      hasSubject: true,
+      from: 'ALICE',
+      to: 'BOB',
+      cc: '',
+      displayFrom: 'ALICE A.',
+      displayTo: 'BOB@EXAMPLE.COM',
+      sentDate: 1_700_000_000,
+      messageId: 'a@b',
+      references: ['x@y', 'z@w'],
+    };
+    assert.deepEqual(unpackSortData(packSortData(d)), d);
+    assert.deepEqual(unpackSortData(packSortData({ ...d, replyOrForward: false, hasSubject: false, sentDate: null, messageId: null, references: [] })), {
+      ...d,
+      replyOrForward: false,
+      hasSubject: false,
+      sentDate: null,
+      messageId: null,
+      references: [],
+    });
+    assert.equal(unpackSortData(d), undefined);
+    assert.equal(unpackSortData(undefined), undefined);
+    assert.equal(unpackSortData([1, 2, 3]), undefined);
+  });
+});
