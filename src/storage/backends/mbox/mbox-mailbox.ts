@@ -26,6 +26,8 @@ const SAVE_TEMP_MAX_AGE_MS = 36 * 3600 * 1000;
 const LOCK_TEMP_MAX_AGE_MS = 60 * 1000;
 /** Files whose leftover temp files this process already removed (once per file: crashes happen before a start). */
 const sweptFiles = new Set<string>();
+/** Files this process has read in full (scan) at least once: only after that does an unchanged stamp mean an unchanged file. */
+const scannedFiles = new Set<string>();
 /** Files whose rewrite could not keep the owner, warned about once per process. */
 const ownerWarned = new Set<string>();
 
@@ -110,7 +112,14 @@ export class MboxMailboxStore implements MailboxStore {
     }
   }
 
+  /**
+   * Matches no stamp until this process has scanned the file once. The index's stamp was recorded by an earlier run,
+   * which may have died between changing the file and updating the index, and an in-place flag change keeps inode and
+   * size and can keep the mtime (its granularity): so the first sync after a start reads the whole file, after the
+   * crash recovery of the lock, and the flags and keywords of the file win over the index's.
+   */
   async changeStamp(): Promise<string> {
+    if (!scannedFiles.has(this.path)) return 'unscanned';
     return stampOf(this.path);
   }
 
@@ -606,11 +615,12 @@ export class MboxMailboxStore implements MailboxStore {
   }
 
   async scan(known?: (uid: number) => KnownMessage | undefined): Promise<StoreSnapshot> {
-    const stamp = await this.changeStamp();
+    const stamp = await stampOf(this.path);
     const state = await this.shared.withLock(async () => {
       await this.recoverCrashLeftovers();
       return this.syncedState(known);
     });
+    scannedFiles.add(this.path);
     const messages = state.parse.records.map((_r, i) => this.storedMessage(state, i));
     // An empty file has no X-IMAPbase: its UIDVALIDITY is its birth time until the first message writes one.
     const base = state.base ?? { uidValidity: state.fileUidValidity, lastUid: 0, keywords: [] };
