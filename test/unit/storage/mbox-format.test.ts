@@ -129,9 +129,9 @@ describe('splitting an mbox', () => {
   });
 
   test('header lines that straddle the 64 KiB read window are read whole', async () => {
-    // The second message's header starts just before the first window ends, each case one byte later.
+    // The window's end falls into the second message's From_ line, then each later byte of its header, one case each.
     const second = 'From a@b  Mon Nov  2 10:00:00 2026\nX-UID: 1234567\nStatus: RO\nX-Status: AF\nX-Keywords: $Label1 custom\n\ntwo\n\n';
-    for (let shift = 0; shift < second.length - 40; shift++) {
+    for (let shift = -40; shift < second.length; shift++) {
       const first = 'From a@b  Mon Nov  2 10:00:00 2026\nX-UID: 7\n\n';
       const body = 'x'.repeat(99) + '\n';
       const fill = 64 * 1024 - first.length - 1 - 40 + shift;
