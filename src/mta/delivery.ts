@@ -1,6 +1,6 @@
-// Delivery agents, as Postfix's lmtp(8) and smtp(8): nodemailer's SMTP client speaking LMTP (RFC 2033, one
-// reply per recipient) or SMTP (RFC 5321) with STARTTLS (RFC 3207), AUTH (RFC 4954) and DSN (RFC 3461) parameters;
-// LMTP sessions are kept in a small per-destination cache and reused with RSET (RFC 5321 section 4.1.1.5).
+// The SMTP delivery agent, as Postfix's smtp(8): nodemailer's SMTP client (RFC 5321) with STARTTLS (RFC 3207),
+// AUTH (RFC 4954) and DSN (RFC 3461) parameters, one connection per transaction; the shapes every delivery agent
+// shares (recipients, outcomes, endpoints). LMTP has its own client with a connection cache (lmtp-client.ts).
 import net from 'node:net';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import type { Readable } from 'node:stream';
@@ -20,6 +20,8 @@ export interface RecipientOutcome {
   /** The remote reply or a description of what went wrong. */
   text: string;
   relay: string;
+  /** No reply came because the connection was lost after the end of data: the message may have been delivered. */
+  unacknowledged?: boolean;
 }
 
 export interface Endpoint {
@@ -90,12 +92,10 @@ class PermanentRefusal extends Error {
   }
 }
 
-/** A set-up session to one server, good for one transaction after another. */
+/** A set-up session to one server. */
 export class DeliverySession {
   /** Connection lost or the protocol state is unknown: never reused. */
   broken = false;
-  /** False after a transaction failed as a whole: the session is closed with QUIT rather than cached. */
-  reusable = true;
   private fail: ((err: ConnectionFailure) => void) | undefined;
 
   private constructor(
@@ -210,8 +210,7 @@ export class DeliverySession {
         tx.content(),
         (sendErr, info) => {
           if (sendErr && !(sendErr as { rejectedErrors?: unknown }).rejectedErrors) {
-            // MAIL FROM or DATA failed as a whole (or the connection did): where the session stands is unclear.
-            this.reusable = false;
+            // MAIL FROM or DATA failed as a whole (or the connection did).
             if (sendErr.code === 'ECONNECTION' || sendErr.code === 'ETIMEDOUT' || sendErr.code === 'ESOCKET')
               return finish(() => reject(new ConnectionFailure(`${relay}: ${sendErr.message}`, '4.4.2')));
             return finish(() => resolve(tx.recipients.map((r) => outcomeFromError(r.index, relay, sendErr))));
@@ -231,26 +230,6 @@ export class DeliverySession {
           finish(() => resolve(outcomes));
         },
       );
-    });
-  }
-
-  /** RSET before the session is used again; false when the server did not answer 250 or is gone. */
-  reset(): Promise<boolean> {
-    if (this.broken) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      let settled = false;
-      this.fail = () => {
-        if (settled) return;
-        settled = true;
-        resolve(false);
-      };
-      this.client.reset((err) => {
-        this.fail = undefined;
-        if (settled) return;
-        settled = true;
-        if (err) this.broken = true;
-        resolve(!err);
-      });
     });
   }
 
@@ -279,76 +258,5 @@ export async function sendMessage(opts: SendOptions): Promise<RecipientOutcome[]
     return await session.transact(opts);
   } finally {
     session.close();
-  }
-}
-
-/**
- * Postfix's connection cache for one LMTP destination: up to `size` idle sessions kept for `idleMs`; a cached
- * session is probed with RSET before its next transaction, and one that fails the probe is replaced by a new one
- * before anything is sent (so a dead cached connection never costs a delivery attempt).
- */
-export class SessionPool {
-  private readonly idle: { session: DeliverySession; timer: NodeJS.Timeout }[] = [];
-  private closed = false;
-
-  constructor(
-    private readonly opts: SessionOptions,
-    private readonly size: number,
-    private readonly idleMs = 5_000,
-  ) {}
-
-  /** Delivers one transaction on a cached or new session; resolves with an outcome for every recipient. */
-  async deliver(tx: Transaction): Promise<RecipientOutcome[]> {
-    let session: DeliverySession;
-    try {
-      session = await this.acquire();
-    } catch (err) {
-      if (err instanceof PermanentRefusal) return tx.recipients.map((r) => outcomeFromError(r.index, this.opts.endpoint.label, err.error));
-      throw err;
-    }
-    try {
-      const outcomes = await session.transact(tx);
-      this.release(session);
-      return outcomes;
-    } catch (err) {
-      session.close();
-      throw err;
-    }
-  }
-
-  /** Idle sessions now (tests and logs). */
-  get idleCount(): number {
-    return this.idle.length;
-  }
-
-  close(): void {
-    this.closed = true;
-    for (const { session, timer } of this.idle.splice(0)) {
-      clearTimeout(timer);
-      session.close();
-    }
-  }
-
-  private async acquire(): Promise<DeliverySession> {
-    for (let entry = this.idle.pop(); entry; entry = this.idle.pop()) {
-      clearTimeout(entry.timer);
-      if (await entry.session.reset()) return entry.session;
-      entry.session.close();
-    }
-    return DeliverySession.open(this.opts);
-  }
-
-  private release(session: DeliverySession): void {
-    if (this.closed || session.broken || !session.reusable || this.idle.length >= this.size) return session.close();
-    const entry = {
-      session,
-      timer: setTimeout(() => {
-        const i = this.idle.indexOf(entry);
-        if (i >= 0) this.idle.splice(i, 1);
-        session.close();
-      }, this.idleMs),
-    };
-    entry.timer.unref();
-    this.idle.push(entry);
   }
 }

@@ -1,14 +1,16 @@
 // The queue manager, as Postfix's qmgr(8): takes mail from incoming into active, delivers local recipients
-// over cached LMTP sessions (RFC 2033) several messages at once and remote ones over SMTP (RFC 5321), retries with
+// over cached LMTP connections (RFC 2033) several messages at once and remote ones over SMTP (RFC 5321), retries with
 // backoff by an injectable clock, bounces with RFC 3464 DSNs (never a bounce of a bounce), and after a crash
-// delivers every message once more without doubling LMTP.
+// delivers every message once more without doubling LMTP: a message is durably in active before anything of it is
+// sent to Roost's LMTP, and whatever a crash leaves in active is looked up in the mailbox before it is sent again.
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { getLogger } from '../lib/logger.js';
 import type { AdjustableClock } from './clock.js';
 import type { QueueStore } from './queue-store.js';
-import { appendRecords, contentStream, CorruptQueueFile, HEADER_LENGTH, type QueueEnvelope, type QueueFileState, type QueueRecipient, type QueueRecord } from './queue-file.js';
-import { ConnectionFailure, SessionPool, sendMessage, tcpEndpoint, unixEndpoint, type DeliveryRecipient, type Endpoint, type RecipientOutcome } from './delivery.js';
+import { appendRecord, appendRecords, contentStream, CorruptQueueFile, HEADER_LENGTH, type QueueEnvelope, type QueueFileState, type QueueRecipient, type QueueRecord } from './queue-file.js';
+import { ConnectionFailure, sendMessage, tcpEndpoint, unixEndpoint, type DeliveryRecipient, type Endpoint, type RecipientOutcome } from './delivery.js';
+import { LmtpPool, LmtpUnavailable } from './lmtp-client.js';
 import { DnsFailure, type MxResolver } from './mx.js';
 import { parseHostPort, parseTransport, type Transport, type TransportMap } from './maps.js';
 import { buildBounce, type FailedRecipient } from './bounce.js';
@@ -77,8 +79,8 @@ export class QueueManager {
   private stopped = false;
   private started = false;
   private readonly idleWaiters: (() => void)[] = [];
-  /** Cached LMTP sessions per destination (Postfix's connection cache). */
-  private readonly pools = new Map<string, SessionPool>();
+  /** Cached LMTP connections per destination (Postfix's connection cache). */
+  private readonly pools = new Map<string, LmtpPool>();
   /** Queue ids known to be waiting in incoming (told by arrived()), run as capacity frees up. */
   private readonly waiting: string[] = [];
   /** pickup() stopped at the active limit: scan incoming again when capacity frees up. */
@@ -88,12 +90,19 @@ export class QueueManager {
     opts.clock.onAdvance(() => this.schedule());
   }
 
-  /** Start-up: unfinished writes are removed, active mail goes back to incoming (as Postfix), then the queue runs. */
+  /**
+   * Start-up: unfinished writes are removed, active mail goes back to incoming (as Postfix), then the queue runs.
+   * A message found in active may have been in the middle of a delivery to Roost's LMTP: its local recipients are
+   * marked in flight (durably, before the move), so its next run looks in their mailboxes before sending.
+   */
   start(): void {
     const { store } = this.opts;
     const removed = store.removeIncompleteWrites();
     if (removed) log.info({ removed }, 'removed incomplete queue files');
-    for (const id of store.list('active')) store.move(id, 'active', 'incoming');
+    for (const id of store.list('active')) {
+      if (this.opts.ownLmtp) this.markInFlight(id);
+      store.move(id, 'active', 'incoming');
+    }
     this.started = true;
     this.waiting.length = 0; // what arrived before the start is in incoming: pickup() finds it
     this.scanDeferred();
@@ -103,6 +112,18 @@ export class QueueManager {
       this.pickup();
     }, Math.max(1000, Math.min(this.opts.settings.queueRunDelay, 2 ** 31 - 1)));
     this.scanTimer.unref();
+  }
+
+  private markInFlight(id: string): void {
+    const path = this.opts.store.path('active', id);
+    let state: QueueFileState;
+    try {
+      state = this.opts.store.read('active', id);
+    } catch {
+      return; // unreadable: its run quarantines it
+    }
+    const local = state.envelope.recipients.map((r, i) => (r.route === 'local' && !state.finished.has(i) ? i : -1)).filter((i) => i >= 0);
+    if (local.length) appendRecord(path, { t: 'inflight', r: local, at: this.opts.clock.now() });
   }
 
   stop(): void {
@@ -192,7 +213,8 @@ export class QueueManager {
 
   private run(id: string, from: 'incoming' | 'deferred'): void {
     if (this.busy.has(id)) return;
-    // Into active without a directory fsync: after a crash start-up moves active back to incoming anyway.
+    // Into active; the directory fsync that makes the move durable waits until something is sent to Roost's LMTP,
+    // and is shared by every message that starts meanwhile.
     if (!this.opts.store.move(id, from, 'active', false)) {
       this.opts.store.forgetFresh(id); // held or deleted meanwhile
       return;
@@ -219,10 +241,10 @@ export class QueueManager {
     return s;
   }
 
-  private lmtpPool(endpoint: Endpoint): SessionPool {
+  private lmtpPool(endpoint: Endpoint): LmtpPool {
     let pool = this.pools.get(endpoint.label);
     if (!pool) {
-      pool = new SessionPool({ endpoint, lmtp: true, heloName: this.opts.settings.hostName, tls: 'none' }, this.opts.settings.destinationConcurrency);
+      pool = new LmtpPool({ endpoint, heloName: this.opts.settings.hostName }, this.opts.settings.destinationConcurrency);
       this.pools.set(endpoint.label, pool);
     }
     return pool;
@@ -321,13 +343,13 @@ export class QueueManager {
     if (transport !== 'mx' && transport.kind === 'lmtp') {
       const endpoint: Endpoint = transport.socketPath ? unixEndpoint(transport.socketPath) : tcpEndpoint(transport.host ?? '127.0.0.1', transport.port ?? 24);
       const own = transport === this.opts.localTarget && this.opts.ownLmtp;
-      // Exactly once to Roost's LMTP: durably marked before anything is sent; a crash leaves the mark, and the
-      // next run looks in the mailbox before sending again.
-      if (own) await appendRecords(path, [{ t: 'inflight', r: recipients.map((r) => r.index), at: this.opts.clock.now() }]);
+      // Exactly once to Roost's LMTP: the message is durably in active before anything is sent; a crash leaves it
+      // there, start-up marks it in flight, and the next run looks in the mailbox before sending again.
+      if (own) await this.opts.store.syncDir('active');
       try {
         return await this.lmtpPool(endpoint).deliver(base);
       } catch (err) {
-        if (err instanceof ConnectionFailure) return all('deferred', err.dsn, err.message, endpoint.label);
+        if (err instanceof LmtpUnavailable) return all('deferred', err.dsn, err.message, endpoint.label);
         throw err;
       }
     }
@@ -409,6 +431,10 @@ export class QueueManager {
     const next = now + backoff;
     const reason = outcomes.get(remaining[0]);
     records.push({ t: 'defer', r: remaining, dsn: reason?.dsn ?? '4.0.0', relay: reason?.relay ?? 'none', text: reason?.text ?? 'deferred', next, at: now });
+    // Roost's LMTP got the whole message but the connection went before these recipients' replies: the next run
+    // looks in their mailboxes first.
+    const unacknowledged = remaining.filter((i) => outcomes.get(i)?.unacknowledged && this.opts.ownLmtp && env.recipients[i].route === 'local');
+    if (unacknowledged.length) records.push({ t: 'inflight', r: unacknowledged, at: now });
     await appendRecords(path, records);
     if (settings.delayWarningTime > 0 && !state.warned && !env.isBounce && env.sender && now - env.arrivalTime >= settings.delayWarningTime) {
       const delayed: FailedRecipient[] = remaining.map((i) => {

@@ -2,11 +2,11 @@
 // write → fsync → rename → directory fsync that makes a message durable before "250 2.0.0 Ok: queued as <id>"
 // (RFC 5321 4.1.1.4); directory fsyncs of concurrent writers are shared (group commit).
 import { mkdirSync, openSync, fsyncSync, closeSync, readdirSync, renameSync, rmSync, existsSync } from 'node:fs';
-import { open, rm, rename, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { writeQueueFile, readQueueFile, freshState, type QueueEnvelope, type QueueFileState } from './queue-file.js';
+import { writeQueueFile, readQueueFile, freshState, fsyncFd, type QueueEnvelope, type QueueFileState } from './queue-file.js';
 
 export const QUEUE_STATES = ['incoming', 'active', 'deferred', 'hold', 'corrupt'] as const;
 export type QueueState = (typeof QUEUE_STATES)[number];
@@ -58,11 +58,11 @@ class DirSync {
 
   private start(): Promise<void> {
     const run: Promise<void> = (async () => {
-      const handle = await open(this.dir, 'r');
+      const fd = openSync(this.dir, 'r');
       try {
-        await handle.sync();
+        await fsyncFd(fd);
       } finally {
-        await handle.close();
+        closeSync(fd);
       }
     })().finally(() => {
       if (this.running === run) this.running = undefined;
@@ -111,15 +111,15 @@ export class QueueStore {
       const envelope = envelopeFor(id);
       const written = await writeQueueFile(tmp, prefixFor(id), content, envelope, maxBytes);
       if (written.exceeded) {
-        await rm(tmp, { force: true });
+        rmSync(tmp, { force: true });
         return { id, contentLength: written.contentLength, exceeded: true };
       }
-      await rename(tmp, this.path('incoming', id));
+      renameSync(tmp, this.path('incoming', id));
       await this.syncDir('incoming');
       this.remember(id, { state: freshState(envelope, written.contentLength), content: written.content });
       return { id, contentLength: written.contentLength, exceeded: false };
     } catch (err) {
-      await rm(tmp, { force: true });
+      rmSync(tmp, { force: true });
       throw err;
     }
   }
@@ -197,6 +197,7 @@ export class QueueStore {
   /** Removes a delivered message and makes the removal durable (directory fsync shared with concurrent callers). */
   async removeDurably(state: QueueState, id: string): Promise<void> {
     try {
+      // On the thread pool: freeing the file's blocks can wait for the journal, which must not stall the event loop.
       await unlink(this.path(state, id));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;

@@ -21,7 +21,7 @@ import { QueueManager } from './qmgr.js';
 import { MxResolver, makeResolver, type DnsLike } from './mx.js';
 import { queueMessage, queueRecipients } from './cleanup.js';
 import { serveControl } from './control.js';
-import { headerBlock } from './bounce.js';
+import { DeliveredIds } from './delivered-ids.js';
 
 const log = getLogger({ component: 'smtpd' });
 
@@ -87,6 +87,19 @@ export function smtpServices(ctx: ServerContext, overrides: MtaOverrides = {}): 
     localTarget = parsed;
   }
 
+  const delivered = new DeliveredIds(async (user, fn) => {
+    const storage = await openUserStorage(user, ctx.storage);
+    try {
+      const box = await storage.openMailbox('INBOX', { readOnly: true });
+      try {
+        return await fn(box);
+      } finally {
+        await box.close();
+      }
+    } finally {
+      await storage.close();
+    }
+  });
   const qmgr = new QueueManager({
     store,
     clock,
@@ -109,23 +122,7 @@ export function smtpServices(ctx: ServerContext, overrides: MtaOverrides = {}): 
     ownLmtp,
     alreadyDelivered: async (address, queueId) => {
       const user = await ctx.auth.resolveRecipient(address);
-      if (!user) return false;
-      const storage = await openUserStorage(user, ctx.storage);
-      try {
-        const box = await storage.openMailbox('INBOX', { readOnly: true });
-        try {
-          const marker = new RegExp(`\\sid ${queueId}\\b`);
-          for (const meta of box.messages().slice(-500).reverse()) {
-            const content = await box.openMessage(meta.uid);
-            if (marker.test(headerBlock(await content.read()).toString('latin1'))) return true;
-          }
-          return false;
-        } finally {
-          await box.close();
-        }
-      } finally {
-        await storage.close();
-      }
+      return user ? delivered.has(user, queueId) : false;
     },
     transports: new TransportMap(s.transport_maps ? dataFile(ctx.dataDir, s.transport_maps) : ''),
     mx: new MxResolver(overrides.dns ?? makeResolver(dnsServers(s.dns_servers))),

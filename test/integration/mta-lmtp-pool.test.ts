@@ -1,15 +1,20 @@
-// Local delivery speed features of the queue manager: cached LMTP sessions reused with RSET (RFC 2033, RFC 5321
-// 4.1.1.5) and several queued messages delivered at once, each exactly once to Roost's LMTP.
+// Local delivery by the queue manager: cached LMTP connections (RFC 2033) each carrying one transaction after
+// another, several queued messages delivered at once, each exactly once to Roost's LMTP; a connection lost in the
+// middle of a delivery leaves only the recipients without a reply to be tried again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRoost } from '../helpers/roost.js';
 import { runPython } from '../helpers/python.js';
+import { scriptedLmtp } from '../helpers/scripted-lmtp.js';
+import { sendControl } from '../../src/mta/control.js';
+import { readQueueFile } from '../../src/mta/queue-file.js';
 
 const users = [
   { name: 'alice', password: 'a' },
   { name: 'bob', password: 'b' },
+  { name: 'carol', password: 'c' },
 ];
 
 function mailbox(dataDir: string, user: string): string[] {
@@ -63,11 +68,44 @@ c.quit()
     const distinct = new Set(sessions).size;
     assert.ok(distinct <= 20, `at most default_destination_concurrency_limit sessions, got ${distinct} for ${count} messages`);
     assert.ok(distinct < count / 2, `sessions are reused, got ${distinct} for ${count} messages`);
-    // Reuse goes through RSET: the LMTP side answered transactions after the first on the same session.
+    // The LMTP side answered transactions after the first on the same connection.
     const perSession = new Map<string, number>();
     for (const s of sessions) perSession.set(s, (perSession.get(s) ?? 0) + 1);
     assert.ok([...perSession.values()].some((n) => n > 1));
   } finally {
     await roost.stop();
+  }
+});
+
+test('an LMTP connection lost after the end of data: recipients answered stay delivered, only the others are tried again', async () => {
+  // The first transaction gets one reply (alice) and then the connection goes.
+  const lmtp = await scriptedLmtp({ dropAt: 1, repliesBeforeDrop: 1 });
+  const roost = await startRoost({ users, configToml: `[smtp]\nlmtp_target = "lmtp:inet:127.0.0.1:${lmtp.port}"\n` });
+  try {
+    await runPython(
+      `
+import smtplib, sys
+c = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), local_hostname='c.example.org')
+c.sendmail('sender@example.org', ['alice@roost.test', 'bob@roost.test', 'carol@roost.test'], b'Subject: dropped\\r\\n\\r\\nbody\\r\\n')
+c.quit()
+`,
+      [roost.ports.smtp],
+    );
+    await roost.waitForLog((l) => l.includes('to=<carol@roost.test>') && l.includes('status=deferred'));
+    const queued = await waitFor('the message in deferred', () => {
+      const files = readdirSync(join(roost.dataDir, 'queue', 'deferred'));
+      return files.length === 1 && files;
+    });
+    assert.deepEqual(lmtp.log.delivered, ['alice@roost.test']);
+    const state = readQueueFile(join(roost.dataDir, 'queue', 'deferred', queued[0]!));
+    assert.deepEqual([...state.finished], [0], 'alice is done in the queue file');
+
+    assert.equal(await sendControl(join(roost.dataDir, 'run', 'qmgr'), 'flush'), 'ok');
+    await waitFor('the queue to drain', () => readdirSync(join(roost.dataDir, 'queue', 'deferred')).length === 0 && readdirSync(join(roost.dataDir, 'queue', 'active')).length === 0);
+    assert.deepEqual(lmtp.log.delivered, ['alice@roost.test', 'bob@roost.test', 'carol@roost.test'], 'alice once, bob and carol on the retry');
+    assert.equal(lmtp.log.connections, 2);
+  } finally {
+    await roost.stop();
+    lmtp.stop();
   }
 });

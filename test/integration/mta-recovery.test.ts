@@ -96,30 +96,31 @@ test('SIGKILL with mail in incoming, active, deferred and hold: after a restart 
   await cli(dataDir, ['queue', 'hold', heldId]);
   await roost.kill();
 
-  // While the daemon is down: mail arrives through sendmail (incoming), and two messages are left in active
-  // as a crash in the middle of an LMTP delivery leaves them: marked in flight, saved to the mailbox or not.
+  // While the daemon is down: mail arrives through sendmail (incoming), and three messages are left in active
+  // as a crash in the middle of an LMTP delivery leaves them: marked in flight or not (a crash after the move into
+  // active and before anything was written to the file), saved to the mailbox or not.
   await cli(dataDir, ['sendmail', '-f', 'alice@roost.test', 'alice@roost.test'], 'Subject: incoming-mail\n\nx\n');
   await cli(dataDir, ['sendmail', '-f', 'alice@roost.test', 'bob@roost.test'], 'Subject: saved-before-crash\n\nx\n');
   await cli(dataDir, ['sendmail', '-f', 'alice@roost.test', 'carol@roost.test'], 'Subject: lost-in-crash\n\nx\n');
+  await cli(dataDir, ['sendmail', '-f', 'bob@roost.test', 'alice@roost.test'], 'Subject: saved-unmarked\n\nx\n');
   for (const id of queueDir(dataDir, 'incoming')) {
     const path = join(dataDir, 'queue', 'incoming', id);
     const text = readFileSync(path, 'utf8');
     if (text.includes('incoming-mail')) continue;
-    appendRecord(path, { t: 'inflight', r: [0], at: Date.now() });
-    if (text.includes('saved-before-crash')) {
+    if (!text.includes('saved-unmarked')) appendRecord(path, { t: 'inflight', r: [0], at: Date.now() });
+    const savedTo = text.includes('saved-before-crash') ? 'bob' : text.includes('saved-unmarked') ? 'alice' : undefined;
+    if (savedTo) {
       // What Roost's LMTP had saved before the crash: the queued content with its trace headers.
       const state = readQueueFile(path);
       const content = readFileSync(path).subarray(HEADER_LENGTH, HEADER_LENGTH + state.contentLength);
-      const dir = join(dataDir, 'mail', 'bob', 'Maildir', 'new');
-      await waitFor('bob maildir', () => existsSync(join(dataDir, 'mail', 'bob', 'Maildir')) || (writeFileSync(join(dataDir, 'probe'), ''), false), 1).catch(() => undefined);
       const { mkdirSync } = await import('node:fs');
-      for (const sub of ['new', 'cur', 'tmp']) mkdirSync(join(dataDir, 'mail', 'bob', 'Maildir', sub), { recursive: true });
-      writeFileSync(join(dir, `1700000000.M1P1.roost,S=${content.length}`), content);
+      for (const sub of ['new', 'cur', 'tmp']) mkdirSync(join(dataDir, 'mail', savedTo, 'Maildir', sub), { recursive: true });
+      writeFileSync(join(dataDir, 'mail', savedTo, 'Maildir', 'new', `1700000000.M1P${savedTo.length}.roost,S=${content.length}`), content);
     }
     renameSync(path, join(dataDir, 'queue', 'active', id));
   }
   assert.equal(queueDir(dataDir, 'incoming').length, 1);
-  assert.equal(queueDir(dataDir, 'active').length, 2);
+  assert.equal(queueDir(dataDir, 'active').length, 3);
   assert.equal(queueDir(dataDir, 'deferred').length, 1);
   assert.equal(queueDir(dataDir, 'hold').length, 1);
 
@@ -130,11 +131,13 @@ test('SIGKILL with mail in incoming, active, deferred and hold: after a restart 
     await waitFor('lost delivery redone', () => mailbox(dataDir, 'carol').some((m) => m.includes('lost-in-crash')));
     await waitFor('active queue drained', () => queueDir(dataDir, 'active').length === 0 && queueDir(dataDir, 'incoming').length === 0);
     await roost.waitForLog((l) => l.includes('to=<bob@roost.test>') && l.includes('delivered before restart'));
+    await roost.waitForLog((l) => l.includes('to=<alice@roost.test>') && l.includes('delivered before restart'));
     await cli(dataDir, ['queue', 'flush']);
     await waitFor('deferred relayed', () => sink.state.received.some((m) => m.includes('deferred-mail')));
     const count = (user: string, subject: string) => mailbox(dataDir, user).filter((m) => m.includes(subject)).length;
     assert.equal(count('alice', 'incoming-mail'), 1);
     assert.equal(count('bob', 'saved-before-crash'), 1, 'a delivery saved before the crash is not made again');
+    assert.equal(count('alice', 'saved-unmarked'), 1, 'nor one left in active without an in-flight mark');
     assert.equal(count('carol', 'lost-in-crash'), 1);
     assert.equal(sink.state.received.filter((m) => m.includes('deferred-mail')).length, 1);
     assert.deepEqual(queueDir(dataDir, 'hold'), [heldId], 'held mail stays held');
