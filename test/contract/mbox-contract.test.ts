@@ -79,9 +79,14 @@ describe('storage contract: mbox', () => {
         assert.deepEqual(box.messages()[1]!.flags, ['\\Seen']);
         const content = await box.openMessage(1);
         assert.equal((await content.read()).toString(), crlf(MSG1));
-        const chunks: Buffer[] = [];
-        for await (const c of content.stream(6, 20)) chunks.push(c as Buffer);
-        assert.equal(Buffer.concat(chunks).toString(), crlf(MSG1).slice(6, 20));
+        // ranges of the CRLF form, each end (around every line end) from the start and from three bytes before it
+        for (let end = 0; end <= crlf(MSG1).length + 1; end++) {
+          for (const start of [0, Math.max(0, end - 3)]) {
+            const chunks: Buffer[] = [];
+            for await (const c of content.stream(start, end)) chunks.push(c as Buffer);
+            assert.equal(Buffer.concat(chunks).toString(), crlf(MSG1).slice(start, end), `stream(${start}, ${end})`);
+          }
+        }
         assert.deepEqual([...box.recentUids()].sort(), [1, 2]);
       } finally {
         await box.close();

@@ -822,17 +822,20 @@ export class MboxMailboxStore implements MailboxStore {
       released = true;
       void handle.unref();
     };
-    const raw = () =>
+    // Reads at most `limit` bytes: the CRLF form is never shorter, so they hold its first `limit` bytes.
+    const raw = (limit: number) =>
       Readable.from(
         (async function* () {
-          const buf = Buffer.allocUnsafe(COPY_CHUNK);
+          const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, limit));
+          let left = limit;
           for (const [from, to] of ranges) {
             let pos = from;
-            while (pos < to) {
-              const { bytesRead } = await handle.fh.read(buf, 0, Math.min(buf.length, to - pos), pos);
+            while (pos < to && left > 0) {
+              const { bytesRead } = await handle.fh.read(buf, 0, Math.min(buf.length, to - pos, left), pos);
               if (bytesRead <= 0) return;
               yield Buffer.from(buf.subarray(0, bytesRead));
               pos += bytesRead;
+              left -= bytesRead;
             }
           }
         })(),
@@ -850,10 +853,10 @@ export class MboxMailboxStore implements MailboxStore {
     };
     return {
       size,
-      stream: (start = 0, end = Infinity) => track(raw().pipe(new LfToCrlf(start, end))),
+      stream: (start = 0, end = Infinity) => track(raw(end).pipe(new LfToCrlf(start, end))),
       read: async () => {
         const chunks: Buffer[] = [];
-        for await (const c of track(raw().pipe(new LfToCrlf()))) chunks.push(c as Buffer);
+        for await (const c of track(raw(Infinity).pipe(new LfToCrlf()))) chunks.push(c as Buffer);
         return Buffer.concat(chunks);
       },
     };
