@@ -299,6 +299,18 @@ export class UserIndex {
     });
   }
 
+  /** The mailbox's own cache entry (kept under UID 0, which no message has: dropped and renamed with the mailbox). */
+  getMailboxCached(mailbox: string, key: string): unknown {
+    return this.cache.get([mailbox, 0, key]);
+  }
+
+  /** Stores data about the whole mailbox (ignored when the mailbox is no longer in the index). */
+  setMailboxCached(mailbox: string, key: string, value: unknown): void {
+    this.root.transactionSync(() => {
+      if (this.mailboxes.doesExist(mailbox)) this.cache.putSync([mailbox, 0, key], value);
+    });
+  }
+
   mailboxNames(): string[] {
     return [...this.mailboxes.getKeys()] as string[];
   }

@@ -96,6 +96,9 @@ export interface MailboxSession extends EventEmitter {
   /** Parsed data (envelope, bodystructure, header fields) cached per message in the index. */
   getCached(uid: number, key: string): unknown;
   setCached(uid: number, key: string, value: unknown): void;
+  /** Parsed data about the mailbox as a whole (derived from its messages), cached in the index. */
+  getMailboxCached(key: string): unknown;
+  setMailboxCached(key: string, value: unknown): void;
   /**
    * A value for this mailbox kept in memory while its index is open, shared by every session of the mailbox in this
    * process (made by `create` on first use, again after UIDVALIDITY changed): for data derived from messages, which

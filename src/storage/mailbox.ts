@@ -473,6 +473,14 @@ export class MailboxSessionImpl extends EventEmitter {
     this.shared.index.setCached(this.shared.name, uid, key, value);
   }
 
+  getMailboxCached(key: string): unknown {
+    return this.shared.index.getMailboxCached(this.shared.name, key);
+  }
+
+  setMailboxCached(key: string, value: unknown): void {
+    this.shared.index.setMailboxCached(this.shared.name, key, value);
+  }
+
   memo<T>(key: string, create: () => T): T {
     return this.shared.index.memo(this.shared.name, key, create);
   }

@@ -3,7 +3,7 @@
 // Re:/Fwd: chains, missing parents, duplicate IDs, loops), then Python's imaplib as a client.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRoost, repoRoot, type RoostHandle } from '../helpers/roost.js';
@@ -12,6 +12,7 @@ import { runPython } from '../helpers/python.js';
 import { makeTraversable, requirePeer, startDovecot } from '../interop/peers.js';
 import { indexDirFor, UserIndex } from '../../src/index/user-index.js';
 import { packSortData, SORT_CACHE_KEY, unpackSortData } from '../../src/protocols/imap/sort/sort-data.js';
+import { SNAPSHOT_CACHE_KEY } from '../../src/protocols/imap/sort/sort-snapshot.js';
 
 const USER = { name: 'u', password: 'pw' };
 const dirs = [join(repoRoot, 'test', 'fixtures', 'mime', 'messages'), join(repoRoot, 'test', 'fixtures', 'threads')];
@@ -280,6 +281,75 @@ describe('SORT keys kept per message in the index and in memory', () => {
     await withIndex(dataDir, (index) => {
       assert.equal(unpackSortData(index.getCached('INBOX', 1, SORT_CACHE_KEY))?.subject, 'A\u0308RGER', 'the bad entry was replaced');
     });
+  });
+
+  test('a large mailbox sorts and threads the same from its snapshot after a restart, without messages expunged since', async () => {
+    const dataDir = join(base, 'large');
+    const maildir = join(dataDir, 'mail', USER.name, 'Maildir');
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, sub), { recursive: true });
+    const subjects = ['Budget', 'Lunch', 'Ärger', 'Zebra crossing', 'Q3 plan', '😀 party'];
+    for (let i = 0; i < 1500; i++) {
+      const subject = `${['', 'Re: ', 'Fwd: '][i % 3]}${subjects[(i * 7) % subjects.length]} ${i % 40}`;
+      const refs = i % 4 ? `References: <m${i - 1 - (i % 5)}@example.com>\r\n` : '';
+      const date = i % 50 === 7 ? '' : `Date: ${new Date(Date.UTC(2024, 0, 1) + ((i * 7919) % 1500) * 3_600_000).toUTCString()}\r\n`;
+      const body = `From: Sender ${i % 13} <s${i % 17}@example.com>\r\nTo: r${i % 3}@example.com\r\nSubject: ${subject}\r\n${date}Message-ID: <m${i}@example.com>\r\n${refs}\r\nbody ${i}\r\n`;
+      writeFileSync(join(maildir, 'cur', `${1_700_000_000 + i}.M${i}P1.test:2,`), body);
+    }
+    const COMMANDS = ['UID SORT (SUBJECT) UTF-8 ALL', 'UID SORT (REVERSE DATE) UTF-8 ALL', 'UID SORT (FROM DISPLAYTO SIZE) UTF-8 ALL', 'UID THREAD REFERENCES UTF-8 ALL', 'UID THREAD ORDEREDSUBJECT UTF-8 ALL'];
+    const answers = async (roost: RoostHandle): Promise<string[]> => {
+      const s = await login(roost.ports.imap);
+      await s.cmd('SELECT INBOX');
+      const out: string[] = [];
+      for (const c of COMMANDS) out.push((await s.cmd(c))[0]!);
+      await s.cmd('LOGOUT');
+      s.close();
+      return out;
+    };
+    const gone = new Set([5, 6, 7, 700, 1500]);
+    let roost = await startRoost({ dataDir, users: [USER], keepData: true });
+    let fresh: string[];
+    try {
+      fresh = await answers(roost);
+    } finally {
+      await roost.stop();
+    }
+    await withIndex(dataDir, (index) => assert.ok(Buffer.isBuffer(index.getMailboxCached('INBOX', SNAPSHOT_CACHE_KEY)), 'the snapshot was written'));
+    roost = await startRoost({ dataDir, users: [USER], keepData: true });
+    try {
+      assert.deepEqual(await answers(roost), fresh, 'from the snapshot');
+    } finally {
+      await roost.stop();
+    }
+    // Expunged while the keys were not in memory: the next start leaves them out of the snapshot's keys.
+    roost = await startRoost({ dataDir, users: [USER], keepData: true });
+    let after: string[];
+    try {
+      const s = await login(roost.ports.imap);
+      await s.cmd('SELECT INBOX');
+      await s.cmd(`UID STORE ${[...gone].join(',')} +FLAGS.SILENT (\\Deleted)`);
+      await s.cmd('EXPUNGE');
+      s.close();
+    } finally {
+      await roost.stop();
+    }
+    roost = await startRoost({ dataDir, users: [USER], keepData: true });
+    try {
+      after = await answers(roost);
+    } finally {
+      await roost.stop();
+    }
+    // The SORT answers are the old ones without those UIDs; the threads are checked against a start without any keys.
+    for (let i = 0; i < 3; i++) assert.deepEqual(after[i]!.split(' '), fresh[i]!.split(' ').filter((x) => !gone.has(Number(x))));
+    await withIndex(dataDir, (index) => {
+      index.cache.removeSync(['INBOX', 0, SNAPSHOT_CACHE_KEY]);
+      for (let uid = 1; uid <= 1500; uid++) index.cache.removeSync(['INBOX', uid, SORT_CACHE_KEY]);
+    });
+    roost = await startRoost({ dataDir, users: [USER], keepData: true });
+    try {
+      assert.deepEqual(await answers(roost), after, 'from the messages themselves');
+    } finally {
+      await roost.stop();
+    }
   });
 
   test("a session's SORT sees messages another session added, and not those it expunged", async () => {

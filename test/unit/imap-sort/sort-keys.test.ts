@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { compareCodePoints } from '../../../src/protocols/imap/sort/collate.js';
 import { packSortData, unpackSortData, type SortData } from '../../../src/protocols/imap/sort/sort-data.js';
-import { RankedStrings, SortKeys, sortKeysOf, type SortKeyName } from '../../../src/protocols/imap/sort/sort-keys.js';
+import { RankedStrings, SortKeys, type SortKeyName } from '../../../src/protocols/imap/sort/sort-keys.js';
+import { decodeSnapshot, encodeSnapshot, readSnapshot, SNAPSHOT_CACHE_KEY, sortKeysOf } from '../../../src/protocols/imap/sort/sort-snapshot.js';
 import { sortOrder, type SortCriterion, type SortSet } from '../../../src/protocols/imap/sort/sort.js';
 import type { MailboxSession, MessageMeta } from '../../../src/storage/api.js';
 
@@ -22,13 +23,10 @@ interface Msg {
   data: SortData;
 }
 
+const textKeys = { subject: text, from: text, to: text, cc: text, displayFrom: text, displayTo: text };
+
 const sortData = fc.record({
-  subject: text,
-  from: text,
-  to: text,
-  cc: text,
-  displayFrom: text,
-  displayTo: text,
+  ...textKeys,
   // Dates far apart (year 9999, before 1970) make the folded integers too wide: the comparison path takes over.
   sentDate: fc.option(fc.oneof(fc.integer({ min: 1_700_000_000, max: 1_700_000_100 }), fc.constantFrom(0, -86_400, 253_402_300_799)), { nil: null }),
 });
@@ -162,6 +160,7 @@ describe('the sort keys of a mailbox', () => {
   const fakeMailbox = (count: number): MailboxSession => {
     const memos = new Map<string, unknown>();
     return {
+      getMailboxCached: () => undefined,
       messages: () => Array.from({ length: count }, (_, i) => ({ uid: i + 1 })),
       memo: <T>(key: string, create: () => T): T => {
         if (!memos.has(key)) memos.set(key, create());
@@ -212,5 +211,68 @@ describe('the cached form', () => {
     assert.equal(unpackSortData(d), undefined);
     assert.equal(unpackSortData(undefined), undefined);
     assert.equal(unpackSortData([1, 2, 3]), undefined);
+  });
+});
+
+describe("the snapshot of a mailbox's keys", () => {
+  const full = fc.record({
+    internalDate: fc.integer({ min: 1_700_000_000, max: 1_700_000_050 }).map((x) => x * 1000),
+    size: fc.integer({ min: 0, max: 20 }),
+    data: fc.record({
+      ...textKeys,
+      sentDate: fc.option(fc.integer({ min: 1_700_000_000, max: 1_700_000_100 }), { nil: null }),
+      replyOrForward: fc.boolean(),
+      hasSubject: fc.boolean(),
+      messageId: fc.option(text, { nil: null }),
+      references: fc.array(text, { maxLength: 3 }),
+    }),
+  });
+
+  /** Everything SORT and THREAD read of a message, by UID. */
+  const view = (keys: SortKeys, uids: number[]): unknown[] =>
+    uids.map((uid) => {
+      const s = keys.slotOf(uid);
+      if (s === undefined) return undefined;
+      return [keys.arrival[s], keys.size[s], keys.date[s], keys.text.map((t, k) => t.strings[keys.textIds[k]![s]!]), keys.flags[s], keys.messageId[s], keys.references[s]];
+    });
+
+  test('gives back every key and the same orders, without the expunged, and takes new messages after', () => {
+    fc.assert(
+      fc.property(fc.array(full, { minLength: 1, maxLength: 40 }), fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }), criteria, (raw, gone, program) => {
+        const msgs: Msg[] = raw.map((m, i) => ({ ...m, uid: 3 + i * 2 }));
+        const keys = new SortKeys();
+        for (const m of msgs) keys.add(meta(m), m.data);
+        const uids = msgs.map((m) => m.uid);
+        const buf = encodeSnapshot(keys, 77);
+        assert.equal(decodeSnapshot(buf, 78, () => true), undefined, 'another UIDVALIDITY');
+        const back = decodeSnapshot(buf, 77, () => true)!;
+        assert.deepEqual(view(back, uids), view(keys, uids));
+        const live = msgs.filter((_, i) => !gone[i]);
+        const kept = decodeSnapshot(buf, 77, (uid) => live.some((m) => m.uid === uid))!;
+        assert.equal(kept.slots, live.length);
+        assert.deepEqual(view(kept, live.map((m) => m.uid)), view(keys, live.map((m) => m.uid)));
+        // New messages after a restore: interned against the restored strings, ranked among them.
+        const more = [...live, ...msgs.map((m, i) => ({ ...m, uid: 1000 + i, data: { ...msgs[msgs.length - 1 - i]!.data } }))];
+        for (const m of more) kept.add(meta(m), m.data);
+        const chosen = more.map((m, i) => ({ ...m, seq: i + 1 }));
+        const set: SortSet = { keys: kept, seqs: Int32Array.from(chosen, (m) => m.seq), slots: Int32Array.from(chosen, (m) => kept.slotOf(m.uid)!) };
+        assert.deepEqual(Array.from(sortOrder(set, program), (j) => set.seqs[j]!), reference(chosen, program));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test('a damaged or foreign entry is no snapshot', () => {
+    const keys = new SortKeys();
+    for (let uid = 1; uid <= 5; uid++) keys.add({ uid, internalDate: new Date(0), size: 1 } as unknown as MessageMeta, { subject: `S${uid}`, replyOrForward: false, hasSubject: true, from: '', to: '', cc: '', displayFrom: '', displayTo: '', sentDate: null, messageId: `${uid}@x`, references: ['a@b'] });
+    const buf = encodeSnapshot(keys, 9);
+    const box = (value: unknown): MailboxSession =>
+      ({ uidValidity: 9, seqOf: () => 1, getMailboxCached: (key: string) => (key === SNAPSHOT_CACHE_KEY ? value : undefined) }) as unknown as MailboxSession;
+    assert.equal(readSnapshot(box(buf))?.slots, 5);
+    assert.equal(readSnapshot(box(new Uint8Array(buf)))?.slots, 5);
+    assert.equal(readSnapshot(box(buf.subarray(0, buf.length - 9))), undefined);
+    assert.equal(readSnapshot(box(Buffer.concat([buf.subarray(0, 40), Buffer.alloc(64)]))), undefined);
+    assert.equal(readSnapshot(box({ subject: 'x' })), undefined);
+    assert.equal(readSnapshot(box(undefined)), undefined);
   });
 });

@@ -2,31 +2,57 @@
 // session of the mailbox while its index is open, as Dovecot keeps sort IDs in its index: each message's keys are
 // loaded once, strings are interned and ranked in code point order, and each key keeps every message in its order,
 // so that a SORT by one key is a walk through that order (rebuilt once after messages were added).
-import type { MailboxSession, MessageMeta } from '../../../storage/api.js';
+import type { MessageMeta } from '../../../storage/api.js';
 import { compareCodePoints } from './collate.js';
 import { sortDate, type SortData } from './sort-data.js';
 
 export type SortKeyName = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO' | 'DISPLAYFROM' | 'DISPLAYTO';
 
+const SURROGATE = /[\ud800-\udfff]/;
+
 /** Interned strings with their rank in code point order (equal strings share an id, hence a rank). */
 export class RankedStrings {
-  private readonly idOf = new Map<string, number>();
-  readonly strings: string[] = [];
+  /** id by string; made on the first intern after a restore */
+  private idOf: Map<string, number> | undefined = new Map();
+  strings: string[] = [];
   /** ids in code point order, for the strings ranked so far */
-  private order: number[] = [];
+  private order: ArrayLike<number> = [];
   private ranks = new Uint32Array(0);
   /** Some string holds a surrogate: UTF-16 unit order then differs from code point order, so compare by code point. */
   private surrogates = false;
 
+  /** Strings with their ids (their index) and their code point order as codePointOrder() gave it. */
+  static restore(strings: string[], order: Uint32Array): RankedStrings {
+    const r = new RankedStrings();
+    r.strings = strings;
+    r.idOf = undefined;
+    r.surrogates = strings.some((s) => SURROGATE.test(s));
+    const ranks = new Uint32Array(strings.length);
+    for (let i = 0; i < order.length; i++) ranks[order[i]!] = i;
+    r.order = order;
+    r.ranks = ranks;
+    return r;
+  }
+
   intern(s: string): number {
+    if (!this.idOf) {
+      this.idOf = new Map();
+      for (let id = 0; id < this.strings.length; id++) this.idOf.set(this.strings[id]!, id);
+    }
     let id = this.idOf.get(s);
     if (id === undefined) {
       id = this.strings.length;
       this.strings.push(s);
       this.idOf.set(s, id);
-      if (!this.surrogates && /[\ud800-\udfff]/.test(s)) this.surrogates = true;
+      if (!this.surrogates && SURROGATE.test(s)) this.surrogates = true;
     }
     return id;
+  }
+
+  /** Every id in code point order of its string. */
+  codePointOrder(): ArrayLike<number> {
+    this.rankTable();
+    return this.order;
   }
 
   /** Rank of each string id; the strings added since the last call are sorted and merged in. */
@@ -107,13 +133,16 @@ export class SortKeys {
   size = new Float64Array(0);
   /** DATE: the sent date in seconds, else INTERNALDATE's */
   date = new Float64Array(0);
-  readonly text: RankedStrings[] = TEXT_FIELDS.map(() => new RankedStrings());
+  text: RankedStrings[] = TEXT_FIELDS.map(() => new RankedStrings());
   readonly textIds: Uint32Array[] = TEXT_FIELDS.map(() => new Uint32Array(0));
-  private flags = new Uint8Array(0);
+  /** Per slot: REPLY_OR_FORWARD | HAS_SUBJECT */
+  flags = new Uint8Array(0);
   readonly messageId: (string | null)[] = [];
   readonly references: (readonly string[])[] = [];
   private readonly orders = new Map<SortKeyName, KeyOrder & { count: number }>();
   private uidOrder: { count: number; rank: Float64Array } | undefined;
+  /** How many slots the mailbox's snapshot in the index holds (see sort-snapshot.ts). */
+  snapshotSlots = 0;
 
   /** Number of messages (slots) held. */
   get slots(): number {
@@ -132,12 +161,7 @@ export class SortKeys {
   add(msg: MessageMeta, data: SortData): number {
     const known = this.slotOf(msg.uid);
     if (known !== undefined) return known;
-    const slot = this.count;
-    if (slot >= this.capacity) this.grow(Math.max(64, this.capacity * 2));
-    this.index(msg.uid, slot);
-    if (slot > 0 && msg.uid < this.uid[slot - 1]!) this.ascending = false;
-    this.count = slot + 1;
-    this.uid[slot] = msg.uid;
+    const slot = this.newSlot(msg.uid);
     this.arrival[slot] = Math.floor(msg.internalDate.getTime() / 1000);
     this.size[slot] = msg.size;
     this.date[slot] = sortDate(data, msg);
@@ -145,6 +169,22 @@ export class SortKeys {
     this.flags[slot] = (data.replyOrForward ? REPLY_OR_FORWARD : 0) | (data.hasSubject ? HAS_SUBJECT : 0);
     this.messageId[slot] = data.messageId;
     this.references[slot] = data.references.length ? data.references : NO_REFERENCES;
+    return slot;
+  }
+
+  /** Room for this many messages without growing the columns one doubling at a time. */
+  reserve(capacity: number): void {
+    if (capacity > this.capacity) this.grow(capacity);
+  }
+
+  /** A slot for a UID not held yet; the caller fills its columns. */
+  newSlot(uid: number): number {
+    const slot = this.count;
+    if (slot >= this.capacity) this.grow(Math.max(64, this.capacity * 2));
+    this.index(uid, slot);
+    if (slot > 0 && uid < this.uid[slot - 1]!) this.ascending = false;
+    this.count = slot + 1;
+    this.uid[slot] = uid;
     return slot;
   }
 
@@ -271,21 +311,4 @@ export class SortKeys {
   hasSubject(slot: number): boolean {
     return (this.flags[slot]! & HAS_SUBJECT) !== 0;
   }
-}
-
-const MEMO_KEY = 'imap.sort.keys';
-
-/** Holds the mailbox's current SortKeys; a command keeps using the object it started with when it is replaced. */
-interface Holder {
-  keys: SortKeys;
-}
-
-/**
- * The mailbox's SortKeys. Keys of expunged messages stay until they outnumber the messages; then the next caller
- * starts afresh (from the index's per-message cache).
- */
-export function sortKeysOf(mailbox: MailboxSession): SortKeys {
-  const holder = mailbox.memo<Holder>(MEMO_KEY, () => ({ keys: new SortKeys() }));
-  if (holder.keys.slots > 2 * mailbox.messages().length + 1024) holder.keys = new SortKeys();
-  return holder.keys;
 }

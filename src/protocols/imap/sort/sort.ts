@@ -10,7 +10,8 @@ import { evaluateSearch } from '../search/evaluate.js';
 import type { MessageMeta } from '../../../storage/api.js';
 import { isStorageError } from '../../../storage/api.js';
 import { cachedSortData, loadSortData } from './sort-data.js';
-import { bounds, sortKeysOf, type SortKeyName, type SortKeys } from './sort-keys.js';
+import { bounds, type SortKeyName, type SortKeys } from './sort-keys.js';
+import { saveSnapshotLater, sortKeysOf } from './sort-snapshot.js';
 
 export type { SortKeyName } from './sort-keys.js';
 
@@ -94,6 +95,7 @@ export async function loadSortSet(box: SelectedMailbox, matches: SortMatches): P
     slots[count] = slot;
     count++;
   }
+  saveSnapshotLater(mailbox, keys);
   return { keys, seqs: seqs.subarray(0, count), slots: slots.subarray(0, count) };
 }
 
