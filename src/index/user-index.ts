@@ -37,6 +37,11 @@ export interface MailboxState {
   size: number;
   /** The store's change stamp when the index last matched it. */
   stamp: string;
+  /**
+   * When the stamp was recorded after one of this process's own changes rather than by a scan (ms since the epoch;
+   * absent or 0 once a scan confirmed it): see SharedMailbox.changeStore.
+   */
+  stampUnconfirmedSince?: number;
 }
 
 type MailboxKey = [string, number];

@@ -70,9 +70,22 @@ export function recordToStored(rec: MessageRecord): StoredMessage {
   return { uid: rec.uid, key: rec.key, flags: rec.flags, internalDate: rec.internalDate, size: rec.size, physicalSize: rec.physicalSize, guid: rec.guid, pop3Uidl: rec.pop3Uidl, unseenBySessions: rec.key.startsWith('new/') };
 }
 
+/** A stamp recorded after an own change is old enough to be confirmed by a rescan. */
+function confirmationDue(state: MailboxState | undefined): boolean {
+  const since = state?.stampUnconfirmedSince;
+  return !!since && Date.now() - since >= CONFIRM_OWN_STAMP_MS;
+}
+
 function newState(uidValidity: number, uidNext: number, firstRecentUid: number): MailboxState {
   return { uidValidity, uidNext, highestModseq: modseqBase(), firstRecentUid, messages: 0, unseen: 0, recent: 0, deleted: 0, size: 0, stamp: '' };
 }
+
+/**
+ * How long a change stamp recorded after this process's own change stays unconfirmed. Directory and file times are
+ * coarse (a few milliseconds on ext4), so an outside change made in the same instant as ours could hide behind the
+ * stamp; one rescan this long after catches it (Dovecot's MAILDIR_SYNC_SECS "dirty" directories).
+ */
+const CONFIRM_OWN_STAMP_MS = 1000;
 
 /**
  * Everything one process knows about one mailbox of one user: the store, the index entry, the open sessions and
@@ -83,6 +96,7 @@ export class SharedMailbox extends EventEmitter {
   private refs = 0;
   private watcher?: { close(): void };
   private watchTimer?: NodeJS.Timeout;
+  private confirmTimer?: NodeJS.Timeout;
 
   private constructor(
     private readonly registryKey: string,
@@ -120,16 +134,21 @@ export class SharedMailbox extends EventEmitter {
         this.watchTimer = setTimeout(() => {
           this.watchTimer = undefined;
           if (this.refs <= 0) return;
-          this.refresh()
-            .then((changed) => {
-              if (changed) this.notify();
-            })
-            .catch((err) => {
-              if (this.refs > 0) log.warn({ mailbox: this.name, err: (err as Error).message }, 'refresh after fs event failed');
-            });
+          this.refreshAndNotify('refresh after fs event');
         }, 20);
       });
     }
+  }
+
+  /** Refreshes, and tells the sessions when something changed (fs events, stamp confirmation). */
+  private refreshAndNotify(what: string): void {
+    this.refresh()
+      .then((changed) => {
+        if (changed) this.notify();
+      })
+      .catch((err) => {
+        if (this.refs > 0) log.warn({ mailbox: this.name, err: (err as Error).message }, `${what} failed`);
+      });
   }
 
   release(): void {
@@ -139,6 +158,8 @@ export class SharedMailbox extends EventEmitter {
     this.watcher = undefined;
     if (this.watchTimer) clearTimeout(this.watchTimer);
     this.watchTimer = undefined;
+    if (this.confirmTimer) clearTimeout(this.confirmTimer);
+    this.confirmTimer = undefined;
     if (SharedMailbox.registry.get(this.registryKey) === this) SharedMailbox.registry.delete(this.registryKey);
   }
 
@@ -148,10 +169,50 @@ export class SharedMailbox extends EventEmitter {
     return st;
   }
 
+  /**
+   * Runs one of this process's own changes to the store under the store's lock (`fn` writes the index too). When
+   * the index matched the store before the change, the stamp after it is recorded, so the next sync does not rescan
+   * the store for what the index already holds; the stamp stays unconfirmed until a rescan CONFIRM_OWN_STAMP_MS
+   * later. A crash between the index write and the stamp leaves the old stamp: a rescan, never a missed change.
+   */
+  async changeStore<T>(fn: () => Promise<T>): Promise<T> {
+    return this.store.locked(async () => {
+      const known = this.index.state(this.name)?.stamp;
+      const inStep = !!known && known === (await this.store.changeStamp());
+      const result = await fn();
+      if (inStep) this.recordOwnStamp(await this.store.changeStamp());
+      return result;
+    });
+  }
+
+  private recordOwnStamp(stamp: string): void {
+    const state = this.index.state(this.name);
+    if (!state) return;
+    this.index.write(this.name, () => state, (w) => {
+      w.state.stamp = stamp;
+      w.state.stampUnconfirmedSince = Date.now();
+    });
+    this.scheduleConfirm();
+  }
+
+  /** A rescan once the last own stamp is old enough, while sessions keep the mailbox open (else the next open does it). */
+  private scheduleConfirm(): void {
+    if (this.confirmTimer || this.refs <= 0) return;
+    const since = this.index.state(this.name)?.stampUnconfirmedSince;
+    if (!since) return;
+    this.confirmTimer = setTimeout(() => {
+      this.confirmTimer = undefined;
+      if (this.refs <= 0) return;
+      if (confirmationDue(this.index.state(this.name))) this.refreshAndNotify('stamp confirmation');
+      else this.scheduleConfirm();
+    }, Math.max(0, since + CONFIRM_OWN_STAMP_MS - Date.now()) + 10);
+    this.confirmTimer.unref();
+  }
+
   /** Brings the index in line with the store; true when messages or flags changed. */
   async refresh(): Promise<boolean> {
     const before = this.index.state(this.name);
-    if (before && before.stamp === (await this.store.changeStamp())) return false;
+    if (before && before.stamp === (await this.store.changeStamp()) && !confirmationDue(before)) return false;
     return this.store.locked(async () => {
       const snap = await this.store.scan((uid) => this.index.record(this.name, uid));
       let current = this.index.state(this.name);
@@ -185,6 +246,7 @@ export class SharedMailbox extends EventEmitter {
         }
         w.state.uidNext = Math.max(w.state.uidNext, snap.uidNext);
         w.state.stamp = snap.stamp;
+        w.state.stampUnconfirmedSince = 0;
         return changed;
       });
     });
@@ -201,7 +263,7 @@ export class SharedMailbox extends EventEmitter {
   /** Makes prepared saves visible (UIDs assigned under the store lock) and indexes them; rolls back on failure. */
   async commitSaves(prepared: PreparedSave[]): Promise<StoredMessage[]> {
     if (!this.index.state(this.name)) await this.refresh();
-    const stored = await this.store.locked(async () => {
+    const stored = await this.changeStore(async () => {
       const done: StoredMessage[] = [];
       try {
         for (const p of prepared) done.push(await p.commit());
@@ -210,14 +272,14 @@ export class SharedMailbox extends EventEmitter {
         if (done.length) await this.store.expunge(done).catch(() => undefined);
         throw err;
       }
+      const state = this.index.state(this.name)!;
+      this.index.write(this.name, () => state, (w) => {
+        const now = Date.now();
+        for (const s of done) {
+          w.put({ uid: s.uid, key: s.key, flags: s.flags, internalDate: s.internalDate, saveDate: now, size: s.size, physicalSize: s.physicalSize, modseq: w.nextModseq(), guid: s.guid });
+        }
+      });
       return done;
-    });
-    const state = this.index.state(this.name)!;
-    this.index.write(this.name, () => state, (w) => {
-      const now = Date.now();
-      for (const s of stored) {
-        w.put({ uid: s.uid, key: s.key, flags: s.flags, internalDate: s.internalDate, saveDate: now, size: s.size, physicalSize: s.physicalSize, modseq: w.nextModseq(), guid: s.guid });
-      }
     });
     this.notify();
     return stored;
@@ -288,12 +350,14 @@ export class MailboxSessionImpl extends EventEmitter {
     const inNew = claimed.filter((r) => r.key.startsWith('new/'));
     if (inNew.length === 0) return;
     try {
-      const settled = await store.locked(() => store.settle(inNew.map(recordToStored)));
-      index.write(name, () => state, (w) => {
-        for (const s of settled) {
-          const rec = w.get(s.uid);
-          if (rec && rec.key !== s.key) w.put({ ...rec, key: s.key });
-        }
+      await this.shared.changeStore(async () => {
+        const settled = await store.settle(inNew.map(recordToStored));
+        index.write(name, () => state, (w) => {
+          for (const s of settled) {
+            const rec = w.get(s.uid);
+            if (rec && rec.key !== s.key) w.put({ ...rec, key: s.key });
+          }
+        });
       });
     } catch (err) {
       log.warn({ mailbox: name, err: (err as Error).message }, 'moving claimed messages to cur/ failed');
@@ -378,7 +442,7 @@ export class MailboxSessionImpl extends EventEmitter {
     const change = normalizeFlags(flags);
     const { index, name, store } = this.shared;
     const result: FlagUpdateResult = { updated: [], modified: [] };
-    await store.locked(async () => {
+    await this.shared.changeStore(async () => {
       const changes: Array<{ rec: MessageRecord; flags: string[] }> = [];
       for (const uid of uids) {
         const rec = index.record(name, uid);
@@ -452,7 +516,7 @@ export class MailboxSessionImpl extends EventEmitter {
   private async removeMessages(uids: number[]): Promise<number[]> {
     if (uids.length === 0) return [];
     const { index, name, store } = this.shared;
-    const removed = await store.locked(async () => {
+    const removed = await this.shared.changeStore(async () => {
       const recs = uids.map((u) => index.record(name, u)).filter((r): r is MessageRecord => r !== undefined);
       await store.expunge(recs.map(recordToStored));
       const state = index.state(name)!;
