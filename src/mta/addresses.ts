@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { AliasDatabase } from './aliases.js';
 import { VirtualAliasMap } from './maps.js';
 import { parsePasswdLine } from '../auth/passwd-file.js';
+import { FoundCache } from '../protocols/lmtp/found-cache.js';
 
 export type ResolvedTarget =
   | { kind: 'local'; address: string; user: string }
@@ -40,12 +41,23 @@ export function splitAddress(address: string): { local: string; domain: string }
   return at < 0 ? { local: address, domain: '' } : { local: address.slice(0, at), domain: address.slice(at + 1).toLowerCase() };
 }
 
+/** How long a local domain or a found recipient is remembered (what is not found is always looked up again). */
+const LOOKUP_TTL_MS = 1_000;
+
 export class AddressResolver {
+  private domains: { set: Set<string>; until: number } | undefined;
+  private readonly found = new FoundCache<{ user: string }>(LOOKUP_TTL_MS);
+
   constructor(private readonly opts: AddressResolverOptions) {}
 
   async isLocalDomain(domain: string): Promise<boolean> {
     const d = domain.toLowerCase();
-    return d === this.opts.origin.toLowerCase() || (await this.opts.users.localDomains()).has(d);
+    if (d === this.opts.origin.toLowerCase()) return true;
+    const now = Date.now();
+    if (this.domains && now < this.domains.until && this.domains.set.has(d)) return true;
+    const set = await this.opts.users.localDomains();
+    this.domains = { set, until: now + LOOKUP_TTL_MS };
+    return set.has(d);
   }
 
   /** Whether virtual_alias_maps handles this address (a virtual alias domain needs no relay permission). */
@@ -116,7 +128,7 @@ export class AddressResolver {
       }
     }
 
-    const user = await this.opts.users.resolveRecipient(address);
+    const user = await this.found.get(address.toLowerCase(), () => this.opts.users.resolveRecipient(address));
     if (user) {
       out.push({ kind: 'local', address, user: user.user });
       return undefined;

@@ -2,10 +2,13 @@
 // recipients checked at RCPT through the userdb, one reply per recipient after DATA, 250 only once durable.
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerAddress, type SMTPServerDataResult } from 'smtp-server';
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { ServiceDefinition } from '../../server/service.js';
 import type { ServerContext } from '../../server/context.js';
 import { getLogger } from '../../lib/logger.js';
 import { deliverMessage, type Recipient } from './deliver.js';
+import { FoundCache } from './found-cache.js';
+import type { UserRecord } from '../../auth/service.js';
 
 const log = getLogger({ component: 'lmtp' });
 
@@ -25,9 +28,30 @@ function splitDetail(address: string, delimiters: string): { base: string; detai
   return { base: address };
 }
 
+/**
+ * The replies to a pipelined group (MAIL, RCPT..., DATA: RFC 2920) leave in one write: the socket is corked at the
+ * first write of an event-loop turn and uncorked once the turn's callbacks and promise jobs are done.
+ */
+function batchRepliesPerTurn(socket: Socket): void {
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  let corked = false;
+  socket.write = ((...args: unknown[]) => {
+    if (!corked && !socket.destroyed) {
+      corked = true;
+      socket.cork();
+      setImmediate(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    return write(...args);
+  }) as Socket['write'];
+}
+
 export function lmtpServices(ctx: ServerContext): ServiceDefinition[] {
   const cfg = ctx.config.lmtp;
   const recipients = new WeakMap<SMTPServerSession, Recipient[]>();
+  const found = new FoundCache<UserRecord>();
 
   const server = new SMTPServer({
     lmtp: true,
@@ -43,7 +67,7 @@ export function lmtpServices(ctx: ServerContext): ServiceDefinition[] {
     async onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void) {
       try {
         const { base, detail } = splitDetail(address.address, cfg.recipient_delimiter);
-        const user = await ctx.auth.resolveRecipient(address.address);
+        const user = await found.get(address.address.toLowerCase(), () => ctx.auth.resolveRecipient(address.address));
         if (!user) return callback(smtpError(550, `5.1.1 <${address.address}> User doesn't exist: ${base}`));
         const list = recipients.get(session) ?? [];
         list.push({ address: address.address, user, detail });
@@ -80,6 +104,7 @@ export function lmtpServices(ctx: ServerContext): ServiceDefinition[] {
       { name: 'lmtp-unix', kind: 'unix', path: cfg.socket_path ? ctx.dataPath(cfg.socket_path) : undefined, mode: 0o666 },
     ],
     createSession(conn) {
+      batchRepliesPerTurn(conn.rawSocket);
       server.connect(conn.rawSocket, { id: conn.id });
       return {
         shutdown: () => {
