@@ -12,7 +12,7 @@ import { runPython } from '../helpers/python.js';
 import { makeTraversable, requirePeer, startDovecot } from '../interop/peers.js';
 import { indexDirFor, UserIndex } from '../../src/index/user-index.js';
 import { packSortData, SORT_CACHE_KEY, unpackSortData } from '../../src/protocols/imap/sort/sort-data.js';
-import { SNAPSHOT_CACHE_KEY } from '../../src/protocols/imap/sort/sort-snapshot.js';
+import { SNAPSHOT_CACHE_KEY, THREADS_CACHE_KEY } from '../../src/protocols/imap/sort/sort-snapshot.js';
 
 const USER = { name: 'u', password: 'pw' };
 const dirs = [join(repoRoot, 'test', 'fixtures', 'mime', 'messages'), join(repoRoot, 'test', 'fixtures', 'threads')];
@@ -313,7 +313,9 @@ describe('SORT keys kept per message in the index and in memory', () => {
     } finally {
       await roost.stop();
     }
-    await withIndex(dataDir, (index) => assert.ok(Buffer.isBuffer(index.getMailboxCached('INBOX', SNAPSHOT_CACHE_KEY)), 'the snapshot was written'));
+    await withIndex(dataDir, (index) => {
+      for (const key of [SNAPSHOT_CACHE_KEY, THREADS_CACHE_KEY]) assert.ok(Buffer.isBuffer(index.getMailboxCached('INBOX', key)), `${key} was written`);
+    });
     roost = await startRoost({ dataDir, users: [USER], keepData: true });
     try {
       assert.deepEqual(await answers(roost), fresh, 'from the snapshot');
@@ -341,7 +343,7 @@ describe('SORT keys kept per message in the index and in memory', () => {
     // The SORT answers are the old ones without those UIDs; the threads are checked against a start without any keys.
     for (let i = 0; i < 3; i++) assert.deepEqual(after[i]!.split(' '), fresh[i]!.split(' ').filter((x) => !gone.has(Number(x))));
     await withIndex(dataDir, (index) => {
-      index.cache.removeSync(['INBOX', 0, SNAPSHOT_CACHE_KEY]);
+      for (const key of [SNAPSHOT_CACHE_KEY, THREADS_CACHE_KEY]) index.cache.removeSync(['INBOX', 0, key]);
       for (let uid = 1; uid <= 1500; uid++) index.cache.removeSync(['INBOX', uid, SORT_CACHE_KEY]);
     });
     roost = await startRoost({ dataDir, users: [USER], keepData: true });

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { compareCodePoints } from '../../../src/protocols/imap/sort/collate.js';
 import { packSortData, unpackSortData, type SortData } from '../../../src/protocols/imap/sort/sort-data.js';
 import { RankedStrings, SortKeys, type SortKeyName } from '../../../src/protocols/imap/sort/sort-keys.js';
-import { decodeSnapshot, encodeSnapshot, readSnapshot, SNAPSHOT_CACHE_KEY, sortKeysOf } from '../../../src/protocols/imap/sort/sort-snapshot.js';
+import { decodeSnapshot, decodeThreads, encodeSnapshot, encodeThreads, readSnapshot, readThreads, SNAPSHOT_CACHE_KEY, sortKeysOf, THREADS_CACHE_KEY } from '../../../src/protocols/imap/sort/sort-snapshot.js';
 import { sortOrder, type SortCriterion, type SortSet } from '../../../src/protocols/imap/sort/sort.js';
 import type { MailboxSession, MessageMeta } from '../../../src/storage/api.js';
 
@@ -244,12 +244,19 @@ describe("the snapshot of a mailbox's keys", () => {
         for (const m of msgs) keys.add(meta(m), m.data);
         const uids = msgs.map((m) => m.uid);
         const buf = encodeSnapshot(keys, 77);
+        const threads = encodeThreads(keys, 77);
         assert.equal(decodeSnapshot(buf, 78, () => true), undefined, 'another UIDVALIDITY');
         const back = decodeSnapshot(buf, 77, () => true)!;
+        assert.ok(back.threadsPending && !back.hasThreadData(0), 'THREAD data comes apart');
+        assert.equal(decodeThreads(threads, 78, back), false);
+        assert.ok(decodeThreads(threads, 77, back));
         assert.deepEqual(view(back, uids), view(keys, uids));
         const live = msgs.filter((_, i) => !gone[i]);
         const kept = decodeSnapshot(buf, 77, (uid) => live.some((m) => m.uid === uid))!;
+        // A snapshot of keys whose THREAD data was never read keeps it unknown, not empty.
+        assert.ok(decodeThreads(encodeThreads(kept, 77), 77, decodeSnapshot(buf, 77, () => true)!));
         assert.equal(kept.slots, live.length);
+        decodeThreads(threads, 77, kept);
         assert.deepEqual(view(kept, live.map((m) => m.uid)), view(keys, live.map((m) => m.uid)));
         // New messages after a restore: interned against the restored strings, ranked among them.
         const more = [...live, ...msgs.map((m, i) => ({ ...m, uid: 1000 + i, data: { ...msgs[msgs.length - 1 - i]!.data } }))];
@@ -260,6 +267,17 @@ describe("the snapshot of a mailbox's keys", () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  test('THREAD data unknown when a snapshot was written stays unknown', () => {
+    const data: SortData = { subject: 'S', replyOrForward: false, hasSubject: true, from: '', to: '', cc: '', displayFrom: '', displayTo: '', sentDate: null, messageId: 'a@b', references: ['c@d'] };
+    const keys = new SortKeys();
+    for (let uid = 1; uid <= 3; uid++) keys.add({ uid, internalDate: new Date(0), size: 1 } as unknown as MessageMeta, data);
+    const restored = decodeSnapshot(encodeSnapshot(keys, 1), 1, () => true)!;
+    restored.setThreadData(1, { messageId: null, references: [] });
+    const again = decodeSnapshot(encodeSnapshot(keys, 1), 1, () => true)!;
+    decodeThreads(encodeThreads(restored, 1), 1, again);
+    assert.deepEqual([0, 1, 2].map((s) => [again.messageId[s], again.references[s]]), [[undefined, undefined], [null, []], [undefined, undefined]]);
   });
 
   test('a damaged or foreign entry is no snapshot', () => {
@@ -274,5 +292,14 @@ describe("the snapshot of a mailbox's keys", () => {
     assert.equal(readSnapshot(box(Buffer.concat([buf.subarray(0, 40), Buffer.alloc(64)]))), undefined);
     assert.equal(readSnapshot(box({ subject: 'x' })), undefined);
     assert.equal(readSnapshot(box(undefined)), undefined);
+    // THREAD's part: a damaged one gives nothing (those slots load per message) and is not read again.
+    const restored = readSnapshot(box(buf))!;
+    const threads = encodeThreads(keys, 9);
+    const threadBox = (value: unknown): MailboxSession =>
+      ({ uidValidity: 9, getMailboxCached: (key: string) => (key === THREADS_CACHE_KEY ? value : undefined) }) as unknown as MailboxSession;
+    readThreads(threadBox(threads.subarray(0, threads.length - 3)), restored);
+    assert.equal(restored.threadsPending, false);
+    readThreads(threadBox(threads), restored);
+    assert.equal(restored.hasThreadData(0), false, 'read once');
   });
 });

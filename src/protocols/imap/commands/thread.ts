@@ -22,7 +22,7 @@ async function runThread(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): P
   const args = parseSearchArgs([{ type: 'atom', value: 'CHARSET' }, charset, ...rest], { utf8: s.utf8Names });
   if (searchUsesModseq(args.key)) enableCondstore(s);
 
-  const set = await loadSortSet(box, await searchForSort(box, args.key));
+  const set = await loadSortSet(box, await searchForSort(box, args.key), true);
   const keys = set.keys;
   const roots =
     algorithm === 'REFERENCES'

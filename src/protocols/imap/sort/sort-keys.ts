@@ -137,8 +137,11 @@ export class SortKeys {
   readonly textIds: Uint32Array[] = TEXT_FIELDS.map(() => new Uint32Array(0));
   /** Per slot: REPLY_OR_FORWARD | HAS_SUBJECT */
   flags = new Uint8Array(0);
-  readonly messageId: (string | null)[] = [];
-  readonly references: (readonly string[])[] = [];
+  /** THREAD's data per slot; undefined for a slot restored from a snapshot until it is read (see threadsPending). */
+  readonly messageId: (string | null | undefined)[] = [];
+  readonly references: (readonly string[] | undefined)[] = [];
+  /** Slots came from a snapshot without their THREAD data, which is read when a THREAD first needs it. */
+  threadsPending = false;
   private readonly orders = new Map<SortKeyName, KeyOrder & { count: number }>();
   private uidOrder: { count: number; rank: Float64Array } | undefined;
   /** How many slots the mailbox's snapshot in the index holds (see sort-snapshot.ts). */
@@ -167,9 +170,17 @@ export class SortKeys {
     this.date[slot] = sortDate(data, msg);
     for (let k = 0; k < TEXT_FIELDS.length; k++) this.textIds[k]![slot] = this.text[k]!.intern(data[TEXT_FIELDS[k]!]);
     this.flags[slot] = (data.replyOrForward ? REPLY_OR_FORWARD : 0) | (data.hasSubject ? HAS_SUBJECT : 0);
+    this.setThreadData(slot, data);
+    return slot;
+  }
+
+  setThreadData(slot: number, data: Pick<SortData, 'messageId' | 'references'>): void {
     this.messageId[slot] = data.messageId;
     this.references[slot] = data.references.length ? data.references : NO_REFERENCES;
-    return slot;
+  }
+
+  hasThreadData(slot: number): boolean {
+    return this.messageId[slot] !== undefined;
   }
 
   /** Room for this many messages without growing the columns one doubling at a time. */

@@ -11,7 +11,7 @@ import type { MessageMeta } from '../../../storage/api.js';
 import { isStorageError } from '../../../storage/api.js';
 import { cachedSortData, loadSortData } from './sort-data.js';
 import { bounds, type SortKeyName, type SortKeys } from './sort-keys.js';
-import { saveSnapshotLater, sortKeysOf } from './sort-snapshot.js';
+import { readThreads, saveSnapshotLater, sortKeysOf } from './sort-snapshot.js';
 
 export type { SortKeyName } from './sort-keys.js';
 
@@ -66,11 +66,12 @@ export interface SortSet {
 
 /**
  * The mailbox's sort keys for the matches, loading those not yet in memory (from the index's cache, else the
- * header). A message expunged by another session meanwhile is left out.
+ * header), and with `threads` THREAD's data too. A message expunged by another session meanwhile is left out.
  */
-export async function loadSortSet(box: SelectedMailbox, matches: SortMatches): Promise<SortSet> {
+export async function loadSortSet(box: SelectedMailbox, matches: SortMatches, threads = false): Promise<SortSet> {
   const mailbox = box.mailbox;
   const keys = sortKeysOf(mailbox);
+  if (threads) readThreads(mailbox, keys);
   const { msgs, seqs: seqOf } = matches;
   const n = msgs.length;
   const seqs = new Int32Array(n);
@@ -79,17 +80,18 @@ export async function loadSortSet(box: SelectedMailbox, matches: SortMatches): P
   for (let i = 0; i < n; i++) {
     const msg = msgs[i]!;
     let slot = keys.slotOf(msg.uid);
-    if (slot === undefined) {
-      const cached = cachedSortData(mailbox, msg.uid);
-      if (cached) slot = keys.add(msg, cached);
-      else {
+    if (slot === undefined || (threads && !keys.hasThreadData(slot))) {
+      let data = cachedSortData(mailbox, msg.uid);
+      if (!data) {
         try {
-          slot = keys.add(msg, await loadSortData(mailbox, msg));
+          data = await loadSortData(mailbox, msg);
         } catch (err) {
           if (isStorageError(err) && err.code === 'EXPUNGED') continue;
           throw err;
         }
       }
+      if (slot === undefined) slot = keys.add(msg, data);
+      else keys.setThreadData(slot, data);
     }
     seqs[count] = seqOf ? seqOf[i]! : i + 1;
     slots[count] = slot;
