@@ -38,9 +38,13 @@ export function threadOrderedSubject(keys: SortKeys, sorted: readonly SortItem[]
 }
 
 interface RefNode {
-  item?: SortItem;
-  parent?: RefNode;
+  item: SortItem | undefined;
+  parent: RefNode | undefined;
+  /** The node in the thread tree, once made */
+  tree: ThreadNode | undefined;
 }
+
+const refNode = (): RefNode => ({ item: undefined, parent: undefined, tree: undefined });
 
 function hasAncestor(node: RefNode, ancestor: RefNode): boolean {
   for (let n: RefNode | undefined = node; n; n = n.parent) if (n === ancestor) return true;
@@ -71,7 +75,7 @@ export function threadReferences(keys: SortKeys, items: readonly SortItem[]): Th
   const nodeFor = (id: string): RefNode => {
     let n = byId.get(id);
     if (!n) {
-      n = {};
+      n = refNode();
       byId.set(id, n);
       all.push(n);
     }
@@ -84,7 +88,7 @@ export function threadReferences(keys: SortKeys, items: readonly SortItem[]): Th
     if (existing && !existing.item) node = existing;
     else {
       // No Message-ID, or a duplicate one: the message is a node of its own.
-      node = {};
+      node = refNode();
       all.push(node);
     }
     node.item = item;
@@ -99,15 +103,7 @@ export function threadReferences(keys: SortKeys, items: readonly SortItem[]): Th
   }
 
   // (2), (3) Roots; dummies below a root disappear, their children move up to the nearest message above.
-  const tree = new Map<RefNode, ThreadNode>();
-  const threadNode = (n: RefNode): ThreadNode => {
-    let t = tree.get(n);
-    if (!t) {
-      t = { ...(n.item ? { item: n.item } : {}), children: [] };
-      tree.set(n, t);
-    }
-    return t;
-  };
+  const threadNode = (n: RefNode): ThreadNode => (n.tree ??= { item: n.item, children: [] });
   const rootNodes: RefNode[] = [];
   for (const n of all) {
     if (!n.parent) {
@@ -183,7 +179,7 @@ export function threadReferences(keys: SortKeys, items: readonly SortItem[]): Th
       top.node.children.push(cur.node);
       cur.ignore = true;
     } else {
-      const dummy: Root = { node: { children: [top.node, cur.node] }, parentRoot: 0, replyOrForward: false, ignore: false };
+      const dummy: Root = { node: { item: undefined, children: [top.node, cur.node] }, parentRoot: 0, replyOrForward: false, ignore: false };
       roots.push(dummy);
       top.parentRoot = roots.length;
       top.ignore = true;
