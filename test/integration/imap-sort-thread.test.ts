@@ -368,6 +368,8 @@ describe('SORT keys kept per message in the index and in memory', () => {
       await a.cmd('NOOP');
       assert.equal((await a.cmd('SORT (SUBJECT) UTF-8 ALL'))[0], '* SORT 4 2 1 3 5');
       assert.equal((await a.cmd('SORT (REVERSE SUBJECT) UTF-8 ALL'))[0], '* SORT 3 5 1 2 4');
+      // ESORT ALL: runs of consecutive numbers in the sort order as ranges (RFC 5267 section 3.2).
+      assert.match((await a.cmd('UID SORT RETURN (ALL MIN MAX COUNT) (REVERSE SUBJECT) UTF-8 ALL'))[0]!, /^\* ESEARCH \(TAG "t\d+"\) UID MIN 1 MAX 5 ALL 3,5,1:2,4 COUNT 5$/);
       assert.equal((await a.cmd('SORT (SUBJECT REVERSE DATE) UTF-8 ALL'))[0], '* SORT 4 2 1 3 5');
       assert.equal((await a.cmd('THREAD ORDEREDSUBJECT UTF-8 ALL'))[0], '* THREAD (5 3)(1)(2)(4)');
       await b.cmd('STORE 2 +FLAGS.SILENT (\\Deleted)');

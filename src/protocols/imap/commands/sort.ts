@@ -9,17 +9,17 @@ import { ok, type Completion, type ImapCommandSpec, type ImapSessionApi } from '
 import type { ImapCommand } from '../proto/command-reader.js';
 import { enableCondstore, searchUsesModseq } from '../condstore/condstore.js';
 import { loadSortSet, parseSortCriteria, searchForSort, sortOrder } from '../sort/sort.js';
-import { formatNumberRanges } from '../../../lib/sequence-set.js';
 
 /** Runs of consecutive ascending numbers in the given order, e.g. 3,4,5,1 -> "3:5,1" (RFC 5267 section 3.2 ALL). */
 function orderedSet(numbers: readonly number[]): string {
-  const ranges: Array<[number, number]> = [];
-  for (const n of numbers) {
-    const last = ranges[ranges.length - 1];
-    if (last && n === last[1] + 1) last[1] = n;
-    else ranges.push([n, n]);
+  let out = '';
+  for (let i = 0; i < numbers.length; ) {
+    const start = numbers[i++]!;
+    let end = start;
+    while (i < numbers.length && numbers[i] === end + 1) end = numbers[i++]!;
+    out += `${out ? ',' : ''}${start === end ? start : `${start}:${end}`}`;
   }
-  return formatNumberRanges(ranges);
+  return out;
 }
 
 function esortResponse(tag: string, byUid: boolean, returns: SearchReturn, numbers: number[], modseq: number | undefined): string {
