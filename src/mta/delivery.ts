@@ -44,10 +44,15 @@ export interface SessionOptions {
 export interface Transaction {
   sender: string;
   recipients: DeliveryRecipient[];
-  /** The content (trace headers + message), a stream or, when it is small, the bytes themselves. */
-  content: () => Readable | Buffer;
+  /** The content (trace headers + message), a stream or, when it is small, the bytes themselves (in chunks). */
+  content: () => Readable | Buffer[];
   size: number;
   dsn?: { ret?: 'FULL' | 'HDRS'; envid?: string };
+  /**
+   * LMTP: the end of data (after which the server delivers) is sent only once this resolves; when it rejects, the
+   * connection is dropped before the end of data, so nothing is delivered, and every recipient defers.
+   */
+  beforeEnd?: Promise<void>;
 }
 
 export type SendOptions = SessionOptions & Transaction;
@@ -58,6 +63,12 @@ export function tcpEndpoint(host: string, port: number, name = host): Endpoint {
 
 export function unixEndpoint(path: string): Endpoint {
   return { label: path, connect: () => net.connect({ path }) };
+}
+
+/** The content as nodemailer takes it: a stream, or the in-memory chunks as one buffer. */
+function contentOf(tx: Transaction): Readable | Buffer {
+  const content = tx.content();
+  return Array.isArray(content) ? Buffer.concat(content) : content;
 }
 
 /** RFC 3463 status from a reply such as "550 5.1.1 <x> unknown", else derived from the reply code. */
@@ -207,7 +218,7 @@ export class DeliverySession {
           use8BitMime: true,
           dsn: tx.dsn || notify ? { ret: tx.dsn?.ret === 'FULL' ? 'Full' : tx.dsn?.ret, envid: tx.dsn?.envid, notify: notify as SMTPConnection.DSNOption[] | undefined } : undefined,
         },
-        tx.content(),
+        contentOf(tx),
         (sendErr, info) => {
           if (sendErr && !(sendErr as { rejectedErrors?: unknown }).rejectedErrors) {
             // MAIL FROM or DATA failed as a whole (or the connection did).

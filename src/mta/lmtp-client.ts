@@ -207,7 +207,13 @@ export class LmtpSession {
   private async writeChunk(chunk: Buffer | string): Promise<void> {
     if (this.lostWith) throw this.lostWith;
     if (this.socket.write(chunk)) return;
-    await new Promise<void>((resolve, reject) => {
+    await this.drained();
+  }
+
+  /** Resolves once the socket's buffer drained; rejects when the connection goes first. */
+  private drained(): Promise<void> {
+    if (this.lostWith) return Promise.reject(this.lostWith);
+    return new Promise<void>((resolve, reject) => {
       const onDrain = () => {
         this.socket.off('close', onClose);
         resolve();
@@ -221,24 +227,35 @@ export class LmtpSession {
     });
   }
 
-  private async sendContent(content: Readable | Buffer): Promise<void> {
+  /** Sends the content and, once `beforeEnd` resolved, the end of data; false when `beforeEnd` rejected. */
+  private async sendContent(content: Readable | Buffer[], beforeEnd: Promise<void> | undefined): Promise<boolean> {
     const encoder = new DataEncoder();
-    if (Buffer.isBuffer(content)) {
-      this.socket.cork();
-      this.socket.write(encoder.encode(content));
-      this.socket.write(encoder.end());
-      this.socket.uncork();
-      return;
-    }
     try {
-      for await (const chunk of content as AsyncIterable<Buffer>) await this.writeChunk(encoder.encode(chunk));
+      if (Array.isArray(content)) {
+        // In memory: every chunk into the socket at once, leaving in one writev.
+        if (this.lostWith) throw this.lostWith;
+        this.socket.cork();
+        for (const chunk of content) this.socket.write(encoder.encode(chunk));
+        this.socket.uncork();
+        if (this.socket.writableNeedDrain) await this.drained();
+      } else for await (const chunk of content as AsyncIterable<Buffer>) await this.writeChunk(encoder.encode(chunk));
     } catch (err) {
       if (err instanceof Lost) throw err;
       // The content could not be read: the transaction cannot be ended cleanly, so the connection goes.
       this.lose(new Lost(`${this.relay}: reading the queued message failed: ${(err as Error).message}`));
       throw err;
     }
+    if (beforeEnd) {
+      try {
+        await beforeEnd;
+      } catch {
+        // Without the end of data the server delivers nothing: the connection goes.
+        this.lose(new Lost(`${this.relay}: transaction abandoned before the end of data`));
+        return false;
+      }
+    }
     await this.writeChunk(encoder.end());
+    return true;
   }
 
   private mailCommand(tx: Transaction): string {
@@ -273,6 +290,8 @@ export class LmtpSession {
       return { index: r.index, status, dsn: statusOf(reply.code, reply.text), text, relay };
     };
     const finish = (): RecipientOutcome[] => tx.recipients.map((r) => outcomes.get(r.index)!);
+    // Its failure is looked at before the end of data; until then it must not count as unhandled.
+    tx.beforeEnd?.catch(() => undefined);
     this.transactions++;
     let anyReply = false;
     let dataSent = false;
@@ -327,8 +346,11 @@ export class LmtpSession {
         await this.reply();
         return finish();
       }
+      if (!(await this.sendContent(tx.content(), tx.beforeEnd))) {
+        for (const r of accepted) outcomes.set(r.index, { index: r.index, status: 'deferred', dsn: '4.3.0', text: 'the queue file could not be made durable', relay });
+        return finish();
+      }
       dataSent = true;
-      await this.sendContent(tx.content());
       // LMTP: one reply per accepted recipient, in RCPT order (RFC 2033 4.2).
       for (const r of accepted) outcomes.set(r.index, fromReply(r, await this.reply()));
       this.dirty = false;

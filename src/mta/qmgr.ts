@@ -326,7 +326,7 @@ export class QueueManager {
     await this.finishRun(id, path, state, outcomes, records);
   }
 
-  private async deliverGroup(id: string, path: string, state: QueueFileState, content: Buffer | undefined, transport: Transport | 'mx', domain: string, recipients: DeliveryRecipient[]): Promise<RecipientOutcome[]> {
+  private async deliverGroup(id: string, path: string, state: QueueFileState, content: Buffer[] | undefined, transport: Transport | 'mx', domain: string, recipients: DeliveryRecipient[]): Promise<RecipientOutcome[]> {
     const s = this.opts.settings;
     const env = state.envelope;
     const all = (status: RecipientOutcome['status'], dsn: string, text: string, relay: string) => recipients.map((r) => ({ index: r.index, status, dsn, text, relay }));
@@ -343,11 +343,13 @@ export class QueueManager {
     if (transport !== 'mx' && transport.kind === 'lmtp') {
       const endpoint: Endpoint = transport.socketPath ? unixEndpoint(transport.socketPath) : tcpEndpoint(transport.host ?? '127.0.0.1', transport.port ?? 24);
       const own = transport === this.opts.localTarget && this.opts.ownLmtp;
-      // Exactly once to Roost's LMTP: the message is durably in active before anything is sent; a crash leaves it
-      // there, start-up marks it in flight, and the next run looks in the mailbox before sending again.
-      if (own) await this.opts.store.syncDir('active');
+      // Exactly once to Roost's LMTP: the message is durably in active before the end of data (after which the
+      // server delivers); a crash leaves it there, start-up marks it in flight, and the next run looks in the mailbox
+      // before sending again. The directory fsync runs while MAIL, RCPT and DATA go back and forth.
+      const beforeEnd = own ? this.opts.store.syncDir('active') : undefined;
+      beforeEnd?.catch(() => undefined); // looked at by the LMTP client; never an unhandled rejection
       try {
-        return await this.lmtpPool(endpoint).deliver(base);
+        return await this.lmtpPool(endpoint).deliver({ ...base, beforeEnd });
       } catch (err) {
         if (err instanceof LmtpUnavailable) return all('deferred', err.dsn, err.message, endpoint.label);
         throw err;

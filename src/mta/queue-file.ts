@@ -1,7 +1,7 @@
 // One queue file per message, as Postfix's queue files: a fixed header with the content length, the content
 // (trace headers + RFC 5322 message), the envelope (RFC 5321 MAIL/RCPT with RFC 3461 DSN parameters) and
 // appended status records, so a recipient's outcome is made durable with one append + fdatasync.
-import { closeSync, fdatasync, fsync, fsyncSync, openSync, readSync, writeSync, fstatSync, createReadStream } from 'node:fs';
+import { closeSync, fdatasync, fsync, fsyncSync, openSync, readSync, writeSync, writevSync, fstatSync, createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 export const MAGIC = 'ROOSTQ1 ';
@@ -77,10 +77,10 @@ export function fsyncFd(fd: number): Promise<void> {
 
 /**
  * Writes a queue file from a content stream: header, content, envelope; fdatasync'ed before it resolves. The
- * content is gathered and written in large pieces; when it is small it comes back as `content`. Opening, writing
- * (into the page cache) and closing are synchronous, as they take microseconds; only the fdatasync goes to the
- * thread pool, so a burst of queue writes costs one pool job each instead of four. The file is created at the
- * first write: a message refused for its size leaves nothing behind.
+ * content's chunks are written as they are with writev (never copied together); when the content is small it comes
+ * back as those chunks. Opening, writing (into the page cache) and closing are synchronous, as they take
+ * microseconds; only the fdatasync goes to the thread pool, so a queue write costs one pool job instead of four.
+ * The file is created at the first write: a message refused for its size leaves nothing behind.
  */
 export async function writeQueueFile(
   path: string,
@@ -88,18 +88,18 @@ export async function writeQueueFile(
   content: AsyncIterable<Buffer | string> | Readable,
   envelope: QueueEnvelope,
   maxBytes = Infinity,
-): Promise<{ contentLength: number; exceeded: boolean; content?: Buffer }> {
+): Promise<{ contentLength: number; exceeded: boolean; content?: Buffer[] }> {
   let fd: number | undefined;
   try {
-    let pending: Buffer[] = [Buffer.from(MAGIC + '0'.repeat(16) + '\n'), prefix];
-    let pendingBytes = HEADER_LENGTH + prefix.length;
-    let position = 0;
+    const chunks: Buffer[] = [prefix];
+    let pendingBytes = prefix.length;
+    let position = HEADER_LENGTH;
+    /** Writes the chunks gathered so far after the header (whose length field is written last). */
     const flush = () => {
-      const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
       fd ??= openSync(path, 'wx', 0o600);
-      writeAll(fd, buf, position);
-      position += buf.length;
-      pending = [];
+      writevAll(fd, chunks, position);
+      position += pendingBytes;
+      chunks.length = 0;
       pendingBytes = 0;
     };
     let length = prefix.length;
@@ -111,25 +111,25 @@ export async function writeQueueFile(
         exceeded = true;
         continue; // keep draining the stream, store nothing more
       }
-      pending.push(buf);
+      chunks.push(buf);
       pendingBytes += buf.length;
       if (pendingBytes >= SMALL_CONTENT) flush();
     }
     if (exceeded) return { contentLength: length, exceeded };
-    // Small content stays in memory whole: the real header goes in front of it and everything is one write.
-    let small: Buffer | undefined;
-    if (position === 0) {
-      const all = Buffer.concat(pending, pendingBytes);
-      all.write(MAGIC + String(length).padStart(16, '0') + '\n', 0, 'latin1');
-      small = all.subarray(HEADER_LENGTH);
-      pending = [all];
-      pendingBytes = all.length;
+    // Small content is all still here: it goes in one writev with the header, and back to the caller.
+    const small = fd === undefined ? chunks.slice() : undefined;
+    chunks.push(Buffer.from('\nE ' + JSON.stringify(envelope) + '\n'));
+    pendingBytes += chunks[chunks.length - 1]!.length;
+    const header = Buffer.from(MAGIC + String(length).padStart(16, '0') + '\n', 'latin1');
+    if (fd === undefined) {
+      chunks.unshift(header);
+      pendingBytes += header.length;
+      position = 0;
+      flush();
+    } else {
+      flush();
+      writeAll(fd, header, 0);
     }
-    const tail = Buffer.from('\nE ' + JSON.stringify(envelope) + '\n');
-    pending.push(tail);
-    pendingBytes += tail.length;
-    flush();
-    if (!small) writeAll(fd!, Buffer.from(MAGIC + String(length).padStart(16, '0') + '\n'), 0);
     await datasyncFd(fd!);
     return { contentLength: length, exceeded, content: small };
   } finally {
@@ -140,6 +140,26 @@ export async function writeQueueFile(
 /** writeSync until the whole buffer is written (a regular file takes it in one call; the loop is for the rule). */
 function writeAll(fd: number, buf: Buffer, position: number): void {
   for (let done = 0; done < buf.length; ) done += writeSync(fd, buf, done, buf.length - done, position + done);
+}
+
+/** writevSync of many buffers at `position`, in batches the kernel takes (IOV_MAX), finishing any short write. */
+function writevAll(fd: number, buffers: Buffer[], position: number): void {
+  for (let i = 0; i < buffers.length; i += 512) {
+    const batch = buffers.slice(i, i + 512);
+    const want = batch.reduce((n, b) => n + b.length, 0);
+    let done = writevSync(fd, batch, position);
+    if (done < want) {
+      // A short write: the rest buffer by buffer.
+      let offset = 0;
+      for (const b of batch) {
+        const skip = Math.max(0, Math.min(b.length, done - offset));
+        if (skip < b.length) writeAll(fd, b.subarray(skip), position + offset + skip);
+        offset += b.length;
+      }
+      done = want;
+    }
+    position += done;
+  }
 }
 
 /** Appends one status record and fsyncs it (synchronously; tools and tests). */

@@ -72,11 +72,13 @@ class DirSync {
   }
 }
 
-/** A message just queued by this process: its state and, when small, its content, so delivery need not read it back. */
+/** A message just queued by this process: its state and, when small, its content (as received, in chunks), so delivery need not read it back. */
 export interface FreshMessage {
   state: QueueFileState;
-  content?: Buffer;
+  content?: Buffer[];
 }
+
+const sizeOf = (content: Buffer[] | undefined): number => (content ? content.reduce((n, b) => n + b.length, 0) : 0);
 
 const FRESH_LIMIT_COUNT = 5_000;
 const FRESH_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -132,11 +134,11 @@ export class QueueStore {
   }
 
   private remember(id: string, m: FreshMessage): void {
-    const bytes = m.content?.length ?? 0;
+    const bytes = sizeOf(m.content);
     if (this.fresh.size >= FRESH_LIMIT_COUNT) return;
     if (this.freshBytes + bytes > FRESH_LIMIT_BYTES) m = { state: m.state };
     this.fresh.set(id, m);
-    this.freshBytes += m.content?.length ?? 0;
+    this.freshBytes += sizeOf(m.content);
   }
 
   /** What this process knows of a message it queued, once (the first delivery run); undefined when not known. */
@@ -144,7 +146,7 @@ export class QueueStore {
     const m = this.fresh.get(id);
     if (!m) return undefined;
     this.fresh.delete(id);
-    this.freshBytes -= m.content?.length ?? 0;
+    this.freshBytes -= sizeOf(m.content);
     return m;
   }
 

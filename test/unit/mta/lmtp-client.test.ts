@@ -100,7 +100,7 @@ async function lmtpServer() {
 const tx = (n: number, to: string[], body = `Subject: m${n}\r\n\r\n.dotted line ${n}\r\nend\r\n`): Transaction => ({
   sender: `sender${n}@example.org`,
   recipients: to.map((address, index) => ({ index, address })),
-  content: () => Buffer.from(body),
+  content: () => [Buffer.from(body)],
   size: body.length,
 });
 
@@ -190,4 +190,26 @@ test('nothing listening: the delivery is refused before anything is sent', async
   const pool = new LmtpPool({ endpoint: tcpEndpoint('127.0.0.1', port), heloName: 'roost.test' }, 4);
   await assert.rejects(pool.deliver(tx(1, ['a@x.test'])), LmtpUnavailable);
   pool.close();
+});
+
+test('the end of data waits for beforeEnd; when it fails, the connection goes before the end and nothing is delivered', async () => {
+  const { port, log, stop } = await scriptedLmtp();
+  servers.push({ close: stop });
+  const pool = new LmtpPool({ endpoint: tcpEndpoint('127.0.0.1', port), heloName: 'roost.test' }, 4);
+  try {
+    let release!: () => void;
+    const held = pool.deliver({ ...tx(1, ['a@x.test']), beforeEnd: new Promise<void>((resolve) => (release = resolve)) });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(log.delivered, [], 'no end of data before beforeEnd resolved');
+    release();
+    assert.deepEqual((await held).map((o) => o.status), ['sent']);
+
+    const failed = await pool.deliver({ ...tx(2, ['b@x.test', 'c@x.test']), beforeEnd: Promise.reject(new Error('EIO')) });
+    assert.deepEqual(failed.map((o) => [o.status, o.unacknowledged ?? false]), [['deferred', false], ['deferred', false]]);
+    assert.deepEqual((await pool.deliver(tx(3, ['d@x.test']))).map((o) => o.status), ['sent']);
+    assert.deepEqual(log.delivered, ['a@x.test', 'd@x.test']);
+    assert.equal(log.connections, 2, 'the abandoned connection is not reused');
+  } finally {
+    pool.close();
+  }
 });
