@@ -304,6 +304,14 @@ export class UserIndex {
     });
   }
 
+  /** setCached for many entries in one transaction. */
+  setCachedMany(mailbox: string, entries: ReadonlyArray<{ uid: number; key: string; value: unknown }>): void {
+    if (entries.length === 0) return;
+    this.root.transactionSync(() => {
+      for (const e of entries) if (this.messages.doesExist([mailbox, e.uid])) this.cache.putSync([mailbox, e.uid, e.key], e.value);
+    });
+  }
+
   /** The mailbox's own cache entry (kept under UID 0, which no message has: dropped and renamed with the mailbox). */
   getMailboxCached(mailbox: string, key: string): unknown {
     return this.cache.get([mailbox, 0, key]);

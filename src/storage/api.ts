@@ -96,6 +96,8 @@ export interface MailboxSession extends EventEmitter {
   /** Parsed data (envelope, bodystructure, header fields) cached per message in the index. */
   getCached(uid: number, key: string): unknown;
   setCached(uid: number, key: string, value: unknown): void;
+  /** setCached for many messages at once (one index transaction). */
+  setCachedMany(entries: ReadonlyArray<{ uid: number; key: string; value: unknown }>): void;
   /** Parsed data about the mailbox as a whole (derived from its messages), cached in the index. */
   getMailboxCached(key: string): unknown;
   setMailboxCached(key: string, value: unknown): void;

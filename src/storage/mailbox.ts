@@ -537,6 +537,10 @@ export class MailboxSessionImpl extends EventEmitter {
     this.shared.index.setCached(this.shared.name, uid, key, value);
   }
 
+  setCachedMany(entries: ReadonlyArray<{ uid: number; key: string; value: unknown }>): void {
+    this.shared.index.setCachedMany(this.shared.name, entries);
+  }
+
   getMailboxCached(key: string): unknown {
     return this.shared.index.getMailboxCached(this.shared.name, key);
   }

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { compareCodePoints } from '../../../src/protocols/imap/sort/collate.js';
+import { compareCodePoints, titlecase } from '../../../src/protocols/imap/sort/collate.js';
 import { packSortData, unpackSortData, type SortData } from '../../../src/protocols/imap/sort/sort-data.js';
 import { RankedStrings, SortKeys, type SortKeyName } from '../../../src/protocols/imap/sort/sort-keys.js';
 import { decodeSnapshot, decodeThreads, encodeSnapshot, encodeThreads, readSnapshot, readThreads, SNAPSHOT_CACHE_KEY, sortKeysOf, THREADS_CACHE_KEY } from '../../../src/protocols/imap/sort/sort-snapshot.js';
@@ -301,5 +301,32 @@ describe("the snapshot of a mailbox's keys", () => {
     assert.equal(restored.threadsPending, false);
     readThreads(threadBox(threads), restored);
     assert.equal(restored.hasThreadData(0), false, 'read once');
+  });
+});
+
+describe('titlecase', () => {
+  /** i;unicode-casemap as the sort keys apply it: per character, upper case when it stays one character, then NFKD. */
+  const reference = (text: string): string => {
+    let out = '';
+    for (const ch of text) {
+      const upper = ch.toUpperCase();
+      out += (upper.length === ch.length ? upper : ch).normalize('NFKD');
+    }
+    return out;
+  };
+
+  test('is the per-character rule for any text, lone surrogates and combining marks included', () => {
+    const chars = fc.oneof(
+      fc.constantFrom('a', 'z', 'A', ' ', '{', 'ß', 'ﬁ', 'ǆ', 'é', 'e\u0301', '\u0301\u0323', 'ŉ', '\ud800', '\udc00', '😀', 'ｆ', '①', 'İ', 'ı'),
+      fc.integer({ min: 0, max: 0x10ffff }).map((c) => String.fromCodePoint(c)),
+      fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
+    );
+    fc.assert(
+      fc.property(fc.array(chars, { maxLength: 12 }), (parts) => {
+        const text = parts.join('');
+        assert.equal(titlecase(text), reference(text));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

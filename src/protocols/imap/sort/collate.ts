@@ -10,9 +10,32 @@ export function titlecase(text: string): string {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) ascii = false;
   if (ascii) return text.toUpperCase();
   let out = '';
-  for (const ch of text) {
+  for (let i = 0; i < text.length; ) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) {
+      out += c >= 0x61 && c <= 0x7a ? String.fromCharCode(c - 0x20) : text[i];
+      i++;
+      continue;
+    }
+    // One code point: a surrogate pair, or a single unit (a lone surrogate too), as for...of reads a string.
+    const d = text.charCodeAt(i + 1);
+    const width = c >= 0xd800 && c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff ? 2 : 1;
+    out += titlecaseChar(text.slice(i, i + width));
+    i += width;
+  }
+  return out;
+}
+
+/** Each character's titlecased, decomposed form, kept once computed (the ICU calls dominate otherwise). */
+const charMemo = new Map<string, string>();
+const CHAR_MEMO_MAX = 65536;
+
+function titlecaseChar(ch: string): string {
+  let out = charMemo.get(ch);
+  if (out === undefined) {
     const upper = ch.toUpperCase();
-    out += (upper.length === ch.length ? upper : ch).normalize('NFKD');
+    out = (upper.length === ch.length ? upper : ch).normalize('NFKD');
+    if (charMemo.size < CHAR_MEMO_MAX) charMemo.set(ch, out);
   }
   return out;
 }

@@ -61,8 +61,16 @@ export function unpackSortData(v: unknown): SortData | undefined {
   };
 }
 
-/** The header block (up to the empty line) without reading the body. */
+/** Messages up to this size are read whole for their header. */
+const WHOLE_READ_MAX = 128 * 1024;
+
+/** The header block (up to the empty line) without reading the body of a large message. */
 async function readHeader(content: MessageContent): Promise<Buffer> {
+  // A small message comes whole (backends read it at once anyway), without a stream around it.
+  if (content.size <= WHOLE_READ_MAX) {
+    const all = await content.read();
+    return headerOf(all) ?? all;
+  }
   const chunks: Buffer[] = [];
   let length = 0;
   const stream = content.stream();
@@ -71,14 +79,20 @@ async function readHeader(content: MessageContent): Promise<Buffer> {
       const b = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : (chunk as Buffer);
       chunks.push(b);
       length += b.length;
-      const all = chunks.length === 1 ? b : Buffer.concat(chunks, length);
-      const end = all.indexOf('\r\n\r\n');
-      if (end >= 0 || (all[0] === 13 && all[1] === 10)) return all.subarray(0, end >= 0 ? end + 4 : 2);
+      const header = headerOf(chunks.length === 1 ? b : Buffer.concat(chunks, length));
+      if (header) return header;
     }
   } finally {
     (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
   }
   return Buffer.concat(chunks, length);
+}
+
+/** Up to and with the empty line; a message that starts with CRLF has an empty header, when no CRLFCRLF comes. */
+function headerOf(all: Buffer): Buffer | undefined {
+  const end = all.indexOf('\r\n\r\n');
+  if (end >= 0 || (all[0] === 13 && all[1] === 10)) return all.subarray(0, end >= 0 ? end + 4 : 2);
+  return undefined;
 }
 
 const utf8 = (latin1: string): string => Buffer.from(latin1, 'latin1').toString('utf8');
@@ -96,12 +110,13 @@ function firstAddress(raw: string | null): { mailbox: string | null; domain: str
   };
 }
 
-function mailboxKey(raw: string | null): string {
-  return titlecase(firstAddress(raw)?.mailbox ?? '');
+type Address = ReturnType<typeof firstAddress>;
+
+function mailboxKey(a: Address): string {
+  return titlecase(a?.mailbox ?? '');
 }
 
-function displayKey(raw: string | null): string {
-  const a = firstAddress(raw);
+function displayKey(a: Address): string {
   if (!a) return '';
   if (a.name !== null && a.name !== '') return titlecase(a.name);
   if (a.mailbox !== null && a.domain !== null) return titlecase(`${a.mailbox}@${a.domain}`);
@@ -115,15 +130,17 @@ export function sortDataFromHeader(block: Buffer): SortData {
   const base = baseSubjectCased(subjectRaw === null ? '' : decodeMimeWords(subjectRaw));
   const date = parseSentDate(first('Date'));
   const refs = messageIds(first('References'));
+  const from = firstAddress(first('From'));
+  const to = firstAddress(first('To'));
   return {
     subject: base.subject,
     replyOrForward: base.replyOrForward,
     hasSubject: subjectRaw !== null,
-    from: mailboxKey(first('From')),
-    to: mailboxKey(first('To')),
-    cc: mailboxKey(first('Cc')),
-    displayFrom: displayKey(first('From')),
-    displayTo: displayKey(first('To')),
+    from: mailboxKey(from),
+    to: mailboxKey(to),
+    cc: mailboxKey(firstAddress(first('Cc'))),
+    displayFrom: displayKey(from),
+    displayTo: displayKey(to),
     sentDate: date === null ? null : Math.floor(date.getTime() / 1000),
     messageId: messageIds(first('Message-ID'))[0] ?? null,
     references: refs.length ? refs : messageIds(first('In-Reply-To')).slice(0, 1),
@@ -135,13 +152,9 @@ export function cachedSortData(mailbox: MailboxSession, uid: number): SortData |
   return unpackSortData(mailbox.getCached(uid, SORT_CACHE_KEY));
 }
 
-/** The message's sort data from the cache, else from its header (then cached; a message never changes). */
-export async function loadSortData(mailbox: MailboxSession, msg: MessageMeta): Promise<SortData> {
-  const cached = cachedSortData(mailbox, msg.uid);
-  if (cached) return cached;
-  const data = sortDataFromHeader(await readHeader(await mailbox.openMessage(msg.uid)));
-  mailbox.setCached(msg.uid, SORT_CACHE_KEY, packSortData(data));
-  return data;
+/** The message's sort data from its header (the caller caches it: a message never changes). */
+export async function parseSortData(mailbox: MailboxSession, msg: MessageMeta): Promise<SortData> {
+  return sortDataFromHeader(await readHeader(await mailbox.openMessage(msg.uid)));
 }
 
 /** RFC 5256 section 3 DATE: the sent date, or INTERNALDATE when there is none (seconds, as Dovecot compares). */

@@ -9,7 +9,7 @@ import type { SearchKey } from '../proto/search-args.js';
 import { evaluateSearch } from '../search/evaluate.js';
 import type { MessageMeta } from '../../../storage/api.js';
 import { isStorageError } from '../../../storage/api.js';
-import { cachedSortData, loadSortData } from './sort-data.js';
+import { cachedSortData, packSortData, parseSortData, SORT_CACHE_KEY } from './sort-data.js';
 import { bounds, type SortKeyName, type SortKeys } from './sort-keys.js';
 import { readThreads, saveSnapshotLater, sortKeysOf } from './sort-snapshot.js';
 
@@ -64,6 +64,9 @@ export interface SortSet {
   slots: Int32Array;
 }
 
+/** How many parsed messages are written to the index's cache in one transaction. */
+const CACHE_BATCH = 500;
+
 /**
  * The mailbox's sort keys for the matches, loading those not yet in memory (from the index's cache, else the
  * header), and with `threads` THREAD's data too. A message expunged by another session meanwhile is left out.
@@ -77,25 +80,33 @@ export async function loadSortSet(box: SelectedMailbox, matches: SortMatches, th
   const seqs = new Int32Array(n);
   const slots = new Int32Array(n);
   let count = 0;
-  for (let i = 0; i < n; i++) {
-    const msg = msgs[i]!;
-    let slot = keys.slotOf(msg.uid);
-    if (slot === undefined || (threads && !keys.hasThreadData(slot))) {
-      let data = cachedSortData(mailbox, msg.uid);
-      if (!data) {
-        try {
-          data = await loadSortData(mailbox, msg);
-        } catch (err) {
-          if (isStorageError(err) && err.code === 'EXPUNGED') continue;
-          throw err;
+  // Keys parsed from headers go to the index's per-message cache in batches.
+  const parsed: Array<{ uid: number; key: string; value: unknown }> = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const msg = msgs[i]!;
+      let slot = keys.slotOf(msg.uid);
+      if (slot === undefined || (threads && !keys.hasThreadData(slot))) {
+        let data = cachedSortData(mailbox, msg.uid);
+        if (!data) {
+          try {
+            data = await parseSortData(mailbox, msg);
+          } catch (err) {
+            if (isStorageError(err) && err.code === 'EXPUNGED') continue;
+            throw err;
+          }
+          parsed.push({ uid: msg.uid, key: SORT_CACHE_KEY, value: packSortData(data) });
+          if (parsed.length >= CACHE_BATCH) mailbox.setCachedMany(parsed.splice(0));
         }
+        if (slot === undefined) slot = keys.add(msg, data);
+        else keys.setThreadData(slot, data);
       }
-      if (slot === undefined) slot = keys.add(msg, data);
-      else keys.setThreadData(slot, data);
+      seqs[count] = seqOf ? seqOf[i]! : i + 1;
+      slots[count] = slot;
+      count++;
     }
-    seqs[count] = seqOf ? seqOf[i]! : i + 1;
-    slots[count] = slot;
-    count++;
+  } finally {
+    mailbox.setCachedMany(parsed);
   }
   saveSnapshotLater(mailbox, keys);
   return { keys, seqs: seqs.subarray(0, count), slots: slots.subarray(0, count) };
