@@ -7,7 +7,18 @@ import fc from 'fast-check';
 import { compareCodePoints, titlecase } from '../../../src/protocols/imap/sort/collate.js';
 import { packSortData, unpackSortData, type SortData } from '../../../src/protocols/imap/sort/sort-data.js';
 import { RankedStrings, SortKeys, type SortKeyName } from '../../../src/protocols/imap/sort/sort-keys.js';
-import { decodeSnapshot, decodeThreads, encodeSnapshot, encodeThreads, readSnapshot, readThreads, SNAPSHOT_CACHE_KEY, sortKeysOf, THREADS_CACHE_KEY } from '../../../src/protocols/imap/sort/sort-snapshot.js';
+import {
+  decodeSnapshot,
+  decodeThreads,
+  encodeSnapshot,
+  encodeThreads,
+  readSnapshot,
+  readThreads,
+  saveSnapshotLater,
+  SNAPSHOT_CACHE_KEY,
+  sortKeysOf,
+  THREADS_CACHE_KEY,
+} from '../../../src/protocols/imap/sort/sort-snapshot.js';
 import { sortOrder, type SortCriterion, type SortSet } from '../../../src/protocols/imap/sort/sort.js';
 import type { MailboxSession, MessageMeta } from '../../../src/storage/api.js';
 
@@ -278,6 +289,24 @@ describe("the snapshot of a mailbox's keys", () => {
     const again = decodeSnapshot(encodeSnapshot(keys, 1), 1, () => true)!;
     decodeThreads(encodeThreads(restored, 1), 1, again);
     assert.deepEqual([0, 1, 2].map((s) => [again.messageId[s], again.references[s]]), [[undefined, undefined], [null, []], [undefined, undefined]]);
+  });
+
+  test('a snapshot mostly expunged since it was written is written again at once, a small one too', async () => {
+    const data: SortData = { subject: 'S', replyOrForward: false, hasSubject: true, from: '', to: '', cc: '', displayFrom: '', displayTo: '', sentDate: null, messageId: null, references: [] };
+    const keys = new SortKeys();
+    for (let uid = 1; uid <= 10; uid++) keys.add({ uid, internalDate: new Date(0), size: 1 } as unknown as MessageMeta, data);
+    const buf = encodeSnapshot(keys, 3);
+    assert.equal(decodeSnapshot(buf, 3, (uid) => uid > 5)!.snapshotStale, false, 'half left');
+    const few = decodeSnapshot(buf, 3, (uid) => uid > 6)!;
+    assert.ok(few.snapshotStale);
+    const written: string[] = [];
+    const box = { uidValidity: 3, getMailboxCached: () => undefined, setMailboxCached: (key: string) => written.push(key) } as unknown as MailboxSession;
+    saveSnapshotLater(box, few);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(written, [SNAPSHOT_CACHE_KEY, THREADS_CACHE_KEY]);
+    saveSnapshotLater(box, few);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(written.length, 2, 'once');
   });
 
   test('a damaged or foreign entry is no snapshot', () => {

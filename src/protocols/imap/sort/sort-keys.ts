@@ -146,6 +146,8 @@ export class SortKeys {
   private uidOrder: { count: number; rank: Float64Array } | undefined;
   /** How many slots the mailbox's snapshot in the index holds (see sort-snapshot.ts). */
   snapshotSlots = 0;
+  /** The snapshot holds mostly messages expunged since: written again at the next chance, whatever the size. */
+  snapshotStale = false;
 
   /** Number of messages (slots) held. */
   get slots(): number {

@@ -171,6 +171,7 @@ export function decodeSnapshot(buf: Buffer, uidValidity: number, keep: (uid: num
   }
   keys.threadsPending = true;
   keys.snapshotSlots = keys.slots;
+  keys.snapshotStale = keys.slots * 2 < n;
   return keys;
 }
 
@@ -238,13 +239,14 @@ export function readThreads(mailbox: MailboxSession, keys: SortKeys): void {
 }
 
 /**
- * Writes the snapshot again once the keys hold an eighth more messages than it does (and at least MIN_SLOTS), after
- * the current command: a mailbox read whole once is written once.
+ * Writes the snapshot again once the keys hold an eighth more messages than it does (and at least MIN_SLOTS), or when
+ * most of it was expunged, after the current command: a mailbox read whole once is written once.
  */
 export function saveSnapshotLater(mailbox: MailboxSession, keys: SortKeys): void {
   const n = keys.slots;
-  if (n < MIN_SLOTS || n - keys.snapshotSlots < Math.max(MIN_SLOTS / 2, keys.snapshotSlots / 8)) return;
+  if (!keys.snapshotStale && (n < MIN_SLOTS || n - keys.snapshotSlots < Math.max(MIN_SLOTS / 2, keys.snapshotSlots / 8))) return;
   keys.snapshotSlots = n;
+  keys.snapshotStale = false;
   setImmediate(() => {
     try {
       readThreads(mailbox, keys);
