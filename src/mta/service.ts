@@ -22,6 +22,7 @@ import { MxResolver, makeResolver, type DnsLike } from './mx.js';
 import { queueMessage, queueRecipients } from './cleanup.js';
 import { serveControl } from './control.js';
 import { DeliveredIds } from './delivered-ids.js';
+import { batchRepliesPerTurn } from '../protocols/lmtp/reply-batch.js';
 
 const log = getLogger({ component: 'smtpd' });
 
@@ -244,7 +245,10 @@ export function smtpServices(ctx: ServerContext, overrides: MtaOverrides = {}): 
       ],
       refusal: (reason) => (reason === 'too-many-from-ip' ? '421 4.7.0 Error: too many connections from your address\r\n' : '421 4.3.2 Error: too many connections\r\n'),
       createSession(conn) {
-        edge.connect(roles[conn.info.listener] ?? 'smtp', conn.rawSocket, conn.id);
+        const role = roles[conn.info.listener] ?? 'smtp';
+        // Implicit TLS writes through its own TLS socket; plain connections get their replies batched per turn.
+        if (role !== 'smtps') batchRepliesPerTurn(conn.rawSocket);
+        edge.connect(role, conn.rawSocket, conn.id);
         return {
           shutdown: () => {
             conn.write('421 4.3.2 Server shutting down\r\n');

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startRoost } from '../helpers/roost.js';
+import { startRoost, type RoostHandle } from '../helpers/roost.js';
 import { runPython } from '../helpers/python.js';
 import { scriptedLmtp } from '../helpers/scripted-lmtp.js';
 import { sendControl } from '../../src/mta/control.js';
@@ -80,8 +80,9 @@ c.quit()
 test('an LMTP connection lost after the end of data: recipients answered stay delivered, only the others are tried again', async () => {
   // The first transaction gets one reply (alice) and then the connection goes.
   const lmtp = await scriptedLmtp({ dropAt: 1, repliesBeforeDrop: 1 });
-  const roost = await startRoost({ users, configToml: `[smtp]\nlmtp_target = "lmtp:inet:127.0.0.1:${lmtp.port}"\n` });
+  let started: RoostHandle | undefined;
   try {
+    const roost = (started = await startRoost({ users, configToml: `[smtp]\nlmtp_target = "lmtp:inet:127.0.0.1:${lmtp.port}"\n` }));
     await runPython(
       `
 import smtplib, sys
@@ -105,7 +106,7 @@ c.quit()
     assert.deepEqual(lmtp.log.delivered, ['alice@roost.test', 'bob@roost.test', 'carol@roost.test'], 'alice once, bob and carol on the retry');
     assert.equal(lmtp.log.connections, 2);
   } finally {
-    await roost.stop();
+    await started?.stop();
     lmtp.stop();
   }
 });

@@ -2,12 +2,12 @@
 // recipients checked at RCPT through the userdb, one reply per recipient after DATA, 250 only once durable.
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerAddress, type SMTPServerDataResult } from 'smtp-server';
 import { randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
 import type { ServiceDefinition } from '../../server/service.js';
 import type { ServerContext } from '../../server/context.js';
 import { getLogger } from '../../lib/logger.js';
 import { deliverMessage, type Recipient } from './deliver.js';
 import { FoundCache } from './found-cache.js';
+import { batchRepliesPerTurn } from './reply-batch.js';
 import type { UserRecord } from '../../auth/service.js';
 
 const log = getLogger({ component: 'lmtp' });
@@ -26,26 +26,6 @@ function splitDetail(address: string, delimiters: string): { base: string; detai
     if (delimiters.includes(local[i])) return { base: local.slice(0, i) + domain, detail: local.slice(i + 1) };
   }
   return { base: address };
-}
-
-/**
- * The replies to a pipelined group (MAIL, RCPT..., DATA: RFC 2920) leave in one write: the socket is corked at the
- * first write of an event-loop turn and uncorked once the turn's callbacks and promise jobs are done.
- */
-function batchRepliesPerTurn(socket: Socket): void {
-  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-  let corked = false;
-  socket.write = ((...args: unknown[]) => {
-    if (!corked && !socket.destroyed) {
-      corked = true;
-      socket.cork();
-      setImmediate(() => {
-        corked = false;
-        socket.uncork();
-      });
-    }
-    return write(...args);
-  }) as Socket['write'];
 }
 
 export function lmtpServices(ctx: ServerContext): ServiceDefinition[] {
