@@ -320,6 +320,14 @@ describe("the snapshot of a mailbox's keys", () => {
     assert.equal(readSnapshot(box(buf.subarray(0, buf.length - 9))), undefined);
     assert.equal(readSnapshot(box(Buffer.concat([buf.subarray(0, 40), Buffer.alloc(64)]))), undefined);
     assert.equal(readSnapshot(box({ subject: 'x' })), undefined);
+    // The subjects' code point order (after the 40-byte header, 4 columns of 5 doubles, 5 ids padded to 24 bytes)
+    // naming one string twice.
+    const twice = Buffer.from(buf);
+    twice.writeUInt32LE(twice.readUInt32LE(224), 228);
+    assert.equal(readSnapshot(box(twice)), undefined);
+    const outOfRange = Buffer.from(buf);
+    outOfRange.writeUInt32LE(99, 200);
+    assert.equal(readSnapshot(box(outOfRange)), undefined, 'a subject id past the table');
     assert.equal(readSnapshot(box(undefined)), undefined);
     // THREAD's part: a damaged one gives nothing (those slots load per message) and is not read again.
     const restored = readSnapshot(box(buf))!;

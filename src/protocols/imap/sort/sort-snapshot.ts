@@ -3,11 +3,13 @@
 // entry per message. A snapshot is never wrong, only incomplete: a message's keys never change under one UIDVALIDITY,
 // expunged messages are left out when it is read, and messages it lacks are loaded one by one as before.
 import type { MailboxSession } from '../../../storage/api.js';
+import { SORT_CACHE_KEY } from './sort-data.js';
 import { RankedStrings, SortKeys } from './sort-keys.js';
 
-export const SNAPSHOT_CACHE_KEY = 'imap.sort.snapshot.v1';
+/** Named after the per-message entry, so that a change of how keys are computed (a new SORT_CACHE_KEY) drops these too. */
+export const SNAPSHOT_CACHE_KEY = `${SORT_CACHE_KEY}.snapshot`;
 /** THREAD's part (Message-IDs, references), apart so that a SORT after a restart reads only its keys. */
-export const THREADS_CACHE_KEY = 'imap.sort.threads.v1';
+export const THREADS_CACHE_KEY = `${SORT_CACHE_KEY}.threads`;
 const KEYS_MAGIC = 0x52534b33; // "RSK3"
 const THREADS_MAGIC = 0x52535431; // "RST1"
 const NULL_LENGTH = 0xffffffff;
@@ -152,6 +154,7 @@ export function decodeSnapshot(buf: Buffer, uidValidity: number, keep: (uid: num
   }
   const flags = r.u8(n);
   r.strings();
+  for (let k = 0; k < TEXT_TABLES; k++) checkTable(ids[k]!, orders[k]!, tableSizes[k]!);
   const keys = new SortKeys();
   keys.text = tableSizes.map((count, k) => {
     const strings = new Array<string>(count);
@@ -173,6 +176,17 @@ export function decodeSnapshot(buf: Buffer, uidValidity: number, keep: (uid: num
   keys.snapshotSlots = keys.slots;
   keys.snapshotStale = keys.slots * 2 < n;
   return keys;
+}
+
+/** Every id names a string of the table, and the order lists each string once. */
+function checkTable(ids: Uint32Array, order: Uint32Array, size: number): void {
+  for (let i = 0; i < ids.length; i++) if (ids[i]! >= size) throw new RangeError('snapshot string id out of range');
+  const seen = new Uint8Array(size);
+  for (let i = 0; i < order.length; i++) {
+    const id = order[i]!;
+    if (id >= size || seen[id]) throw new RangeError('snapshot order is no permutation');
+    seen[id] = 1;
+  }
 }
 
 /** THREAD's data of every slot: magic, UIDVALIDITY, slots; UIDs; reference counts; Message-ID and references of each. */
