@@ -2,7 +2,7 @@
 // <queue id>" of the Received: headers (RFC 5321 4.4) of its newest messages. Each user's INBOX is read once (the
 // newest `window` messages), then only for messages that arrived since, so many messages left in flight by a
 // crash cost one scan per user, not one per message.
-import type { MailboxSession, MailUserInfo } from '../storage/api.js';
+import type { MailboxSession, MailUserInfo, MessageContent } from '../storage/api.js';
 import { headerBlock } from './bounce.js';
 
 interface Seen {
@@ -13,6 +13,16 @@ interface Seen {
 }
 
 const ID = /\sid ([0-9A-Za-z]+)\b/g;
+
+/** The trace headers are at the top: the first 64 KiB of a message is all that is read. */
+const HEAD_BYTES = 64 * 1024;
+
+async function head(content: MessageContent): Promise<Buffer> {
+  if (content.size <= HEAD_BYTES) return content.read();
+  const chunks: Buffer[] = [];
+  for await (const chunk of content.stream(0, HEAD_BYTES)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
 
 export class DeliveredIds {
   private readonly users = new Map<string, Seen>();
@@ -38,7 +48,7 @@ export class DeliveredIds {
       for (const meta of fresh) {
         const content = await box.openMessage(meta.uid).catch(() => undefined);
         if (!content) continue; // expunged meanwhile
-        for (const m of headerBlock(await content.read()).toString('latin1').matchAll(ID)) seen.ids.add(m[1]!);
+        for (const m of headerBlock(await head(content)).toString('latin1').matchAll(ID)) seen.ids.add(m[1]!);
         seen.lastUid = Math.max(seen.lastUid, meta.uid);
       }
       seen.at = now;
