@@ -826,8 +826,8 @@ export class MboxMailboxStore implements MailboxStore {
     const raw = (limit: number) =>
       Readable.from(
         (async function* () {
-          const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, limit));
-          let left = limit;
+          let left = limit > 0 ? limit : 0;
+          const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, left));
           for (const [from, to] of ranges) {
             let pos = from;
             while (pos < to && left > 0) {
