@@ -9,6 +9,7 @@ import { SMTPServer } from 'smtp-server';
 import { DataEncoder, LmtpPool, LmtpUnavailable } from '../../../src/mta/lmtp-client.js';
 import { tcpEndpoint, type Transaction } from '../../../src/mta/delivery.js';
 import { scriptedLmtp } from '../../helpers/scripted-lmtp.js';
+import { chunked } from '../../helpers/chunks.js';
 
 /** The rule byte by byte: bare CR and bare LF become CRLF, a dot at a line start is doubled, then the terminator. */
 function reference(input: Buffer): string {
@@ -49,15 +50,7 @@ test('DATA encoding: any chunking agrees with the byte-by-byte reference', () =>
   const text = fc.array(fc.constantFrom('a', '.', '\r', '\n', '\r\n', '..', ' '), { maxLength: 40 }).map((parts) => Buffer.from(parts.join(''), 'latin1'));
   fc.assert(
     fc.property(text, fc.array(fc.nat(40), { maxLength: 6 }), (input, cuts) => {
-      const points = [...new Set(cuts.map((c) => c % (input.length + 1)))].sort((a, b) => a - b);
-      const chunks: Buffer[] = [];
-      let from = 0;
-      for (const p of points) {
-        chunks.push(input.subarray(from, p));
-        from = p;
-      }
-      chunks.push(input.subarray(from));
-      assert.equal(encode(chunks), reference(input));
+      assert.equal(encode(chunked(input, cuts)), reference(input));
     }),
     { numRuns: 2000 },
   );

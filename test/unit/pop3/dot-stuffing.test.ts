@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DotStuffing } from '../../../src/protocols/pop3/dot-stuffing.js';
 import { toCrlf, crlfSize } from '../../../src/storage/common/crlf.js';
+import { chunked } from '../../helpers/chunks.js';
 
 /** The plain reading of RFC 1939: split into lines, stuff, cut for TOP, terminate. */
 function reference(message: string, top?: number): string {
@@ -42,15 +43,7 @@ test('any chunking and any TOP count agree with the line-by-line reference', () 
     fc.property(fc.array(line, { maxLength: 6 }), fc.array(line, { maxLength: 8 }), fc.option(fc.nat(10), { nil: undefined }), fc.array(fc.nat(40), { maxLength: 6 }), (header, body, top, cuts) => {
       const message = header.filter((l) => l !== '').map((l) => l + '\r\n').join('') + '\r\n' + body.map((l) => l + '\r\n').join('');
       const buf = Buffer.from(message, 'latin1');
-      const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-      const chunks: Buffer[] = [];
-      let from = 0;
-      for (const p of points) {
-        chunks.push(buf.subarray(from, p));
-        from = p;
-      }
-      chunks.push(buf.subarray(from));
-      assert.equal(run(chunks, top), reference(message, top));
+      assert.equal(run(chunked(buf, cuts), top), reference(message, top));
     }),
     { numRuns: 300 },
   );

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { CrlfToLf, LfToCrlf, crlfSize, toCrlf } from '../../../src/storage/common/crlf.js';
+import { chunked } from '../../helpers/chunks.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -32,17 +33,6 @@ async function collect(stream: Readable): Promise<Buffer> {
   return Buffer.concat(pieces);
 }
 
-function chunked(input: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (input.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const p of points) {
-    out.push(input.subarray(from, p));
-    from = p;
-  }
-  out.push(input.subarray(from));
-  return out;
-}
 
 const lineBytes = fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(Array.from(a, (b) => [CR, LF, 0x2e, 0x61][b % 4]!)));
 const cuts = fc.array(fc.nat(400), { maxLength: 8 });
