@@ -97,6 +97,8 @@ export class SharedMailbox extends EventEmitter {
   private watcher?: { close(): void };
   private watchTimer?: NodeJS.Timeout;
   private confirmTimer?: NodeJS.Timeout;
+  /** Refreshes started by fs events or timers, awaited when the last session lets go so none outlives a close. */
+  private readonly background = new Set<Promise<void>>();
 
   private constructor(
     private readonly registryKey: string,
@@ -142,16 +144,19 @@ export class SharedMailbox extends EventEmitter {
 
   /** Refreshes, and tells the sessions when something changed (fs events, stamp confirmation). */
   private refreshAndNotify(what: string): void {
-    this.refresh()
+    const run: Promise<void> = this.refresh()
       .then((changed) => {
         if (changed) this.notify();
       })
       .catch((err) => {
         if (this.refs > 0) log.warn({ mailbox: this.name, err: (err as Error).message }, `${what} failed`);
-      });
+      })
+      .finally(() => this.background.delete(run));
+    this.background.add(run);
   }
 
-  release(): void {
+  /** Lets go of one session's hold; the last one stops the watcher and waits for background refreshes (and their locks). */
+  async release(): Promise<void> {
     this.refs -= 1;
     if (this.refs > 0) return;
     this.watcher?.close();
@@ -161,6 +166,7 @@ export class SharedMailbox extends EventEmitter {
     if (this.confirmTimer) clearTimeout(this.confirmTimer);
     this.confirmTimer = undefined;
     if (SharedMailbox.registry.get(this.registryKey) === this) SharedMailbox.registry.delete(this.registryKey);
+    await Promise.all([...this.background]);
   }
 
   state(): MailboxState {
@@ -562,7 +568,7 @@ export class MailboxSessionImpl extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     this.shared.off('changes', this.onChanges);
-    this.shared.release();
     this.removeAllListeners();
+    await this.shared.release();
   }
 }
