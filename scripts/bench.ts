@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { cpuSeconds, dovecotVersion, makeTraversable, measurePss, peerAvailable, postfixVersion } from '../test/interop/peers.js';
+import { compareRuns, comparisonMarkdown, previousFullRun } from './bench/compare.js';
 import { DEFAULT_CACHE_DIR, REPO_ROOT, ensureCorpus } from './bench/corpus.js';
 import { roostVersion } from './bench/sides.js';
 import { median, percentile, relativeSpread } from './bench/stats.js';
@@ -257,7 +258,13 @@ async function main(): Promise<void> {
   report.finishedAt = new Date().toISOString();
   const file = writeJson(report, flags.results);
   log(`raw samples: ${file}`);
-  if (writeDocsNow) log(`docs: ${writeDocs(report, REPO_ROOT, file)}`);
+  let comparison: { file: string; markdown: string } | undefined;
+  const previous = options.quick ? undefined : previousFullRun(flags.results, report, file);
+  if (previous) {
+    comparison = { file: previous.file, markdown: comparisonMarkdown(compareRuns(previous.report, report)) };
+    process.stdout.write(`\nAgainst the previous full run (${previous.file}):\n${comparison.markdown}\n`);
+  }
+  if (writeDocsNow) log(`docs: ${writeDocs(report, REPO_ROOT, file, comparison)}`);
   const failed = report.workloads.some((w) => w.cases.some((c) => c.failures.baseline) || !w.sides.baseline.available);
   if (failed) process.exitCode = 1;
 }

@@ -189,7 +189,7 @@ export function writeJson(report: RunReport, resultsDir: string): string {
 }
 
 /** Writes bench/charts/<workload>.svg and docs/BENCHMARKS.md for the run. */
-export function writeDocs(report: RunReport, repoRoot: string, resultFile: string): string {
+export function writeDocs(report: RunReport, repoRoot: string, resultFile: string, comparison?: { file: string; markdown: string }): string {
   const chartsDir = join(repoRoot, 'bench', 'charts');
   mkdirSync(chartsDir, { recursive: true });
   const docsFile = join(repoRoot, 'docs', 'BENCHMARKS.md');
@@ -241,7 +241,18 @@ Machine:
 
 ${machine}
 
-${sections.join('\n')}`;
+${sections.join('\n')}${
+    comparison
+      ? `
+## Reproducibility
+
+Throughput ratios (Roost / baseline) of this run beside those of the previous full run,
+\`${relative(repoRoot, comparison.file)}\`.
+
+${comparison.markdown}
+`
+      : ''
+  }`;
   writeFileSync(docsFile, text);
   return docsFile;
 }
