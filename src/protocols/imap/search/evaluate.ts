@@ -82,9 +82,14 @@ function sentDay(raw: string): ImapDate | undefined {
   return { year, month: month + 1, day: Number(m[1]) };
 }
 
+/** Flags and keywords match without regard to case; the stored spelling is nearly always the asked one, so try that first. */
 function hasFlag(msg: MessageMeta, flag: string): boolean {
-  const lower = flag.toLowerCase();
-  return msg.flags.some((f) => f.toLowerCase() === lower);
+  let lower: string | undefined;
+  for (const f of msg.flags) {
+    if (f === flag) return true;
+    if (f.length === flag.length && f.toLowerCase() === (lower ??= flag.toLowerCase())) return true;
+  }
+  return false;
 }
 
 /** Keys answered from the message list alone, without reading the message. */
@@ -136,10 +141,51 @@ class Evaluator {
     this.recent = box.mailbox.recentUids();
   }
 
-  async matches(key: SearchKey, f: MessageFacts): Promise<boolean> {
+  /** Keys answered from the message list alone (isCheap), synchronously: a 100,000-message flag search awaits nothing. */
+  cheapMatch(key: SearchKey, seq: number, msg: MessageMeta): boolean {
     switch (key.type) {
       case 'all':
+      case 'savedatesupported':
         return true;
+      case 'and':
+        return key.keys.every((k) => this.cheapMatch(k, seq, msg));
+      case 'or':
+        return this.cheapMatch(key.left, seq, msg) || this.cheapMatch(key.right, seq, msg);
+      case 'not':
+        return !this.cheapMatch(key.key, seq, msg);
+      case 'flag':
+        return (key.flag === '\\Recent' ? this.recent.has(msg.uid) : hasFlag(msg, key.flag)) === key.set;
+      case 'keyword':
+        return hasFlag(msg, key.keyword) === key.set;
+      case 'seqset':
+        return key.set.saved ? this.saved.has(msg.uid) : key.set.has(seq, this.maxSeq);
+      case 'uid':
+        return key.set.saved ? this.saved.has(msg.uid) : key.set.has(msg.uid, this.maxUid);
+      case 'size':
+        return key.op === 'larger' ? msg.size > key.size : msg.size < key.size;
+      case 'internaldate':
+        return dateMatches(key.op, internalDay(msg.internalDate), key.date);
+      case 'savedate':
+        // Every store keeps a save date in the index, so SAVEDATESUPPORTED always holds (RFC 8514 section 4).
+        return dateMatches(key.op, internalDay(msg.saveDate), key.date);
+      case 'age': {
+        const ageSeconds = (this.now - msg.internalDate.getTime()) / 1000;
+        return key.op === 'older' ? ageSeconds >= key.seconds : ageSeconds <= key.seconds;
+      }
+      case 'modseq':
+        return BigInt(msg.modseq) >= key.modseq;
+      case 'emailid':
+        return emailId(msg.guid) === key.id;
+      case 'threadid':
+        return false;
+      default:
+        throw new Error(`search key ${key.type} needs the message`);
+    }
+  }
+
+  async matches(key: SearchKey, f: MessageFacts): Promise<boolean> {
+    if (isCheap(key)) return this.cheapMatch(key, f.seq, f.msg);
+    switch (key.type) {
       case 'and': {
         // Cheap keys first, so that most messages never need to be read.
         const ordered = [...key.keys].sort((a, b) => Number(isCheap(b)) - Number(isCheap(a)));
@@ -151,33 +197,6 @@ class Evaluator {
         return (await this.matches(key.left, f)) || this.matches(key.right, f);
       case 'not':
         return !(await this.matches(key.key, f));
-      case 'flag':
-        return (key.flag === '\\Recent' ? this.recent.has(f.msg.uid) : hasFlag(f.msg, key.flag)) === key.set;
-      case 'keyword':
-        return hasFlag(f.msg, key.keyword) === key.set;
-      case 'seqset':
-        return key.set.saved ? this.saved.has(f.msg.uid) : key.set.has(f.seq, this.maxSeq);
-      case 'uid':
-        return key.set.saved ? this.saved.has(f.msg.uid) : key.set.has(f.msg.uid, this.maxUid);
-      case 'size':
-        return key.op === 'larger' ? f.msg.size > key.size : f.msg.size < key.size;
-      case 'internaldate':
-        return dateMatches(key.op, internalDay(f.msg.internalDate), key.date);
-      case 'savedate':
-        // Every store keeps a save date in the index, so SAVEDATESUPPORTED always holds (RFC 8514 section 4).
-        return dateMatches(key.op, internalDay(f.msg.saveDate), key.date);
-      case 'savedatesupported':
-        return true;
-      case 'age': {
-        const ageSeconds = (this.now - f.msg.internalDate.getTime()) / 1000;
-        return key.op === 'older' ? ageSeconds >= key.seconds : ageSeconds <= key.seconds;
-      }
-      case 'modseq':
-        return BigInt(f.msg.modseq) >= key.modseq;
-      case 'emailid':
-        return emailId(f.msg.guid) === key.id;
-      case 'threadid':
-        return false;
       case 'sentdate': {
         const date = (await f.searchHeaders()).find((h) => h.name === 'date');
         // No usable Date: header counts as the epoch, as Dovecot does (so SENTBEFORE matches it).
@@ -197,6 +216,8 @@ class Evaluator {
         if ((await f.searchBody()).includes(wanted)) return true;
         return (await f.searchPartHeaders()).includes(wanted);
       }
+      default:
+        return this.cheapMatch(key, f.seq, f.msg);
     }
   }
 }
@@ -206,13 +227,17 @@ export async function evaluateSearch(box: SelectedMailbox, key: SearchKey): Prom
   const evaluator = new Evaluator(box);
   const matches: SearchMatch[] = [];
   const msgs = box.messages();
-  for (let i = 0; i < msgs.length; i++) {
-    const facts = new MessageFacts(box, i + 1, msgs[i]!);
-    try {
-      if (await evaluator.matches(key, facts)) matches.push({ seq: i + 1, msg: msgs[i]! });
-    } catch (err) {
-      if (isStorageError(err) && err.code === 'EXPUNGED') continue;
-      throw err;
+  if (isCheap(key)) {
+    for (let i = 0; i < msgs.length; i++) if (evaluator.cheapMatch(key, i + 1, msgs[i]!)) matches.push({ seq: i + 1, msg: msgs[i]! });
+  } else {
+    for (let i = 0; i < msgs.length; i++) {
+      const facts = new MessageFacts(box, i + 1, msgs[i]!);
+      try {
+        if (await evaluator.matches(key, facts)) matches.push({ seq: i + 1, msg: msgs[i]! });
+      } catch (err) {
+        if (isStorageError(err) && err.code === 'EXPUNGED') continue;
+        throw err;
+      }
     }
   }
   if (!usesModseq(key) || matches.length === 0) return { matches };
