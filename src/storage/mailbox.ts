@@ -295,7 +295,6 @@ export class SharedMailbox extends EventEmitter {
 /** One session's view of a mailbox (an IMAP SELECT, a POP3 session...). */
 export class MailboxSessionImpl extends EventEmitter {
   private view: MessageMeta[] = [];
-  private seqByUid = new Map<number, number>();
   private knownModseq = 0;
   private recent = new Set<number>();
   private closed = false;
@@ -328,7 +327,6 @@ export class MailboxSessionImpl extends EventEmitter {
     await session.claimRecent();
     const state = shared.state();
     session.view = shared.index.cachedView(shared.name, (records) => records.map(recordToMeta)).slice();
-    session.reindex();
     session.knownModseq = state.highestModseq;
     return session;
   }
@@ -337,8 +335,19 @@ export class MailboxSessionImpl extends EventEmitter {
     return this.shared.name;
   }
 
-  private reindex(): void {
-    this.seqByUid = new Map(this.view.map((m, i) => [m.uid, i + 1]));
+  /** The view is in ascending UID order, so a binary search finds a sequence number without a per-SELECT map. */
+  private seqOfUid(uid: number): number | undefined {
+    const view = this.view;
+    let lo = 0;
+    let hi = view.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = view[mid]!.uid;
+      if (at === uid) return mid + 1;
+      if (at < uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
   }
 
   /** Gives this session the \Recent messages nobody has claimed yet (read-write sessions only, as Dovecot). */
@@ -383,7 +392,7 @@ export class MailboxSessionImpl extends EventEmitter {
   }
 
   seqOf(uid: number): number | undefined {
-    return this.seqByUid.get(uid);
+    return this.seqOfUid(uid);
   }
 
   recentUids(): ReadonlySet<number> {
@@ -423,7 +432,6 @@ export class MailboxSessionImpl extends EventEmitter {
     });
     newView.push(...added);
     this.view = newView;
-    this.reindex();
     for (const [i, m] of newView.entries()) {
       if (m.uid > lastUid) break;
       if (changed.has(m.uid)) result.flagsChanged.push({ seq: i + 1, uid: m.uid, flags: m.flags, modseq: m.modseq });
@@ -459,7 +467,7 @@ export class MailboxSessionImpl extends EventEmitter {
         }
         const next = applyFlagChange(rec.flags, mode, change);
         if (sameFlags(next, rec.flags)) {
-          result.updated.push({ uid, seq: this.seqByUid.get(uid), flags: rec.flags, modseq: rec.modseq });
+          result.updated.push({ uid, seq: this.seqOfUid(uid), flags: rec.flags, modseq: rec.modseq });
           continue;
         }
         changes.push({ rec, flags: next });
@@ -472,13 +480,13 @@ export class MailboxSessionImpl extends EventEmitter {
           const rec = changes[i]!.rec;
           const modseq = w.nextModseq();
           w.put({ ...rec, key: s.key, flags: s.flags, modseq });
-          result.updated.push({ uid: rec.uid, seq: this.seqByUid.get(rec.uid), flags: s.flags, modseq });
+          result.updated.push({ uid: rec.uid, seq: this.seqOfUid(rec.uid), flags: s.flags, modseq });
         }
       });
     });
     // The session's own changes show in its view at once (they do not move sequence numbers).
     for (const u of result.updated) {
-      const seq = this.seqByUid.get(u.uid);
+      const seq = this.seqOfUid(u.uid);
       if (seq !== undefined) this.view[seq - 1] = { ...this.view[seq - 1]!, flags: u.flags, modseq: u.modseq };
     }
     if (result.updated.length) this.shared.notify(this);
@@ -495,7 +503,7 @@ export class MailboxSessionImpl extends EventEmitter {
       await target.refresh();
       return { uidValidity: target.state().uidValidity, srcUids: [], destUids: [] };
     }
-    await this.quotaCheck(recs.reduce((a, r) => a + r.physicalSize, 0), recs.length);
+    await this.quotaCheck(recs.reduce((a, r) => a + r.physicalSize, 0), recs.length, recs.reduce((a, r) => a + r.size, 0));
     const prepared = await target.store.prepareCopy(store, recs.map((r) => ({ msg: recordToStored(r), flags: r.flags })));
     const stored = await target.commitSaves(prepared);
     return { uidValidity: target.state().uidValidity, srcUids: recs.map((r) => r.uid), destUids: stored.map((s) => s.uid) };
