@@ -308,7 +308,7 @@ export class MailboxSessionImpl extends EventEmitter {
     readonly shared: SharedMailbox,
     readonly readOnly: boolean,
     private readonly resolveStore: (name: string) => Promise<SharedMailbox>,
-    private readonly quotaCheck: (bytes: number, count: number) => Promise<void>,
+    private readonly quotaCheck: (bytes: number, count: number, virtualBytes: number) => Promise<void>,
   ) {
     super();
     this.uidValidity = shared.state().uidValidity;
@@ -318,7 +318,7 @@ export class MailboxSessionImpl extends EventEmitter {
     shared: SharedMailbox,
     readOnly: boolean,
     resolveStore: (name: string) => Promise<SharedMailbox>,
-    quotaCheck: (bytes: number, count: number) => Promise<void>,
+    quotaCheck: (bytes: number, count: number, virtualBytes: number) => Promise<void>,
   ): Promise<MailboxSessionImpl> {
     await shared.refresh();
     const session = new MailboxSessionImpl(shared, readOnly, resolveStore, quotaCheck);
