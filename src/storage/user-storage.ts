@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { StorageError } from './errors.js';
 import { normalizeFlags } from './common/flags.js';
 import { Mutex } from './common/fsutil.js';
-import type { QuotaUsage, UserBackend } from './backends/backend.js';
+import type { QuotaStore, QuotaUsage, UserBackend } from './backends/backend.js';
 import { MaildirUserBackend, ensureMaildirRoot } from './backends/maildir/maildir-user.js';
 import { parseQuotaRule } from './backends/maildir/maildirsize.js';
 import { fsLayout, maildirPlusPlusLayout } from './list/maildir-layouts.js';
@@ -14,6 +14,7 @@ import { canonicalName, validateMailboxName } from './list/names.js';
 import { readSubscriptions, writeSubscriptions } from './list/subscriptions.js';
 import { DEFAULT_MAILBOXES, SPECIAL_USE_FILE, normalizeSpecialUse, readSpecialUse, writeSpecialUse } from './list/special-use.js';
 import { parseMailLocation, type MailLocation } from './location.js';
+import { CountQuota, type MailboxCount } from './count-quota.js';
 import { MailboxSessionImpl, SharedMailbox } from './mailbox.js';
 import { UserIndex, indexDirFor } from '../index/user-index.js';
 import { METADATA_FILE, MetadataStore } from './metadata/metadata-store.js';
@@ -54,6 +55,8 @@ export class UserStorageImpl {
   private closed = false;
   private readonly listMutex = new Mutex();
   private metadataStore: MetadataStore | undefined;
+  /** Dovecot's quota=count for a store without a quota file of its own (mbox), when the userdb sets a quota rule. */
+  private readonly countQuota: CountQuota | undefined;
 
   private constructor(
     readonly user: MailUserInfo,
@@ -61,7 +64,10 @@ export class UserStorageImpl {
     readonly backend: UserBackend,
     readonly index: UserIndex,
     private readonly opts: StorageOptions,
-  ) {}
+  ) {
+    const limits = backend instanceof MaildirUserBackend ? undefined : parseQuotaRule(user.quotaRule);
+    this.countQuota = limits && new CountQuota(limits, () => this.countMailboxes());
+  }
 
   static async open(user: MailUserInfo, opts: StorageOptions): Promise<UserStorageImpl> {
     const loc = parseMailLocation(mailLocationFor(user, opts), user.user, user.home);
@@ -238,21 +244,45 @@ export class UserStorageImpl {
 
   async openMailbox(raw: string, opts: { readOnly?: boolean } = {}): Promise<MailboxSessionImpl> {
     const shared = await this.sharedMailbox(raw);
-    return MailboxSessionImpl.open(shared, opts.readOnly ?? false, (dest) => this.sharedMailbox(dest), (b, c) => this.quotaCheck(b, c));
+    return MailboxSessionImpl.open(shared, opts.readOnly ?? false, (dest) => this.sharedMailbox(dest), (b, c, v) => this.quotaCheck(b, c, v));
   }
 
-  private async quotaCheck(bytes: number, count: number): Promise<void> {
+  /** The user's quota: the store's own (Maildir++ maildirsize), else the count from the index, else none. */
+  private get quotaStore(): QuotaStore | undefined {
+    return this.backend.quota ?? this.countQuota;
+  }
+
+  /** Throws NOQUOTA when adding `count` messages of `bytes` on disk (`virtualBytes` RFC822.SIZE) would exceed a limit. */
+  private async quotaCheck(bytes: number, count: number, virtualBytes: number): Promise<void> {
     if (this.backend instanceof MaildirUserBackend) await this.backend.refreshQuotaLimits();
-    await this.backend.quota?.check(bytes, count);
+    if (this.backend.quota) await this.backend.quota.check(bytes, count);
+    else await this.countQuota?.check(virtualBytes, count);
+  }
+
+  /** What the index holds for every selectable mailbox, each brought in step with the store first. */
+  private async countMailboxes(): Promise<MailboxCount[]> {
+    const counts: MailboxCount[] = [];
+    for (const e of await this.backend.listMailboxes()) {
+      if (!e.selectable) continue;
+      const shared = SharedMailbox.get(this.index, e.name, this.backend.mailboxStore(e.name));
+      try {
+        await shared.refresh();
+      } catch (err) {
+        if (err instanceof StorageError && err.code === 'NOTFOUND') continue; // deleted meanwhile
+        throw err;
+      }
+      counts.push(shared.state());
+    }
+    return counts;
   }
 
   async save(mailbox: string, message: Buffer | NodeJS.ReadableStream, opts: { flags?: string[]; internalDate?: Date; envelopeSender?: string } = {}): Promise<{ uid: number; uidValidity: number }> {
     const shared = await this.sharedMailbox(mailbox);
     const flags = normalizeFlags(opts.flags ?? []);
-    if (Buffer.isBuffer(message)) await this.quotaCheck(message.length, 1);
+    if (Buffer.isBuffer(message)) await this.quotaCheck(message.length, 1, message.length);
     const prepared = await shared.store.prepareSave({ data: Buffer.isBuffer(message) ? message : Readable.from(message as AsyncIterable<Buffer>), flags, internalDate: opts.internalDate, envelopeSender: opts.envelopeSender });
     try {
-      await this.quotaCheck(prepared.physicalSize, 1);
+      await this.quotaCheck(prepared.physicalSize, 1, prepared.size);
     } catch (err) {
       await prepared.abort();
       throw err;
@@ -283,11 +313,11 @@ export class UserStorageImpl {
 
   async quota(): Promise<QuotaUsage | undefined> {
     if (this.backend instanceof MaildirUserBackend) await this.backend.refreshQuotaLimits();
-    return this.backend.quota?.usage();
+    return this.quotaStore?.usage();
   }
 
   async recalculateQuota(): Promise<QuotaUsage | undefined> {
-    return this.backend.quota?.recalculate();
+    return this.quotaStore?.recalculate();
   }
 
   /** Changes of this user's mailboxes made in this process; `origin` is the UserStorage that made a list change. */

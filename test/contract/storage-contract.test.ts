@@ -1,44 +1,97 @@
-// The storage contract: every backend + layout behind src/storage/api.ts must pass these (save, flags, keywords,
-// copy, move, expunge, rename, delete, subscribe, quota, concurrent sessions, outside deliveries, index rebuild).
-import { test, describe, before, after } from 'node:test';
+// The storage contract, written once and run through src/storage/api.ts against Maildir++, Maildir LAYOUT=fs and mbox:
+// save, flags, keywords, copy, move, expunge, mailbox list operations, quota, concurrent sessions, outside deliveries, rebuild.
+import { test, describe, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile, rename as fsRename, readdir } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, appendFile, readFile, rename as fsRename, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { openUserStorage, rebuildIndex, deleteIndex, StorageError, type StorageOptions, type MailUserInfo, type MailboxSession, type ChangesEvent } from '../../src/storage/api.js';
+import { openUserStorage, rebuildIndex, deleteIndex, StorageError, type StorageOptions, type MailUserInfo, type MailboxSession, type ChangesEvent, type UserStorage } from '../../src/storage/api.js';
 
-export interface BackendCase {
-  name: string;
-  /** Mail location template; {dir} is replaced by the test's temp dir. */
-  location: string;
-  separator: string;
-  /** Drops a complete message into the store the way an outside program would (Maildir: tmp then rename into new/). */
-  dropOutside(root: string, message: string): Promise<void>;
+/** How a message format keeps mailboxes, takes outside deliveries and counts quota. */
+interface StoreFormat {
+  /** Whether `path` holds a mailbox as Dovecot keeps one (Maildir: cur/, new/ and tmp/; mbox: a file). */
+  isMailbox(path: string): Promise<boolean>;
+  /** Delivers a complete message into the mailbox at `path` the way an outside program (MTA, procmail) does. */
+  deliverOutside(path: string, message: string): Promise<void>;
+  /** The bytes a message counts for in quota: Maildir++ maildirsize counts file sizes, mbox counts RFC822.SIZE. */
+  quotaBytes(message: string): number;
+  /** The subscriptions file in the store's root (Dovecot's names). */
+  subscriptionsFile: string;
 }
 
-export const BACKENDS: BackendCase[] = [
+interface BackendCase {
+  name: string;
+  /** Mail location for a test's temp dir. */
+  location(dir: string): string;
+  separator: string;
+  /** The root of a user's store (folders, control files). */
+  rootOf(dir: string, user: string): string;
+  /** Mailbox name -> path under the root where Dovecot keeps it (mUTF-7 on disk). */
+  paths: Record<string, string>;
+  /** A mailbox may hold messages and children at once (Maildir); an mbox is a file or a directory, never both. */
+  dualUse: boolean;
+  format: StoreFormat;
+}
+
+const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
+
+async function isDir(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+}
+
+const maildir: StoreFormat = {
+  isMailbox: async (path) => (await isDir(join(path, 'cur'))) && (await isDir(join(path, 'new'))) && (await isDir(join(path, 'tmp'))),
+  // as an MTA delivers: written to tmp/, then renamed into new/
+  async deliverOutside(path, message) {
+    const name = `${Math.floor(Date.now() / 1000)}.outside${Math.random().toString(36).slice(2)}.testhost`;
+    await writeFile(join(path, 'tmp', name), message);
+    await fsRename(join(path, 'tmp', name), join(path, 'new', name));
+  },
+  quotaBytes: (message) => Buffer.byteLength(message),
+  subscriptionsFile: 'subscriptions',
+};
+
+const mbox: StoreFormat = {
+  isMailbox: async (path) => (await stat(path).catch(() => undefined))?.isFile() ?? false,
+  // as `cat >> mbox` or an MDA without locking: a From_ line, the message, the separating empty line
+  deliverOutside: (path, message) => appendFile(path, `From someone@example.org  Mon Nov  2 10:00:00 2026\n${message}\n`),
+  quotaBytes: (message) => Buffer.byteLength(crlf(message)),
+  subscriptionsFile: '.subscriptions',
+};
+
+const BACKENDS: BackendCase[] = [
   {
     name: 'maildir++',
-    location: 'maildir:{dir}/mail/%u/Maildir',
+    location: (dir) => `maildir:${dir}/mail/%u/Maildir`,
     separator: '.',
-    dropOutside: dropIntoMaildirNew,
+    rootOf: (dir, user) => join(dir, 'mail', user, 'Maildir'),
+    paths: { INBOX: '.', 'A.B': '.A.B', Entwürfe: '.Entw&APw-rfe' },
+    dualUse: true,
+    format: maildir,
   },
   {
     name: 'maildir LAYOUT=fs',
-    location: 'maildir:{dir}/mail/%u/Maildir:LAYOUT=fs',
+    location: (dir) => `maildir:${dir}/mail/%u/Maildir:LAYOUT=fs`,
     separator: '/',
-    dropOutside: dropIntoMaildirNew,
+    rootOf: (dir, user) => join(dir, 'mail', user, 'Maildir'),
+    paths: { INBOX: '.', 'A/B': 'A/B', Entwürfe: 'Entw&APw-rfe' },
+    dualUse: true,
+    format: maildir,
+  },
+  {
+    name: 'mbox',
+    location: (dir) => `mbox:${dir}/mail/%u:INBOX=${dir}/mail/%u/inbox`,
+    separator: '/',
+    rootOf: (dir, user) => join(dir, 'mail', user),
+    paths: { INBOX: 'inbox', 'A/B': 'A/B', Entwürfe: 'Entw&APw-rfe' },
+    dualUse: false,
+    format: mbox,
   },
 ];
 
-async function dropIntoMaildirNew(root: string, message: string): Promise<void> {
-  const name = `${Math.floor(Date.now() / 1000)}.outside${Math.random().toString(36).slice(2)}.testhost`;
-  await writeFile(join(root, 'tmp', name), message);
-  await fsRename(join(root, 'tmp', name), join(root, 'new', name));
-}
-
-const MSG1 = 'From: a@example.org\nTo: b@example.org\nSubject: one\n\nHello\nWorld\n';
+// Lines starting with "From " and ">From " in the body, and LF line ends: every store must give them back as sent.
+const MSG1 = 'From: a@example.org\nTo: b@example.org\nSubject: one\n\nHello\nWorld\nFrom the start\n>From quoted\n';
 const MSG2 = 'From: c@example.org\r\nSubject: two\r\n\r\nBody two\r\n';
 
 function waitForChanges(session: MailboxSession, what: string): Promise<ChangesEvent> {
@@ -48,68 +101,81 @@ function waitForChanges(session: MailboxSession, what: string): Promise<ChangesE
   ]);
 }
 
+const sorted = (flags: string[]) => [...flags].sort();
+const isCode = (code: string) => (e: unknown) => e instanceof StorageError && e.code === code;
+
+async function readAll(box: MailboxSession, uid: number): Promise<string> {
+  return (await (await box.openMessage(uid)).read()).toString();
+}
+
 for (const backend of BACKENDS) {
   describe(`storage contract: ${backend.name}`, () => {
-    let dir: string;
-    let opts: StorageOptions;
-    let n = 0;
-    const newUser = (extra: Partial<MailUserInfo> = {}): MailUserInfo => ({ user: `user${++n}`, ...extra });
-    const rootOf = (u: MailUserInfo) => join(dir, 'mail', u.user, 'Maildir');
     const sep = backend.separator;
+    const { format } = backend;
 
-    before(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'roost-contract-'));
-      opts = { dataDir: join(dir, 'data'), defaultMailLocation: backend.location.replace('{dir}', dir), fsync: true };
-    });
-    after(async () => {
-      await rm(dir, { recursive: true, force: true });
-    });
+    /** A fresh temp dir for this test (removed after it) with one user in it. */
+    async function fresh(t: TestContext, extra: Partial<MailUserInfo> = {}) {
+      const dir = await mkdtemp(join(tmpdir(), 'roost-contract-'));
+      t.after(() => rm(dir, { recursive: true, force: true }));
+      const opts: StorageOptions = { dataDir: join(dir, 'data'), defaultMailLocation: backend.location(dir), fsync: true };
+      const user: MailUserInfo = { user: 'alice', ...extra };
+      const root = backend.rootOf(dir, user.user);
+      return { opts, user, root, pathOf: (mailbox: string) => join(root, backend.paths[mailbox]!) };
+    }
 
-    test('save is durable, numbered, sized in CRLF, dated', async () => {
-      const u = newUser();
-      const st = await openUserStorage(u, opts);
+    async function withStorage<T>(user: MailUserInfo, opts: StorageOptions, fn: (st: UserStorage) => Promise<T>): Promise<T> {
+      const st = await openUserStorage(user, opts);
       try {
+        return await fn(st);
+      } finally {
+        await st.close();
+      }
+    }
+
+    test('save is durable, numbered, sized in CRLF, dated; every byte range reads back as sent', async (t) => {
+      const { opts, user } = await fresh(t);
+      await withStorage(user, opts, async (st) => {
         const date = new Date('2020-02-03T04:05:06Z');
         const r1 = await st.save('INBOX', Buffer.from(MSG1), { internalDate: date });
         const r2 = await st.save('inbox', Buffer.from(MSG2), { flags: ['\\Seen'] });
-        assert.equal(r1.uid, 1);
-        assert.equal(r2.uid, 2);
+        assert.deepEqual([r1.uid, r2.uid], [1, 2]);
         assert.equal(r1.uidValidity, r2.uidValidity);
         const status = await st.status('INBOX');
         assert.equal(status.messages, 2);
         assert.equal(status.unseen, 1);
         assert.equal(status.uidNext, 3);
-        const crlf1 = Buffer.from(MSG1.replace(/\n/g, '\r\n'));
-        assert.equal(status.size, crlf1.length + Buffer.byteLength(MSG2));
+        assert.equal(status.size, crlf(MSG1).length + MSG2.length);
         const box = await st.openMailbox('INBOX');
         try {
           const msgs = box.messages();
           assert.deepEqual(msgs.map((m) => m.uid), [1, 2]);
-          assert.equal(msgs[0]!.size, crlf1.length);
+          assert.equal(msgs[0]!.size, crlf(MSG1).length);
           assert.equal(msgs[0]!.internalDate.getTime(), date.getTime());
           assert.deepEqual(msgs[1]!.flags, ['\\Seen']);
           const content = await box.openMessage(1);
-          assert.deepEqual(await content.read(), crlf1);
-          const chunks: Buffer[] = [];
-          for await (const c of content.stream(6, 20)) chunks.push(c as Buffer);
-          assert.deepEqual(Buffer.concat(chunks), crlf1.subarray(6, 20));
+          assert.equal((await content.read()).toString(), crlf(MSG1));
+          // ranges of the CRLF form: each end (around every line end) from the start and from three bytes before it
+          for (let end = 0; end <= crlf(MSG1).length + 1; end++) {
+            for (const start of [0, Math.max(0, end - 3)]) {
+              const chunks: Buffer[] = [];
+              for await (const c of content.stream(start, end)) chunks.push(c as Buffer);
+              assert.equal(Buffer.concat(chunks).toString(), crlf(MSG1).slice(start, end), `stream(${start}, ${end})`);
+            }
+          }
+          assert.equal(await readAll(box, 2), MSG2);
           assert.deepEqual([...box.recentUids()].sort(), [1, 2]);
         } finally {
           await box.close();
         }
-        // A second session does not get \Recent again.
         const box2 = await st.openMailbox('INBOX');
-        assert.equal(box2.recentUids().size, 0);
+        assert.equal(box2.recentUids().size, 0, 'a second session does not get \\Recent again');
         await box2.close();
-      } finally {
-        await st.close();
-      }
+      });
     });
 
-    test('flags and keywords, all or nothing, with modseq', async () => {
-      const u = newUser();
-      const st = await openUserStorage(u, opts);
-      try {
+    test('flags and keywords, all or nothing, with modseq; the store keeps them across a fresh index', async (t) => {
+      const { opts, user } = await fresh(t);
+      await withStorage(user, opts, async (st) => {
         await st.save('INBOX', Buffer.from(MSG1));
         await st.save('INBOX', Buffer.from(MSG2));
         const box = await st.openMailbox('INBOX');
@@ -119,72 +185,77 @@ for (const backend of BACKENDS) {
         assert.ok(r.updated.every((x) => x.modseq > before));
         assert.deepEqual(box.messages()[0]!.flags, ['\\Flagged', '$Forwarded', 'Work']);
         await box.updateFlags([1], 'remove', ['Work']);
-        await box.updateFlags([2], 'replace', ['\\Seen']);
+        await box.updateFlags([2], 'replace', ['\\Seen', '\\Answered', '\\Draft', '\\Deleted']);
         const cond = await box.updateFlags([1], 'add', ['\\Answered'], { unchangedSince: before });
-        assert.deepEqual(cond.modified, [1]);
-        await assert.rejects(box.updateFlags([1], 'add', ['bad keyword']), (e: unknown) => e instanceof StorageError && e.code === 'BADNAME');
+        assert.deepEqual(cond.modified, [1], 'UNCHANGEDSINCE below the modseq changes nothing');
+        await assert.rejects(box.updateFlags([1, 2], 'add', ['Fine', 'bad keyword']), isCode('BADNAME'));
+        assert.deepEqual(box.messages().map((m) => sorted(m.flags)), [['$Forwarded', '\\Flagged'], ['\\Answered', '\\Deleted', '\\Draft', '\\Seen']], 'a refused change changes nothing');
         await box.close();
-        // What the store holds survives a fresh index.
-        await st.close();
-        await deleteIndex(u, opts);
-        const st2 = await openUserStorage(u, opts);
-        const box2 = await st2.openMailbox('INBOX');
-        assert.deepEqual(box2.messages().map((m) => m.flags), [['\\Flagged', '$Forwarded'], ['\\Seen']]);
-        await box2.close();
-        await st2.close();
-      } finally {
-        await st.close();
-      }
+      });
+      await deleteIndex(user, opts);
+      await withStorage(user, opts, async (st) => {
+        const box = await st.openMailbox('INBOX');
+        assert.deepEqual(box.messages().map((m) => sorted(m.flags)), [['$Forwarded', '\\Flagged'], ['\\Answered', '\\Deleted', '\\Draft', '\\Seen']]);
+        await box.close();
+      });
     });
 
-    test('copy, move and expunge', async () => {
-      const u = newUser();
-      const st = await openUserStorage(u, opts);
-      try {
+    test('copy, move and expunge; expunging everything keeps UIDVALIDITY and UIDNEXT across a fresh index', async (t) => {
+      const { opts, user } = await fresh(t);
+      let uidValidity = 0;
+      await withStorage(user, opts, async (st) => {
         await st.createMailbox('Archive');
-        for (let i = 0; i < 3; i++) await st.save('INBOX', Buffer.from(MSG1 + i));
+        for (let i = 0; i < 4; i++) await st.save('INBOX', Buffer.from(MSG1 + i));
         const box = await st.openMailbox('INBOX');
         await box.updateFlags([2], 'add', ['\\Seen', 'Kw']);
         const c = await box.copy([1, 2], 'Archive');
         assert.deepEqual(c.srcUids, [1, 2]);
         assert.deepEqual(c.destUids, [1, 2]);
         assert.equal(c.uidValidity, (await st.status('Archive')).uidValidity);
-        const m = await box.move([3], 'Archive');
+        const m = await box.move([4], 'Archive');
         assert.deepEqual(m.destUids, [3]);
-        const sync = await box.sync();
-        assert.deepEqual(sync.expunged, [{ seq: 3, uid: 3 }]);
-        assert.equal(box.messages().length, 2);
+        let sync = await box.sync();
+        assert.deepEqual(sync.expunged, [{ seq: 4, uid: 4 }]);
         await box.updateFlags([1], 'add', ['\\Deleted']);
         assert.deepEqual(await box.expunge(), [1]);
-        const s2 = await box.sync();
-        assert.deepEqual(s2.expunged, [{ seq: 1, uid: 1 }]);
-        assert.deepEqual(box.messages().map((x) => x.uid), [2]);
-        await box.close();
+        sync = await box.sync();
+        assert.deepEqual(sync.expunged, [{ seq: 1, uid: 1 }]);
+        assert.deepEqual(box.messages().map((x) => x.uid), [2, 3]);
+        assert.equal(await readAll(box, 3), crlf(MSG1 + '2'));
         const arch = await st.openMailbox('Archive');
         assert.deepEqual(arch.messages().map((x) => [x.uid, x.flags]), [[1, []], [2, ['\\Seen', 'Kw']], [3, []]]);
-        assert.deepEqual((await (await arch.openMessage(3)).read()).toString(), (MSG1 + '2').replace(/\n/g, '\r\n'));
-        await assert.rejects(arch.copy([1], 'Nope'), (e: unknown) => e instanceof StorageError && e.code === 'NOTFOUND');
+        assert.equal(await readAll(arch, 3), crlf(MSG1 + '3'));
+        await assert.rejects(arch.copy([1], 'Nope'), isCode('NOTFOUND'));
         await arch.close();
-      } finally {
-        await st.close();
-      }
+        await box.updateFlags([2, 3], 'add', ['\\Deleted']);
+        assert.deepEqual(await box.expunge(), [2, 3]);
+        await box.close();
+        uidValidity = (await st.status('INBOX')).uidValidity;
+      });
+      await deleteIndex(user, opts);
+      await withStorage(user, opts, async (st) => {
+        const status = await st.status('INBOX');
+        assert.equal(status.messages, 0);
+        assert.equal(status.uidValidity, uidValidity);
+        assert.equal(status.uidNext, 5);
+        assert.equal((await st.status('Archive')).messages, 3);
+      });
     });
 
-    test('create, list, rename with children, delete, subscribe, special-use', async () => {
-      const u = newUser();
-      const st = await openUserStorage(u, opts);
-      try {
+    test('create, list, rename with children, delete, subscribe, special-use', async (t) => {
+      const { opts, user } = await fresh(t);
+      await withStorage(user, opts, async (st) => {
         assert.equal(st.separator, sep);
-        await st.createMailbox('Work');
         await st.createMailbox(`Work${sep}Projects`);
+        if (backend.dualUse) await st.createMailbox('Work');
         await st.createMailbox('Entwürfe', { specialUse: '\\Drafts' });
-        await assert.rejects(st.createMailbox('Work'), (e: unknown) => e instanceof StorageError && e.code === 'EXISTS');
+        await assert.rejects(st.createMailbox(`Work${sep}Projects`), isCode('EXISTS'));
         await st.save(`Work${sep}Projects`, Buffer.from(MSG1));
         await st.subscribe(`Work${sep}Projects`);
         let list = await st.listMailboxes();
-        const names = list.map((m) => m.name).sort();
-        assert.deepEqual(names, ['Entwürfe', 'INBOX', 'Work', `Work${sep}Projects`].sort());
+        assert.deepEqual(list.map((m) => m.name).sort(), ['Entwürfe', 'INBOX', 'Work', `Work${sep}Projects`].sort());
         assert.equal(list.find((m) => m.name === 'Work')!.hasChildren, true);
+        assert.equal(list.find((m) => m.name === 'Work')!.noSelect, !backend.dualUse);
         assert.equal(list.find((m) => m.name === 'Entwürfe')!.specialUse, '\\Drafts');
         const uv = (await st.status(`Work${sep}Projects`)).uidValidity;
         await st.renameMailbox('Work', 'Job');
@@ -198,9 +269,9 @@ for (const backend of BACKENDS) {
         await st.unsubscribe(`Job${sep}Projects`);
         assert.deepEqual(await st.listSubscriptions(), []);
         await st.deleteMailbox(`Job${sep}Projects`);
-        await assert.rejects(st.status(`Job${sep}Projects`), (e: unknown) => e instanceof StorageError && e.code === 'NOTFOUND');
-        await assert.rejects(st.deleteMailbox('INBOX'), (e: unknown) => e instanceof StorageError && e.code === 'PERM');
-        // INBOX rename moves the messages and leaves INBOX empty.
+        await assert.rejects(st.status(`Job${sep}Projects`), isCode('NOTFOUND'));
+        await assert.rejects(st.deleteMailbox('INBOX'), isCode('PERM'));
+        // INBOX rename moves the messages and leaves INBOX empty (RFC 9051 6.3.6).
         await st.save('INBOX', Buffer.from(MSG2));
         await st.renameMailbox('INBOX', 'Old');
         assert.equal((await st.status('INBOX')).messages, 0);
@@ -209,53 +280,67 @@ for (const backend of BACKENDS) {
         list = await st.listMailboxes();
         assert.equal(list.find((m) => m.name === 'Sent')!.specialUse, '\\Sent');
         assert.equal(list.find((m) => m.name === 'Trash')!.specialUse, '\\Trash');
-      } finally {
-        await st.close();
-      }
+      });
     });
 
-    test('bad mailbox names are refused', async () => {
-      const st = await openUserStorage(newUser(), opts);
-      try {
-        const bad_ = ['..', `a${sep}..${sep}b`, '.hidden', `a${sep}.b`, 'x\0y', 'a'.repeat(600), '', `a${sep}${sep}b`, '~root', `${sep}lead`];
-        if (sep !== '/') bad_.push('a/b', '../../etc');
-        for (const bad of bad_) {
-          await assert.rejects(st.createMailbox(bad), (e: unknown) => e instanceof StorageError && e.code === 'BADNAME', `accepted ${JSON.stringify(bad)}`);
-        }
-      } finally {
-        await st.close();
-      }
+    test('bad mailbox names are refused', async (t) => {
+      const { opts, user } = await fresh(t);
+      await withStorage(user, opts, async (st) => {
+        const bad = ['..', `a${sep}..${sep}b`, '.hidden', `a${sep}.b`, 'x\0y', 'a'.repeat(600), '', `a${sep}${sep}b`, '~root', `${sep}lead`];
+        if (sep !== '/') bad.push('a/b', '../../etc');
+        for (const name of bad) await assert.rejects(st.createMailbox(name), isCode('BADNAME'), `accepted ${JSON.stringify(name)}`);
+        assert.deepEqual((await st.listMailboxes()).map((m) => m.name), ['INBOX']);
+      });
     });
 
-    test('quota is enforced on save and copy', async () => {
-      const u = newUser({ quotaRule: '*:bytes=200:messages=3' });
-      const st = await openUserStorage(u, opts);
-      try {
-        await st.save('INBOX', Buffer.from(MSG1));
-        await st.save('INBOX', Buffer.from(MSG1));
-        await assert.rejects(st.save('INBOX', Buffer.from('Subject: big\n\n' + 'x'.repeat(300))), (e: unknown) => e instanceof StorageError && e.code === 'NOQUOTA');
-        await st.save('INBOX', Buffer.from(MSG1));
-        await assert.rejects(st.save('INBOX', Buffer.from('a\n')), (e: unknown) => e instanceof StorageError && e.code === 'NOQUOTA');
+    test('quota from the userdb rule is enforced on save and copy, and counts every mailbox and outside deliveries', async (t) => {
+      const small = 'Subject: s\n\nsmall\n';
+      const tiny = 'S: t\n\nx\n';
+      const s = format.quotaBytes(small);
+      const medium = 'Subject: m\n\n' + 'x'.repeat(3 * s - 20) + '\n'; // over 2s and under 3s: two of them do not fit in 6s with two small ones
+      const big = 'Subject: big\n\n' + 'x'.repeat(4 * s) + '\n';
+      const { opts, user, pathOf } = await fresh(t, { quotaRule: `*:bytes=${6 * s}:messages=4` });
+      await withStorage(user, opts, async (st) => {
+        await st.createMailbox('Other');
+        await st.save('INBOX', Buffer.from(small));
+        await st.save('Other', Buffer.from(small));
+        let q = await st.quota();
+        assert.deepEqual(q, { limits: { storage: 6 * s, messages: 4 }, bytes: 2 * s, messages: 2 }, 'usage counts every mailbox');
+        // the byte limit, on save and on copy
+        await assert.rejects(st.save('INBOX', Buffer.from(big)), isCode('NOQUOTA'));
+        await st.save('Other', Buffer.from(medium));
+        const other = await st.openMailbox('Other');
+        await assert.rejects(other.copy([2], 'INBOX'), isCode('NOQUOTA'), 'a copy over the byte limit');
+        await other.updateFlags([2], 'add', ['\\Deleted']);
+        await other.expunge();
+        // the message limit, on save and on copy
+        await st.save('INBOX', Buffer.from(small));
+        await st.save('INBOX', Buffer.from(tiny));
+        q = await st.quota();
+        assert.deepEqual([q!.messages, q!.bytes], [4, 3 * s + format.quotaBytes(tiny)]);
+        await assert.rejects(st.save('INBOX', Buffer.from(tiny)), isCode('NOQUOTA'));
+        await assert.rejects(other.copy([1], 'INBOX'), isCode('NOQUOTA'), 'a copy over the message limit');
+        await other.close();
         const box = await st.openMailbox('INBOX');
-        await assert.rejects(box.copy([1], 'INBOX'), (e: unknown) => e instanceof StorageError && e.code === 'NOQUOTA');
+        assert.deepEqual(box.messages().map((m) => m.uid), [1, 2, 3], 'nothing refused was stored');
         await box.updateFlags([1], 'add', ['\\Deleted']);
         await box.expunge();
         await box.close();
-        const q = await st.quota();
-        assert.equal(q!.messages, 2);
-        assert.equal(q!.bytes, Buffer.byteLength(MSG1) * 2);
-        await st.save('INBOX', Buffer.from('a\n'));
-        const recalc = await st.recalculateQuota();
-        assert.equal(recalc!.messages, 3);
-      } finally {
-        await st.close();
-      }
+        q = await st.quota();
+        assert.deepEqual([q!.messages, q!.bytes], [3, 2 * s + format.quotaBytes(tiny)], 'an expunge frees quota');
+        await st.save('INBOX', Buffer.from(tiny));
+        // mail an outside program delivered counts once usage is recounted from the store
+        await format.deliverOutside(pathOf('INBOX'), small);
+        q = await st.recalculateQuota();
+        assert.deepEqual([q!.messages, q!.bytes], [5, 3 * s + 2 * format.quotaBytes(tiny)]);
+        await assert.rejects(st.save('INBOX', Buffer.from(tiny)), isCode('NOQUOTA'));
+      });
     });
 
-    test('two sessions see each other through events and sync', async () => {
-      const u = newUser();
-      const st1 = await openUserStorage(u, opts);
-      const st2 = await openUserStorage(u, opts);
+    test('two sessions see each other through events and sync', async (t) => {
+      const { opts, user } = await fresh(t);
+      const st1 = await openUserStorage(user, opts);
+      const st2 = await openUserStorage(user, opts);
       try {
         await st1.save('INBOX', Buffer.from(MSG1));
         const a = await st1.openMailbox('INBOX');
@@ -275,11 +360,11 @@ for (const backend of BACKENDS) {
         ev = waitForChanges(b, 'expunge');
         await a.expunge();
         await ev;
-        // b still sees message 1 until it syncs (RFC 9051 7.5.1)
-        assert.equal(b.messages()[0]!.uid, 1);
+        assert.equal(b.messages()[0]!.uid, 1, 'the other session sees message 1 until it syncs (RFC 9051 7.5.1)');
         s = await b.sync();
         assert.deepEqual(s.expunged, [{ seq: 1, uid: 1 }]);
-        await assert.rejects(b.openMessage(1), (e: unknown) => e instanceof StorageError && e.code === 'EXPUNGED');
+        await assert.rejects(b.openMessage(1), isCode('EXPUNGED'));
+        assert.equal(await readAll(b, 2), MSG2);
         await a.close();
         await b.close();
       } finally {
@@ -288,69 +373,69 @@ for (const backend of BACKENDS) {
       }
     });
 
-    test('a message dropped into new/ by an outside program shows up as an event and at sync', async () => {
-      const u = newUser();
-      const st = await openUserStorage(u, opts);
-      try {
+    test('mail delivered by an outside program shows up as an event and at sync, and in STATUS with no session open', async (t) => {
+      const { opts, user, pathOf } = await fresh(t);
+      await withStorage(user, opts, async (st) => {
         await st.save('INBOX', Buffer.from(MSG1));
         const box = await st.openMailbox('INBOX');
         const ev = waitForChanges(box, 'outside delivery');
-        await backend.dropOutside(rootOf(u), 'Subject: outside\n\nhi\n');
+        await format.deliverOutside(pathOf('INBOX'), 'Subject: outside\n\nhi\n>From x\nFrom y\n');
         await ev;
         const s = await box.sync();
         assert.deepEqual(s.added.map((m) => m.uid), [2]);
-        assert.equal(s.added[0]!.size, 'Subject: outside\r\n\r\nhi\r\n'.length);
-        assert.equal((await (await box.openMessage(2)).read()).toString(), 'Subject: outside\r\n\r\nhi\r\n');
+        assert.equal(s.added[0]!.size, 'Subject: outside\r\n\r\nhi\r\n>From x\r\nFrom y\r\n'.length);
+        assert.equal(await readAll(box, 2), 'Subject: outside\r\n\r\nhi\r\n>From x\r\nFrom y\r\n');
         await box.close();
-        // And without any session open, STATUS notices it too.
-        await backend.dropOutside(rootOf(u), 'Subject: outside 2\n\nhi\n');
-        assert.equal((await st.status('INBOX')).messages, 3);
-      } finally {
-        await st.close();
-      }
+        await format.deliverOutside(pathOf('INBOX'), 'Subject: outside 2\n\nhi\n');
+        const status = await st.status('INBOX');
+        assert.equal(status.messages, 3);
+        assert.equal(status.uidNext, 4);
+      });
     });
 
-    test('deleted index is rebuilt with identical UIDs and forward modseq', async () => {
-      const u = newUser();
-      let st = await openUserStorage(u, opts);
-      await st.createMailbox('Box');
-      for (let i = 0; i < 5; i++) await st.save('Box', Buffer.from(MSG1 + i));
-      let box = await st.openMailbox('Box');
-      await box.updateFlags([2, 4], 'add', ['\\Deleted']);
-      await box.updateFlags([3], 'add', ['\\Seen', 'Later']);
-      await box.expunge();
-      await box.close();
-      const before = await st.status('Box');
-      await st.close();
-      await deleteIndex(u, opts);
-      st = await openUserStorage(u, opts);
-      const after_ = await st.status('Box');
-      assert.equal(after_.uidValidity, before.uidValidity);
-      assert.equal(after_.uidNext, before.uidNext);
-      assert.equal(after_.messages, 3);
-      assert.ok(after_.highestModseq > before.highestModseq);
-      box = await st.openMailbox('Box');
-      assert.deepEqual(box.messages().map((m) => [m.uid, m.flags]), [[1, []], [3, ['\\Seen', 'Later']], [5, []]]);
-      await box.close();
-      await st.close();
-      await rebuildIndex(u, opts);
-      st = await openUserStorage(u, opts);
-      assert.deepEqual((await st.openMailbox('Box')).messages().map((m) => m.uid), [1, 3, 5]);
-      await st.close();
+    test('a deleted index is rebuilt with identical UIDs, flags and UIDNEXT, and a forward modseq', async (t) => {
+      const { opts, user } = await fresh(t);
+      const before = await withStorage(user, opts, async (st) => {
+        await st.createMailbox('Box');
+        for (let i = 0; i < 5; i++) await st.save('Box', Buffer.from(MSG1 + i));
+        const box = await st.openMailbox('Box');
+        await box.updateFlags([2, 4], 'add', ['\\Deleted']);
+        await box.updateFlags([3], 'add', ['\\Seen', 'Later']);
+        await box.expunge();
+        await box.close();
+        return st.status('Box');
+      });
+      const expected = [[1, []], [3, ['\\Seen', 'Later']], [5, []]];
+      await deleteIndex(user, opts);
+      await withStorage(user, opts, async (st) => {
+        const after = await st.status('Box');
+        assert.equal(after.uidValidity, before.uidValidity);
+        assert.equal(after.uidNext, before.uidNext);
+        assert.equal(after.messages, 3);
+        assert.ok(after.highestModseq > before.highestModseq);
+        const box = await st.openMailbox('Box');
+        assert.deepEqual(box.messages().map((m) => [m.uid, m.flags]), expected);
+        assert.equal(await readAll(box, 5), crlf(MSG1 + '4'));
+        await box.close();
+      });
+      await rebuildIndex(user, opts);
+      await withStorage(user, opts, async (st) => {
+        const box = await st.openMailbox('Box');
+        assert.deepEqual(box.messages().map((m) => [m.uid, m.flags]), expected);
+        await box.close();
+      });
     });
 
-    test('store files are where Dovecot expects them', async () => {
-      const u = newUser();
-      const st = await openUserStorage(u, opts);
-      try {
-        await st.createMailbox(`A${sep}B`);
-        const root = rootOf(u);
-        const entries = await readdir(root);
-        if (sep === '.') assert.ok(entries.includes('.A.B'));
-        else assert.deepEqual((await readdir(join(root, 'A'))).sort(), ['B']);
-      } finally {
-        await st.close();
-      }
+    test('store files are where Dovecot expects them', async (t) => {
+      const { opts, user, root, pathOf } = await fresh(t);
+      await withStorage(user, opts, async (st) => {
+        const nested = `A${sep}B`;
+        await st.createMailbox(nested);
+        await st.createMailbox('Entwürfe');
+        await st.subscribe(nested);
+        for (const name of ['INBOX', nested, 'Entwürfe']) assert.ok(await format.isMailbox(pathOf(name)), `${name} at ${backend.paths[name]}`);
+        assert.equal(await readFile(join(root, format.subscriptionsFile), 'utf8'), 'V\t2\n\nA\tB\n');
+      });
     });
   });
 }
