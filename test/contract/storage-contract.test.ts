@@ -6,7 +6,8 @@ import { mkdtemp, rm, writeFile, appendFile, readFile, rename as fsRename, stat 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { openUserStorage, rebuildIndex, deleteIndex, StorageError, type StorageOptions, type MailUserInfo, type MailboxSession, type ChangesEvent, type UserStorage } from '../../src/storage/api.js';
+import { openUserStorage, rebuildIndex, deleteIndex, type StorageOptions, type MailUserInfo, type MailboxSession, type ChangesEvent } from '../../src/storage/api.js';
+import { crlf, isCode, withStorage } from './storage-helpers.js';
 
 /** How a message format keeps mailboxes, takes outside deliveries and counts quota. */
 interface StoreFormat {
@@ -34,7 +35,6 @@ interface BackendCase {
   format: StoreFormat;
 }
 
-const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
 
 async function isDir(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
@@ -102,7 +102,6 @@ function waitForChanges(session: MailboxSession, what: string): Promise<ChangesE
 }
 
 const sorted = (flags: string[]) => [...flags].sort();
-const isCode = (code: string) => (e: unknown) => e instanceof StorageError && e.code === code;
 
 async function readAll(box: MailboxSession, uid: number): Promise<string> {
   return (await (await box.openMessage(uid)).read()).toString();
@@ -123,14 +122,6 @@ for (const backend of BACKENDS) {
       return { opts, user, root, pathOf: (mailbox: string) => join(root, backend.paths[mailbox]!) };
     }
 
-    async function withStorage<T>(user: MailUserInfo, opts: StorageOptions, fn: (st: UserStorage) => Promise<T>): Promise<T> {
-      const st = await openUserStorage(user, opts);
-      try {
-        return await fn(st);
-      } finally {
-        await st.close();
-      }
-    }
 
     test('save is durable, numbered, sized in CRLF, dated; every byte range reads back as sent', async (t) => {
       const { opts, user } = await fresh(t);

@@ -1,0 +1,48 @@
+// What only the Maildir backend does, beside the shared storage contract: Dovecot's file names (base,S=,W= and the :2,
+// info with flag letters and keyword letters from dovecot-keywords), new/ to cur/ on first sight, dovecot-uidlist records.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openUserStorage, type StorageOptions } from '../../src/storage/api.js';
+
+const MSG = 'Subject: a\n\nx\n'; // 14 bytes on disk, RFC822.SIZE 17
+const BASE = /^\d+\.M\d+P\d+\.[^/:,]+,S=14,W=17$/;
+
+test('messages are named and moved as Dovecot does; flags and keywords are letters of the :2, info', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'roost-maildir-store-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const root = join(dir, 'Maildir');
+  const opts: StorageOptions = { dataDir: join(dir, 'data'), defaultMailLocation: `maildir:${root}`, fsync: true };
+  const st = await openUserStorage({ user: 'alice' }, opts);
+  try {
+    await st.save('INBOX', Buffer.from(MSG));
+    await st.save('INBOX', Buffer.from(MSG), { flags: ['\\Seen', 'Work'] });
+    // unflagged mail waits in new/ without info; flagged mail goes to cur/ with it
+    const [unflagged, ...moreNew] = await readdir(join(root, 'new'));
+    assert.deepEqual(moreNew, []);
+    assert.match(unflagged!, BASE);
+    const [flagged, ...moreCur] = await readdir(join(root, 'cur'));
+    assert.deepEqual(moreCur, []);
+    assert.match(flagged!, /:2,Sa$/);
+    const flaggedBase = flagged!.slice(0, -':2,Sa'.length);
+    assert.match(flaggedBase, BASE);
+    assert.equal(await readFile(join(root, 'dovecot-keywords'), 'utf8'), '0 Work\n');
+    const uidlist = (await readFile(join(root, 'dovecot-uidlist'), 'utf8')).split('\n');
+    assert.match(uidlist[0]!, new RegExp(`^3 V${(await st.status('INBOX')).uidValidity} N\\d+ G[0-9a-f]{32}$`));
+    assert.deepEqual(uidlist.slice(1), [`1 :${unflagged}`, `2 :${flaggedBase}`, '']);
+
+    // a session sees the new message: it moves to cur/ with an empty info
+    const box = await st.openMailbox('INBOX');
+    assert.deepEqual(await readdir(join(root, 'new')), []);
+    assert.deepEqual((await readdir(join(root, 'cur'))).sort(), [`${unflagged}:2,`, flagged].sort());
+    await box.updateFlags([1], 'add', ['\\Flagged', '\\Answered', 'Later', 'Work']);
+    await box.updateFlags([2], 'replace', ['\\Seen', '\\Draft', '\\Deleted', '\\Flagged', '\\Answered']);
+    assert.equal(await readFile(join(root, 'dovecot-keywords'), 'utf8'), '0 Work\n1 Later\n');
+    assert.deepEqual((await readdir(join(root, 'cur'))).sort(), [`${unflagged}:2,FRab`, `${flaggedBase}:2,DFRST`].sort());
+    await box.close();
+  } finally {
+    await st.close();
+  }
+});
