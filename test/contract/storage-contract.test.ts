@@ -35,7 +35,6 @@ interface BackendCase {
   format: StoreFormat;
 }
 
-
 async function isDir(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
 }
