@@ -10,7 +10,18 @@ import { FoundCache } from '../protocols/lmtp/found-cache.js';
 export type ResolvedTarget =
   | { kind: 'local'; address: string; user: string }
   | { kind: 'remote'; address: string }
-  | { kind: 'discard'; address: string };
+  | { kind: 'discard'; address: string }
+  /** A "|command" or "/file" alias target; address is the local address whose alias named it (RECIPIENT). */
+  | { kind: 'command'; address: string; command: string }
+  | { kind: 'file'; address: string; path: string };
+
+/** Identity of a target for duplicate elimination: one delivery per user, command, file or remote address. */
+export function targetKey(t: ResolvedTarget): string {
+  if (t.kind === 'local') return `local\0${t.user.toLowerCase()}`;
+  if (t.kind === 'command') return `command\0${t.command}`;
+  if (t.kind === 'file') return `file\0${t.path}`;
+  return `${t.kind}\0${t.address.toLowerCase()}`;
+}
 
 export type Resolution =
   | { ok: true; targets: ResolvedTarget[] }
@@ -85,7 +96,7 @@ export class AddressResolver {
     if (failure) return failure;
     const seen = new Set<string>();
     const unique = targets.filter((t) => {
-      const key = `${t.kind}\0${t.kind === 'local' ? t.user : t.address.toLowerCase()}`;
+      const key = targetKey(t);
       if (seen.has(key)) return false;
       seen.add(key);
       return true;
@@ -104,7 +115,7 @@ export class AddressResolver {
       if (virtual) {
         const next = new Set(chain).add('v:' + key);
         for (const target of virtual) {
-          const failure = await this.expandTarget(target, depth + 1, next, out);
+          const failure = await this.expandTarget(target, address, depth + 1, next, out);
           if (failure) return failure;
         }
         return undefined;
@@ -121,7 +132,7 @@ export class AddressResolver {
       if (aliasTargets) {
         const next = new Set(chain).add('a:' + base);
         for (const target of aliasTargets) {
-          const failure = await this.expandTarget(target, depth + 1, next, out);
+          const failure = await this.expandTarget(target, address, depth + 1, next, out);
           if (failure) return failure;
         }
         return undefined;
@@ -143,7 +154,8 @@ export class AddressResolver {
     return { ok: false, temporary: false, status: '5.1.1', text: `<${address}>: Recipient address rejected: User unknown in local recipient table` };
   }
 
-  private async expandTarget(target: string, depth: number, chain: Set<string>, out: ResolvedTarget[]): Promise<Extract<Resolution, { ok: false }> | undefined> {
+  /** One alias or virtual target of `owner` (the address whose entry named it). */
+  private async expandTarget(target: string, owner: string, depth: number, chain: Set<string>, out: ResolvedTarget[]): Promise<Extract<Resolution, { ok: false }> | undefined> {
     const t = target.trim();
     if (!t) return undefined;
     if (t === '/dev/null') {
@@ -158,18 +170,22 @@ export class AddressResolver {
         return { ok: false, temporary: true, status: '4.3.0', text: `cannot read ${t}` };
       }
       for (const item of included) {
-        const failure = await this.expandTarget(item, depth + 1, chain, out);
+        const failure = await this.expandTarget(item, owner, depth + 1, chain, out);
         if (failure) return failure;
       }
       return undefined;
     }
     if (t.startsWith('|')) {
       if (!this.opts.allowCommands) return { ok: false, temporary: false, status: '5.7.1', text: 'mail to command is not allowed' };
-      return { ok: false, temporary: false, status: '5.3.0', text: 'mail to command is not supported by this server' };
+      const command = t.slice(1).trim();
+      if (!command) return { ok: false, temporary: false, status: '5.3.5', text: 'empty command in alias' };
+      out.push({ kind: 'command', address: owner, command });
+      return undefined;
     }
     if (t.startsWith('/')) {
       if (!this.opts.allowFiles) return { ok: false, temporary: false, status: '5.7.1', text: 'mail to file is not allowed' };
-      return { ok: false, temporary: false, status: '5.3.0', text: 'mail to file is not supported by this server' };
+      out.push({ kind: 'file', address: owner, path: t });
+      return undefined;
     }
     return this.expand(this.qualify(t.replace(/^<|>$/g, '')), depth, chain, out);
   }

@@ -71,7 +71,8 @@ export function buildBounce(b: BounceInput): Buffer {
     lines.push(`Action: ${r.action}`, `Status: ${r.dsn}`);
     const relayHost = /^([^[\s]+)\[/.exec(r.relay)?.[1];
     if (relayHost && relayHost !== 'none') lines.push(`Remote-MTA: dns; ${relayHost}`);
-    lines.push(`Diagnostic-Code: smtp; ${r.text.replace(/[\r\n]+/g, ' ')}`);
+    // What a command or file delivery (relay=local) said is a local diagnostic, as Postfix's "x-unix".
+    lines.push(`Diagnostic-Code: ${r.relay === 'local' ? 'x-unix' : 'smtp'}; ${r.text.replace(/[\r\n]+/g, ' ')}`);
     return lines.join('\r\n');
   });
   const head = [

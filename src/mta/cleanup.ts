@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { rfc5322Date } from '../protocols/lmtp/trace-headers.js';
 import type { QueueStore, EnqueueResult } from './queue-store.js';
 import type { QueueEnvelope, QueueRecipient } from './queue-file.js';
-import type { ResolvedTarget } from './addresses.js';
+import { targetKey, type ResolvedTarget } from './addresses.js';
 
 export interface TraceInfo {
   helo: string;
@@ -40,11 +40,13 @@ export function queueRecipients(accepted: AcceptedTargets[]): QueueRecipient[] {
   for (const a of accepted) {
     for (const t of a.targets) {
       if (t.kind === 'discard') continue;
-      const key = `${t.kind}\0${t.kind === 'local' ? t.user.toLowerCase() : t.address.toLowerCase()}`;
+      const key = targetKey(t);
       if (seen.has(key)) continue;
       seen.add(key);
       const original = a.orcpt?.replace(/^rfc822;/i, '') ?? a.address;
-      out.push({ address: t.address, original: original !== t.address ? original : undefined, notify: a.notify, route: t.kind === 'local' ? 'local' : 'remote' });
+      const route = t.kind === 'local' || t.kind === 'command' || t.kind === 'file' ? t.kind : 'remote';
+      const target = t.kind === 'command' ? t.command : t.kind === 'file' ? t.path : undefined;
+      out.push({ address: t.address, original: original !== t.address ? original : undefined, notify: a.notify, route, ...(target ? { target } : {}) });
     }
   }
   return out;

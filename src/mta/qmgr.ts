@@ -1,5 +1,6 @@
 // The queue manager, as Postfix's qmgr(8): takes mail from incoming into active, delivers local recipients
-// over cached LMTP connections (RFC 2033) several messages at once and remote ones over SMTP (RFC 5321), retries with
+// over cached LMTP connections (RFC 2033) several messages at once, remote ones over SMTP (RFC 5321) and "|command" or
+// "/file" alias targets through the local delivery agent (local-agent.ts, Postfix's local(8)), retries with
 // backoff by an injectable clock, bounces with RFC 3464 DSNs (never a bounce of a bounce), and after a crash
 // delivers every message once more without doubling LMTP: a message is durably in active before anything of it is
 // sent to Roost's LMTP, and whatever a crash leaves in active is looked up in the mailbox before it is sent again.
@@ -15,6 +16,7 @@ import { DnsFailure, type MxResolver } from './mx.js';
 import { parseHostPort, parseTransport, type Transport, type TransportMap } from './maps.js';
 import { buildBounce, type FailedRecipient } from './bounce.js';
 import { splitAddress } from './addresses.js';
+import type { LocalAgent } from './local-agent.js';
 
 const log = getLogger({ component: 'qmgr' });
 
@@ -48,6 +50,8 @@ export interface QmgrOptions {
   mx: MxResolver;
   /** Expands a bounce recipient (the original sender) to queue recipients; [] drops the bounce. */
   expandRecipient(address: string): Promise<QueueRecipient[]>;
+  /** Delivers "|command" and "/file" alias targets (route command or file). */
+  localAgent: LocalAgent;
 }
 
 /** Postfix's log format: "ID: to=<..>, relay=.., delay=.., dsn=.., status=.. (text)". */
@@ -284,9 +288,15 @@ export class QueueManager {
     }
 
     const groups = new Map<string, { transport: Transport | 'mx'; domain: string; recipients: DeliveryRecipient[] }>();
+    /** Command and file recipients: the local delivery agent, which records each outcome itself. */
+    const agentRecipients: number[] = [];
     for (const i of pending) {
       if (outcomes.has(i)) continue;
       const r = env.recipients[i];
+      if (r.route === 'command' || r.route === 'file') {
+        agentRecipients.push(i);
+        continue;
+      }
       const domain = splitAddress(r.address).domain;
       let transport: Transport | 'mx';
       if (r.route === 'local') transport = this.opts.localTarget;
@@ -307,8 +317,8 @@ export class QueueManager {
       groups.set(key, group);
     }
 
-    await Promise.all(
-      [...groups.entries()].map(async ([key, group]) => {
+    await Promise.all([
+      ...[...groups.entries()].map(async ([key, group]) => {
         const release = await this.destinationLimit(key).acquire();
         try {
           const results = await this.deliverGroup(id, path, state, content, group.transport, group.domain, group.recipients);
@@ -321,7 +331,14 @@ export class QueueManager {
           release();
         }
       }),
-    );
+      agentRecipients.length &&
+        this.opts.localAgent.deliver(id, path, state, agentRecipients, () => content ?? contentStream(path, state.contentLength), () => clock.now()).then((results) => {
+          for (const outcome of results) {
+            outcomes.set(outcome.index, outcome);
+            this.logOutcome(env, outcome);
+          }
+        }),
+    ]);
 
     await this.finishRun(id, path, state, outcomes, records);
   }

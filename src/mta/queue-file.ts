@@ -15,8 +15,13 @@ export interface QueueRecipient {
   original?: string;
   /** RFC 3461 NOTIFY values (NEVER, SUCCESS, FAILURE, DELAY). */
   notify?: string[];
-  /** Local recipients go to the LMTP target; remote ones through transport_maps, relayhost or MX. */
-  route: 'local' | 'remote';
+  /**
+   * Local recipients go to the LMTP target; remote ones through transport_maps, relayhost or MX; "command" and
+   * "file" are alias targets delivered by the local delivery agent (local-agent.ts) to `target`.
+   */
+  route: 'local' | 'remote' | 'command' | 'file';
+  /** The command (without the "|") or the file or maildir path ("/dir/" for a maildir) of a command or file route. */
+  target?: string;
 }
 
 export interface QueueEnvelope {

@@ -22,6 +22,7 @@ import { MxResolver, makeResolver, type DnsLike } from './mx.js';
 import { queueMessage, queueRecipients } from './cleanup.js';
 import { serveControl } from './control.js';
 import { DeliveredIds } from './delivered-ids.js';
+import { LocalAgent } from './local-agent.js';
 import { batchRepliesPerTurn } from '../protocols/lmtp/reply-batch.js';
 
 const log = getLogger({ component: 'smtpd' });
@@ -132,6 +133,7 @@ export function smtpServices(ctx: ServerContext, overrides: MtaOverrides = {}): 
       if (!resolution.ok) return [];
       return queueRecipients([{ address, targets: resolution.targets }]);
     },
+    localAgent: new LocalAgent({ defaultPrivs: s.default_privs, commandTimeLimitMs: s.command_time_limit, recipientDelimiter: config.lmtp.recipient_delimiter }),
   });
 
   const policy = new RelayPolicy({

@@ -38,6 +38,8 @@ export const smtpSection = section('The MTA core: SMTP in (25), submission (587)
   alias_maps: str('aliases', 'The aliases file (/etc/aliases format), compiled to aliases.lmdb by roost newaliases.'),
   postmaster_user: str('', 'User that receives postmaster@ and abuse@ mail when no alias or user of that name exists (empty: the first passwd-file user).'),
   allow_mail_to_commands: bool(false, 'Allow "|command" alias targets (refused by default).'),
-  allow_mail_to_files: bool(false, 'Allow "/file" alias targets (refused by default).'),
+  allow_mail_to_files: bool(false, 'Allow "/file" alias targets (refused by default); a path ending in "/" is a maildir.'),
+  default_privs: str('nobody', 'User that "|command" and "/file" alias deliveries run as when Roost runs as root (never root).'),
+  command_time_limit: duration(1_000_000, 'Time limit of a "|command" alias delivery; a command still running is killed and the mail bounces.'),
   test_clock: bool(false, 'Let `roost queue advance-clock` move the queue clock forward (tests only).'),
 });
