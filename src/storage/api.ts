@@ -80,6 +80,8 @@ export interface MailboxSession extends EventEmitter {
   highestModseq(): number;
   /** The view in sequence order (seq = index + 1); it changes only at sync() (flags also at own updateFlags). */
   messages(): readonly MessageMeta[];
+  /** Keywords set on some message of the view (kept, not recounted, when this session's own changes add one). */
+  keywordsInUse(): readonly string[];
   seqOf(uid: number): number | undefined;
   /** Picks up changes by anyone; returns what changed in this view for EXISTS/EXPUNGE/FETCH responses. */
   sync(): Promise<SyncResult>;

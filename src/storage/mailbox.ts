@@ -292,9 +292,27 @@ export class SharedMailbox extends EventEmitter {
   }
 }
 
+/** Keywords in use in a view array, computed once per array: sessions of an unchanged mailbox share the index's array. */
+const keywordsOfView = new WeakMap<readonly MessageMeta[], readonly string[]>();
+
+function keywordsIn(view: readonly MessageMeta[]): readonly string[] {
+  let keywords = keywordsOfView.get(view);
+  if (!keywords) {
+    const found = new Set<string>();
+    for (const m of view) for (const f of m.flags) if (!f.startsWith('\\')) found.add(f);
+    keywords = [...found].sort();
+    keywordsOfView.set(view, keywords);
+  }
+  return keywords;
+}
+
 /** One session's view of a mailbox (an IMAP SELECT, a POP3 session...). */
 export class MailboxSessionImpl extends EventEmitter {
+  /** Shared with the index's cached view (and other sessions) until this session changes it: copied on first write. */
   private view: MessageMeta[] = [];
+  private viewIsShared = false;
+  /** Keywords in use in this view, once asked; own flag changes add to it, a sync that changes the view drops it. */
+  private keywords?: readonly string[];
   private knownModseq = 0;
   private recent = new Set<number>();
   private closed = false;
@@ -326,7 +344,8 @@ export class MailboxSessionImpl extends EventEmitter {
     shared.on('changes', session.onChanges);
     await session.claimRecent();
     const state = shared.state();
-    session.view = shared.index.cachedView(shared.name, (records) => records.map(recordToMeta)).slice();
+    session.view = shared.index.cachedView(shared.name, (records) => records.map(recordToMeta));
+    session.viewIsShared = true;
     session.knownModseq = state.highestModseq;
     return session;
   }
@@ -391,6 +410,10 @@ export class MailboxSessionImpl extends EventEmitter {
     return this.view;
   }
 
+  keywordsInUse(): readonly string[] {
+    return (this.keywords ??= keywordsIn(this.view));
+  }
+
   seqOf(uid: number): number | undefined {
     return this.seqOfUid(uid);
   }
@@ -432,6 +455,8 @@ export class MailboxSessionImpl extends EventEmitter {
     });
     newView.push(...added);
     this.view = newView;
+    this.viewIsShared = false;
+    this.keywords = undefined;
     for (const [i, m] of newView.entries()) {
       if (m.uid > lastUid) break;
       if (changed.has(m.uid)) result.flagsChanged.push({ seq: i + 1, uid: m.uid, flags: m.flags, modseq: m.modseq });
@@ -485,9 +510,16 @@ export class MailboxSessionImpl extends EventEmitter {
       });
     });
     // The session's own changes show in its view at once (they do not move sequence numbers).
+    if (result.updated.length && this.viewIsShared) {
+      this.view = this.view.slice();
+      this.viewIsShared = false;
+    }
     for (const u of result.updated) {
       const seq = this.seqOfUid(u.uid);
       if (seq !== undefined) this.view[seq - 1] = { ...this.view[seq - 1]!, flags: u.flags, modseq: u.modseq };
+      if (this.keywords && u.flags.some((f) => !f.startsWith('\\') && !this.keywords!.includes(f))) {
+        this.keywords = [...new Set([...this.keywords, ...u.flags.filter((f) => !f.startsWith('\\'))])].sort();
+      }
     }
     if (result.updated.length) this.shared.notify(this);
     return result;

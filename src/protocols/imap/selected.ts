@@ -47,9 +47,7 @@ export class SelectedMailbox {
 
   /** Every flag and keyword in use, for the FLAGS and PERMANENTFLAGS responses. */
   knownFlags(): string[] {
-    const keywords = new Set<string>();
-    for (const m of this.mailbox.messages()) for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
-    return [...SYSTEM_FLAG_LIST, ...[...keywords].sort()];
+    return [...SYSTEM_FLAG_LIST, ...this.mailbox.keywordsInUse()];
   }
 
   /**
