@@ -1,9 +1,12 @@
 // The SMTP delivery agent, as Postfix's smtp(8): nodemailer's SMTP client (RFC 5321) with STARTTLS (RFC 3207),
-// AUTH (RFC 4954) and DSN (RFC 3461) parameters, one connection per transaction; the shapes every delivery agent
-// shares (recipients, outcomes, endpoints). LMTP has its own client with a connection cache (lmtp-client.ts).
+// AUTH (RFC 4954) and DSN (RFC 3461) parameters, one connection per transaction, certificates verified at the verify and
+// secure levels (tls-policy.ts); the shapes every delivery agent shares (recipients, outcomes, endpoints). LMTP has its
+// own client with a connection cache (lmtp-client.ts).
 import net from 'node:net';
+import type { PeerCertificate } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import type { Readable } from 'node:stream';
+import { isVerificationError, matchPeer, verifies, type TlsLevel, type TlsPeer } from './tls-policy.js';
 
 export interface DeliveryRecipient {
   index: number;
@@ -35,7 +38,9 @@ export interface SessionOptions {
   endpoint: Endpoint;
   lmtp: boolean;
   heloName: string;
-  tls: 'none' | 'may' | 'encrypt';
+  tls: TlsLevel;
+  /** verify and secure: the trusted CAs and the names the certificate must match. */
+  tlsPeer?: TlsPeer;
   auth?: { user: string; pass: string };
   timeoutMs?: number;
 }
@@ -113,12 +118,16 @@ export class DeliverySession {
     private readonly client: SMTPConnection,
     private readonly socket: net.Socket,
     readonly relay: string,
+    verifying = false,
   ) {
-    client.on('error', (err: SMTPConnection.SMTPError) => {
+    client.on('error', (err: SMTPConnection.SMTPError & { originalCode?: string }) => {
       this.broken = true;
       const fail = this.fail;
       this.fail = undefined;
-      fail?.(new ConnectionFailure(`${relay}: ${err.message}`, err.code === 'ETLS' ? '4.7.5' : '4.4.2'));
+      // A certificate that does not verify (verify, secure) defers as Postfix does: 4.7.5, with the reason.
+      const unverified = verifying && isVerificationError(err.originalCode);
+      const reason = unverified ? `Server certificate not verified: ${err.message}` : err.message;
+      fail?.(new ConnectionFailure(`${relay}: ${reason}`, err.code === 'ETLS' || unverified ? '4.7.5' : '4.4.2'));
       client.close();
     });
     client.on('end', () => {
@@ -154,20 +163,26 @@ export class DeliverySession {
       });
       socket.once('connect', () => {
         socket.off('error', onConnectError);
+        const verifying = verifies(opts.tls);
+        const peer = opts.tlsPeer ?? { names: [] };
+        const sniName = peer.names.find((n) => !n.startsWith('.') && !net.isIP(n));
         const client = new SMTPConnection({
           connection: socket,
           lmtp: opts.lmtp,
           name: opts.heloName,
           ignoreTLS: opts.tls === 'none',
           opportunisticTLS: opts.tls === 'may',
-          requireTLS: opts.tls === 'encrypt',
-          tls: { rejectUnauthorized: false, servername: undefined },
+          requireTLS: opts.tls === 'encrypt' || verifying,
+          // may and encrypt take any certificate (Postfix: opportunistic or encrypted, unauthenticated).
+          tls: verifying
+            ? { rejectUnauthorized: true, ca: peer.ca, servername: sniName, checkServerIdentity: (_host: string, cert: PeerCertificate) => matchPeer(peer.names, cert) }
+            : { rejectUnauthorized: false, servername: undefined },
           socketTimeout: timeout,
           greetingTimeout: 30_000,
           connectionTimeout: 30_000,
           logger: false,
         } as SMTPConnection.Options);
-        const session = new DeliverySession(client, socket, relay);
+        const session = new DeliverySession(client, socket, relay, verifying);
         session.fail = (err) => finish(() => reject(err));
         client.connect((err) => {
           if (err) {

@@ -17,6 +17,7 @@ import { parseHostPort, parseTransport, type Transport, type TransportMap } from
 import { buildBounce, type FailedRecipient } from './bounce.js';
 import { splitAddress } from './addresses.js';
 import type { LocalAgent } from './local-agent.js';
+import { peerNames, type TlsLevel } from './tls-policy.js';
 
 const log = getLogger({ component: 'qmgr' });
 
@@ -24,7 +25,9 @@ export interface QmgrSettings {
   hostName: string;
   relayhost: string;
   relayhostAuth?: { user: string; pass: string };
-  tls: 'none' | 'may' | 'encrypt';
+  tls: TlsLevel;
+  /** smtp_tls_CAfile's PEM bundle for verify and secure (undefined: Node's CA store). */
+  tlsCa?: string;
   smtpPort: number;
   minimalBackoff: number;
   maximalBackoff: number;
@@ -386,7 +389,8 @@ export class QueueManager {
     let last: RecipientOutcome[] = all('deferred', '4.4.1', 'no mail exchanger answered', 'none');
     for (const hop of hops) {
       try {
-        return await sendMessage({ ...base, endpoint: tcpEndpoint(hop.ip, hop.port, hop.name), lmtp: false, tls: s.tls, auth: isRelayhost ? s.relayhostAuth : undefined });
+        const tlsPeer = { ca: s.tlsCa, names: peerNames(s.tls, hop.name, transport === 'mx' ? domain : transport.host) };
+        return await sendMessage({ ...base, endpoint: tcpEndpoint(hop.ip, hop.port, hop.name), lmtp: false, tls: s.tls, tlsPeer, auth: isRelayhost ? s.relayhostAuth : undefined });
       } catch (err) {
         if (!(err instanceof ConnectionFailure)) throw err;
         last = all('deferred', err.dsn, err.message, `${hop.name}[${hop.ip}]:${hop.port}`);

@@ -1,6 +1,7 @@
 // The MTA core as daemon services: SMTP in (25), submission (587) and SMTPS (465) listeners feeding the
 // smtp-server edge, the relay policy, the durable queue and the queue manager with its control socket.
 // RFC 5321 (SMTP), RFC 6409 (submission), RFC 8314 (implicit TLS).
+import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import net from 'node:net';
 import type { ServiceDefinition } from '../server/service.js';
@@ -64,6 +65,18 @@ function dnsServers(list: string[]): string[] {
   });
 }
 
+/** smtp_tls_CAfile's PEM bundle; a file that cannot be read or holds no certificate stops the start with its name. */
+function readCaFile(path: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`[smtp] smtp_tls_CAfile: cannot read ${path}: ${(err as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`[smtp] smtp_tls_CAfile: ${path} holds no PEM certificate`);
+  return pem;
+}
+
 export interface MtaOverrides {
   dns?: DnsLike;
 }
@@ -110,6 +123,7 @@ export function smtpServices(ctx: ServerContext, overrides: MtaOverrides = {}): 
       relayhost: s.relayhost,
       relayhostAuth: s.relayhost_username ? { user: s.relayhost_username, pass: s.relayhost_password } : undefined,
       tls: s.smtp_tls_security_level,
+      tlsCa: s.smtp_tls_CAfile ? readCaFile(dataFile(ctx.dataDir, s.smtp_tls_CAfile)) : undefined,
       smtpPort: s.smtp_port,
       minimalBackoff: s.minimal_backoff_time,
       maximalBackoff: s.maximal_backoff_time,

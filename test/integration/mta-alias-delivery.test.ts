@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRoost, type RoostHandle } from '../helpers/roost.js';
 import { runPython } from '../helpers/python.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { compileAliases } from '../../src/mta/aliases.js';
 import { sendControl } from '../../src/mta/control.js';
 
@@ -31,15 +32,6 @@ function message(subject: string, body: string): string {
   return `From: Alice <alice@roost.test>\r\nSubject: ${subject}\r\n\r\n${body}`;
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const read = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : '');
 
