@@ -44,8 +44,13 @@ async function writeAll(fh: Awaited<ReturnType<typeof open>>, data: AsyncIterabl
   return pos;
 }
 
+/** Asked under the lock, right before anything is written: true when the delivery is no longer wanted. */
+export type Abandoned = () => boolean;
+
+const ABANDONED: FileResult = { ok: false, dsn: '4.3.0', text: 'delivery abandoned: Roost went away' };
+
 /** Appends to an mbox file (created 0600 when missing) under its locks; durable before it returns ok. */
-async function appendToMbox(path: string, data: AsyncIterable<Buffer>): Promise<FileResult> {
+async function appendToMbox(path: string, data: AsyncIterable<Buffer>, abandoned: Abandoned): Promise<FileResult> {
   try {
     const create = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
     const st = await create.stat();
@@ -57,6 +62,7 @@ async function appendToMbox(path: string, data: AsyncIterable<Buffer>): Promise<
   const { shared, release } = acquireSharedMbox(path, DEFAULT_MBOX_LOCK_OPTIONS);
   try {
     return await shared.withLock(async () => {
+      if (abandoned()) return ABANDONED;
       const { fh } = await shared.current();
       const size = (await fh.stat()).size;
       try {
@@ -99,7 +105,7 @@ async function fsyncPath(path: string): Promise<void> {
 }
 
 /** Writes to <dir>/tmp, fsyncs, renames into <dir>/new and fsyncs new/ (the directories are made 0700 when missing). */
-async function deliverToMaildir(dir: string, tag: string, data: AsyncIterable<Buffer>): Promise<FileResult> {
+async function deliverToMaildir(dir: string, tag: string, data: AsyncIterable<Buffer>, abandoned: Abandoned): Promise<FileResult> {
   const name = maildirName(tag);
   const tmp = join(dir, 'tmp', name);
   try {
@@ -111,6 +117,10 @@ async function deliverToMaildir(dir: string, tag: string, data: AsyncIterable<Bu
     } finally {
       await fh.close();
     }
+    if (abandoned()) {
+      await unlink(tmp).catch(() => undefined);
+      return ABANDONED;
+    }
     await rename(tmp, join(dir, 'new', name));
     await fsyncPath(join(dir, 'new'));
     return { ok: true, text: `delivered to maildir: ${dir}` };
@@ -121,8 +131,8 @@ async function deliverToMaildir(dir: string, tag: string, data: AsyncIterable<Bu
 }
 
 /** Delivers the prepared bytes (localCopy()) to the file or maildir. */
-export function deliverToFile(req: FileRequest, data: AsyncIterable<Buffer>): Promise<FileResult> {
-  return isMaildirPath(req.path) ? deliverToMaildir(req.path, req.tag, data) : appendToMbox(req.path, data);
+export function deliverToFile(req: FileRequest, data: AsyncIterable<Buffer>, abandoned: Abandoned = () => false): Promise<FileResult> {
+  return isMaildirPath(req.path) ? deliverToMaildir(req.path, req.tag, data, abandoned) : appendToMbox(req.path, data, abandoned);
 }
 
 /** Whether the bytes of `needle` occur in the file (read in pieces that overlap by the needle's length). */

@@ -10,6 +10,7 @@ import { runningAsRoot } from '../server/privileges.js';
 import { splitAddress } from './addresses.js';
 import { localCopy, type CopyOptions } from './local-copy.js';
 import { feed, runCommand } from './pipe-command.js';
+import { frame } from './agent-frames.js';
 import { commandOutcome } from './sys-exits.js';
 import { alreadyInFile, deliverToFile, isMaildirPath, type FileRequest, type FileResult } from './file-delivery.js';
 import { appendRecords, type QueueFileState, type QueueRecord } from './queue-file.js';
@@ -42,8 +43,8 @@ const DEFAULT_PATH = '/usr/bin:/bin';
 /** The file agent's entry: the .ts source through tsx when Roost runs from source, else the built .js. */
 function fileAgentArgs(request: string): string[] {
   const self = fileURLToPath(import.meta.url);
-  if (self.endsWith('.ts')) return ['--import', import.meta.resolve('tsx'), join(dirname(self), 'file-agent.ts'), request];
-  return [join(dirname(self), 'file-agent.js'), request];
+  const script = self.endsWith('.ts') ? ['--import', import.meta.resolve('tsx'), join(dirname(self), 'file-agent.ts')] : [join(dirname(self), 'file-agent.js')];
+  return [...script, request, String(process.pid)];
 }
 
 export class LocalAgent {
@@ -118,8 +119,8 @@ export class LocalAgent {
       child.once('close', () => resolve());
       child.once('error', () => child.pid === undefined && resolve());
     });
-    const inputError = await feed(child.stdin!, data);
-    if (inputError) child.kill('SIGTERM'); // the agent cuts the file back and exits
+    const inputError = await feed(child.stdin!, frame(data));
+    if (inputError) child.stdin!.destroy(); // input without its last frame: the agent cuts the file back and exits
     await closed;
     if (inputError) return { ok: false, dsn: '4.3.0', text: `cannot read the queued message: ${inputError.message}` };
     try {

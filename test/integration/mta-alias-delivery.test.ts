@@ -2,8 +2,8 @@
 // local(8): command stdin in UNIX form, exit 75 defers, exit 67 bounces with a DSN, mbox append with >From quoting, maildir.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRoost, type RoostHandle } from '../helpers/roost.js';
 import { runPython } from '../helpers/python.js';
@@ -161,6 +161,55 @@ test('a target ending in "/" is a maildir: tmp/ -> new/', async () => {
   const mail = readFileSync(join(out, 'maildir', 'new', files[0]), 'utf8');
   assert.match(mail, /^Return-Path: <alice@roost\.test>\nX-Original-To: todir@roost\.test\nDelivered-To: todir@roost\.test\n/, 'no From_ line in a maildir');
   assert.ok(mail.endsWith('\n\nFrom inside\n'), 'no quoting and no blank line in a maildir');
+});
+
+/** Processes whose command line names this path (a file delivery agent left behind by a killed daemon). */
+function processesNaming(path: string): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(path);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+test('a file delivery cut short by a crash is looked for in the file first, and the old agent writes nothing', async () => {
+  const dataDir = join(base, 'data-crash');
+  mkdirSync(dataDir);
+  const box = join(out, 'crash-mbox');
+  writeFileSync(box, '');
+  if (asRoot) chownSync(box, NOBODY_UID, NOBODY_UID);
+  // Held by this (live) process: the delivery waits for it after marking the recipient in flight.
+  writeFileSync(`${box}.lock`, `${process.pid}:${hostname()}\n`);
+  writeFileSync(join(dataDir, 'aliases'), `crashbox: ${box}\n`);
+  compileAliases(join(dataDir, 'aliases'));
+  const config = { dataDir, users: [{ name: 'alice', password: 'a' }], configToml: '[smtp]\nallow_mail_to_files = true\n' };
+  const first = await startRoost(config);
+  let queueId: string;
+  try {
+    assert.deepEqual(await send(first.ports.smtp, ['crashbox@roost.test'], message('crash', 'body\r\n')), { ok: true });
+    const active = join(dataDir, 'queue', 'active');
+    queueId = await waitFor('the recipient marked in flight', () => readdirSync(active).find((f) => readFileSync(join(active, f), 'utf8').includes('"t":"inflight"')));
+    // As root the file is written by an agent process running as nobody: it is there, waiting for the lock.
+    if (asRoot) await waitFor('the file delivery agent', () => processesNaming(box).length > 0);
+  } finally {
+    await first.kill();
+  }
+  // As if the killed attempt had written the message: the restarted daemon must find it and not write it again.
+  appendFileSync(box, `From alice@roost.test  Sat Jan  3 10:00:00 2026\nReceived: by roost.test (Roost) with ESMTP id ${queueId}\nSubject: crash\n\nbody\n\n`);
+  unlinkSync(`${box}.lock`);
+  const second = await startRoost(config);
+  try {
+    await second.waitForLog((l) => l.includes('to=<crashbox@roost.test>') && l.includes('status=sent') && l.includes('delivered before restart'), 30_000);
+    await waitFor('the old agent to exit', () => processesNaming(box).length === 0);
+    assert.equal(read(box).split(`id ${queueId}`).length - 1, 1, 'the message is in the file once');
+  } finally {
+    await second.stop();
+  }
 });
 
 test('with allow_mail_to_commands and allow_mail_to_files off, both are refused at RCPT with 5.7.1', async () => {
