@@ -1,9 +1,8 @@
-// Dotlocks compatible with Dovecot's file-dotlock (e.g. dovecot-uidlist.lock): a temp file holding "<pid>:<host>"
-// linked into place; a lock older than the stale timeout, or held by a dead pid on this host, is overridden.
-import { link, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+// Dotlocks compatible with Dovecot's file-dotlock (e.g. dovecot-uidlist.lock): the lock file is created with O_EXCL
+// and holds "<pid>:<host>" (dotlock_use_excl); a lock older than the stale timeout, or held by a dead pid here, is overridden.
+import { open, readFile, stat, unlink, utimes } from 'node:fs/promises';
 import { StorageError } from '../errors.js';
+import { localHostname } from './fsutil.js';
 import { getLogger } from '../../lib/logger.js';
 
 const log = getLogger({ component: 'dotlock' });
@@ -32,7 +31,7 @@ async function isStale(lockPath: string, staleMs: number): Promise<boolean> {
     if (Date.now() - st.mtimeMs > staleMs) return true;
     const content = (await readFile(lockPath, 'utf8')).trim();
     const m = /^(\d+):(.*)$/.exec(content);
-    if (!m || m[2] !== hostname()) return false;
+    if (!m || m[2] !== localHostname()) return false;
     const pid = Number(m[1]);
     // Our own pid on a lock made before this process started: a previous run with the same pid left it.
     if (pid === process.pid) return st.mtimeMs < Date.now() - process.uptime() * 1000;
@@ -68,19 +67,24 @@ export async function acquireDotlock(path: string, opts: DotlockOptions = UIDLIS
   const deadline = Date.now() + opts.timeoutMs;
   let delay = 2;
   for (;;) {
-    // As Dovecot's file-dotlock: the owner is written to a temp file first, which is then linked into place,
-    // so a lock file is never seen empty (a process killed half-way leaves only its temp file behind).
-    const temp = `${lockPath}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    // As Dovecot's file-dotlock with dotlock_use_excl (its default): O_EXCL creates the lock, then the owner is
+    // written into it. A lock seen empty (its owner between the two steps, or killed there) is judged by its age.
+    let handle;
     try {
-      await writeFile(temp, `${process.pid}:${hostname()}`, { mode: 0o600 });
+      handle = await open(lockPath, 'wx', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    if (handle) {
       try {
-        await link(temp, lockPath);
-        return new Dotlock(lockPath);
+        await handle.write(`${process.pid}:${localHostname()}`);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        await handle.close().catch(() => undefined);
+        await unlink(lockPath).catch(() => undefined);
+        throw err;
       }
-    } finally {
-      await unlink(temp).catch(() => undefined);
+      await handle.close();
+      return new Dotlock(lockPath);
     }
     if (await isStale(lockPath, opts.staleMs)) {
       log.warn({ lockPath }, 'overriding stale dotlock');

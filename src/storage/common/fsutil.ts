@@ -58,9 +58,19 @@ export async function pathExists(path: string): Promise<boolean> {
   }
 }
 
+let cachedHostname: string | undefined;
+let cachedMaildirHostname: string | undefined;
+
+/** The host name, read once per process as Dovecot's my_hostname (each os.hostname() is a uname system call). */
+export function localHostname(): string {
+  cachedHostname ??= hostname();
+  return cachedHostname;
+}
+
 /** The host name as Dovecot puts it into Maildir file names: '/' and ':' escaped as \057 and \072. */
 export function maildirHostname(): string {
-  return hostname().replace(/\//g, '\\057').replace(/:/g, '\\072');
+  cachedMaildirHostname ??= localHostname().replace(/\//g, '\\057').replace(/:/g, '\\072');
+  return cachedMaildirHostname;
 }
 
 /** Serialises async critical sections within this process (fcntl-free; cross-process exclusion uses dotlocks). */

@@ -9,8 +9,9 @@ import { pipeline } from 'node:stream/promises';
 import { StorageError, toStorageError } from '../../errors.js';
 import { CrlfToLf, LfToCrlf, crlfSize, toCrlf } from '../../common/crlf.js';
 import { Mutex, appendFileDurable, fsyncDir, pathExists, writeFileDurable } from '../../common/fsutil.js';
-import { acquireDotlock } from '../../common/dotlock.js';
+import { acquireDotlock, type Dotlock } from '../../common/dotlock.js';
 import type { KnownMessage, MailboxStore, MessageContent, PreparedSave, SaveInput, StoreSnapshot, StoredMessage } from '../backend.js';
+import { KeptHandles } from './kept-handles.js';
 import { flagsToLetters, lettersToFlags, newBaseFilename, parseMaildirFilename, withInfo } from './filename.js';
 import { formatKeywordsFile, freeKeywordIndex, parseKeywordsFile } from './keywords.js';
 import {
@@ -39,6 +40,19 @@ export const COURIER_UIDLIST_FILE = 'courierimapuidlist';
 /** Rewrite the uidlist when it holds this many more records than there are messages. */
 const UIDLIST_REWRITE_SLACK = 64;
 
+/**
+ * While other work of this process waits for the mailbox, the dovecot-uidlist lock passes straight to it, but never
+ * for longer than this (or more often than LOCK_HANDOFF_MAX), so an outside writer such as Dovecot gets its turn.
+ */
+const LOCK_HANDOFF_MS = 500;
+const LOCK_HANDOFF_MAX = 32;
+
+/** The uidlist and new/ stay open this long after their last use (a burst of deliveries opens them once). */
+const KEPT_FD_IDLE_MS = 2_000;
+
+/** Message bytes are gathered up to this size before a write to the temp file. */
+const SAVE_WRITE_BYTES = 256 * 1024;
+
 /** Allocates UIDVALIDITY values: time based, strictly increasing within the process (as Dovecot's mailbox-uidvalidity). */
 let lastUidValidity = 0;
 export function newUidValidity(): number {
@@ -59,8 +73,17 @@ export interface MaildirQuotaHook {
 
 export class MaildirMailboxStore implements MailboxStore {
   private readonly mutex = new Mutex();
+  /** Callers of locked() waiting for the mutex. */
+  private lockWaiters = 0;
+  /** The dotlock while this process holds it, with when it was taken and how often it was handed on. */
+  private held?: { lock: Dotlock; since: number; handoffs: number };
   private uidlist?: Uidlist;
   private uidlistStamp = '';
+  /** Inode of the uidlist last stat()ed under the lock; the kept append descriptor is used only while it matches. */
+  private uidlistIno = -1n;
+  /** Inodes of new/ and cur/ seen by changeStamp() since the current holder got the lock. */
+  private dirInos = new Map<string, bigint>();
+  private readonly kept = new KeptHandles(KEPT_FD_IDLE_MS, (fn) => this.mutex.run(fn));
   private keywords = new Map<number, string>();
   private keywordsStamp = '';
 
@@ -79,26 +102,54 @@ export class MaildirMailboxStore implements MailboxStore {
   }
 
   async changeStamp(): Promise<string> {
-    const parts: string[] = [];
-    for (const p of [join(this.path, 'new'), join(this.path, 'cur'), this.uidlistPath]) {
-      try {
-        const st = await stat(p, { bigint: true });
-        parts.push(`${st.ino}.${st.mtimeNs}.${st.size}`);
-      } catch {
-        parts.push('-');
-      }
+    // The three stats are independent: one round trip through the thread pool instead of three.
+    const paths = [join(this.path, 'new'), join(this.path, 'cur'), this.uidlistPath];
+    const stats = await Promise.all(paths.map((p) => stat(p, { bigint: true }).catch(() => undefined)));
+    for (const [i, sub] of ['new', 'cur'].entries()) {
+      const st = stats[i];
+      if (st) this.dirInos.set(sub, st.ino);
+      else this.dirInos.delete(sub);
     }
-    return parts.join(':');
+    return stats.map((st) => (st ? `${st.ino}.${st.mtimeNs}.${st.size}` : '-')).join(':');
   }
 
+  /**
+   * Runs `fn` holding this process's mutex and the dovecot-uidlist dotlock. When more callers wait, the dotlock is
+   * handed on to the next instead of being removed and taken again (bounded by LOCK_HANDOFF_MS/MAX).
+   */
   async locked<T>(fn: () => Promise<T>): Promise<T> {
+    this.lockWaiters++;
     return this.mutex.run(async () => {
-      if (!(await this.exists())) throw new StorageError('NOTFOUND');
-      const lock = await acquireDotlock(this.uidlistPath);
+      this.lockWaiters--;
+      this.dirInos.clear();
       try {
+        if (this.held) {
+          if (!(await this.exists())) throw new StorageError('NOTFOUND');
+          this.held.handoffs++;
+        } else {
+          const [exists, lock] = await Promise.all([
+            this.exists(),
+            acquireDotlock(this.uidlistPath).then(
+              (l) => l,
+              (err: unknown) => {
+                if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+                throw err;
+              },
+            ),
+          ]);
+          if (!exists || !lock) {
+            await lock?.release();
+            throw new StorageError('NOTFOUND');
+          }
+          this.held = { lock, since: Date.now(), handoffs: 0 };
+        }
         return await fn();
       } finally {
-        await lock.release();
+        const held = this.held;
+        if (held && !(this.lockWaiters > 0 && held.handoffs < LOCK_HANDOFF_MAX && Date.now() - held.since < LOCK_HANDOFF_MS)) {
+          this.held = undefined;
+          await held.lock.release();
+        }
       }
     });
   }
@@ -114,6 +165,7 @@ export class MaildirMailboxStore implements MailboxStore {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     if (st) {
+      this.uidlistIno = st.ino;
       const stamp = `${st.ino}.${st.mtimeNs}.${st.size}`;
       if (this.uidlist && stamp === this.uidlistStamp) return this.uidlist;
       const text = await readFile(this.uidlistPath, 'utf8');
@@ -155,14 +207,47 @@ export class MaildirMailboxStore implements MailboxStore {
 
   private async rememberUidlistStamp(): Promise<void> {
     const st = await stat(this.uidlistPath, { bigint: true });
+    this.uidlistIno = st.ino;
     this.uidlistStamp = `${st.ino}.${st.mtimeNs}.${st.size}`;
   }
 
+  /**
+   * Appends records (under the lock, after loadUidlist). A burst of appends shares one descriptor: it is kept open
+   * while the file's inode is the one the last stat saw (a rewrite by Dovecot or by us renames a new file in).
+   */
   private async appendUidlistRecords(records: UidlistRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await appendFileDurable(this.uidlistPath, records.map(formatUidlistRecord).join(''), { fsync: this.opts.fsync });
-    this.uidlist!.records.push(...records);
-    await this.rememberUidlistStamp();
+    const data = records.map(formatUidlistRecord).join('');
+    if (this.uidlistIno < 0n) {
+      await appendFileDurable(this.uidlistPath, data, { fsync: this.opts.fsync });
+      this.uidlist!.records.push(...records);
+      await this.rememberUidlistStamp();
+      return;
+    }
+    try {
+      const handle = await this.kept.get(this.uidlistPath, 'a', this.uidlistIno);
+      await handle.write(data);
+      if (this.opts.fsync) await handle.datasync();
+      this.uidlist!.records.push(...records);
+      const st = await handle.stat({ bigint: true });
+      this.uidlistStamp = `${st.ino}.${st.mtimeNs}.${st.size}`;
+    } catch (err) {
+      await this.kept.drop(this.uidlistPath);
+      throw toStorageError(err);
+    }
+  }
+
+  /** fsyncs new/ or cur/ after a rename into it, through a kept descriptor when a stat under the lock named its inode. */
+  private async syncSubdir(subdir: 'new' | 'cur'): Promise<void> {
+    const path = join(this.path, subdir);
+    const ino = this.dirInos.get(subdir);
+    if (ino === undefined) return fsyncDir(path);
+    try {
+      await (await this.kept.get(path, 'r', ino)).sync();
+    } catch (err) {
+      await this.kept.drop(path);
+      throw toStorageError(err);
+    }
   }
 
   private async loadKeywords(): Promise<Map<number, string>> {
@@ -312,10 +397,23 @@ export class MaildirMailboxStore implements MailboxStore {
       const fh = await open(tmpPath, 'wx', 0o600);
       try {
         await pipeline(source, counter, async (chunks: AsyncIterable<Buffer>) => {
-          for await (const chunk of chunks) await fh.write(chunk);
+          // Pieces (the trace headers, the network's chunks) are gathered so a small message takes one write.
+          let batch: Buffer[] = [];
+          let bytes = 0;
+          for await (const chunk of chunks) {
+            batch.push(chunk);
+            bytes += chunk.length;
+            if (bytes >= SAVE_WRITE_BYTES) {
+              await fh.writev(batch);
+              batch = [];
+              bytes = 0;
+            }
+          }
+          if (batch.length) await fh.writev(batch);
         });
+        // Without an internal date of its own the message's date is its file's, set by the writes just made.
+        if (input.internalDate) await fh.utimes(new Date(), input.internalDate);
         if (this.opts.fsync) await fh.datasync();
-        await fh.utimes(new Date(), input.internalDate ?? new Date());
       } finally {
         await fh.close();
       }
@@ -338,9 +436,9 @@ export class MaildirMailboxStore implements MailboxStore {
       commit: async () => {
         if (done) throw new StorageError('INTERNAL', undefined, new Error('save committed twice'));
         const list = await this.loadUidlist();
-        await this.loadKeywords();
         const base = newBaseFilename(physicalSize, size);
-        const letters = await this.lettersFor(flags);
+        // Flagless mail (every LMTP delivery) needs no keyword file.
+        const letters = flags.length ? await this.lettersFor(flags) : '';
         // Dovecot saves flagless mail into new/, mail with flags into cur/ with the info part.
         const subdir = letters ? 'cur' : 'new';
         const filename = letters ? withInfo(base, letters) : base;
@@ -348,9 +446,14 @@ export class MaildirMailboxStore implements MailboxStore {
         const uid = effectiveNextUid(list);
         await rename(tmpPath, join(this.path, subdir, filename));
         done = true;
-        if (this.opts.fsync) await fsyncDir(join(this.path, subdir));
         const keepGuid = guid && guid !== base && /^[\x21-\x7e]+$/.test(guid) ? guid : undefined;
-        await this.appendUidlistRecords([{ uid, filename: base, ext: new Map(keepGuid ? [['G', keepGuid]] : []) }]);
+        // The rename and the uidlist record are made durable side by side; both before the caller acknowledges.
+        // Either alone after a crash is harmless: a file without a record gets the next UID at the next scan,
+        // a record without a file is skipped.
+        await Promise.all([
+          this.opts.fsync ? this.syncSubdir(subdir) : undefined,
+          this.appendUidlistRecords([{ uid, filename: base, ext: new Map(keepGuid ? [['G', keepGuid]] : []) }]),
+        ]);
         await this.opts.quota?.update(physicalSize, 1);
         return { uid, key: `${subdir}/${filename}`, flags: this.flagsFromLetters(letters), internalDate, size, physicalSize, guid: keepGuid ?? base, unseenBySessions: subdir === 'new' };
       },
