@@ -116,7 +116,7 @@ async function saveFor(ctx: ServerContext, r: Recipient, env: Envelope, body: ()
 /**
  * Delivers the DATA stream to every recipient and returns one result per recipient, in order: a 250 text,
  * or an Error with responseCode. One recipient: the stream goes straight into the store. Several: it is
- * spooled once to a private temp file, then saved from there for each.
+ * spooled once to a private temp file, then saved from there for each, all at once.
  */
 export async function deliverMessage(ctx: ServerContext, stream: NodeJS.ReadableStream, recipients: Recipient[], env: Envelope, sizeLimit: number): Promise<(string | Error)[]> {
   const limited = () => (stream as Readable).pipe(new SizeLimit(sizeLimit));
@@ -137,9 +137,9 @@ export async function deliverMessage(ctx: ServerContext, stream: NodeJS.Readable
       if (err instanceof MessageTooBig) return recipients.map(() => Object.assign(new Error('5.3.4 Message too big for system'), { responseCode: 552 }));
       throw err;
     }
-    const results: (string | Error)[] = [];
-    for (const r of recipients) results.push(await saveFor(ctx, r, env, () => createReadStream(path)));
-    return results;
+    // The recipients' saves run side by side: each waits for its own fsyncs, and saves into one mailbox still take
+    // its lock in turn.
+    return await Promise.all(recipients.map((r) => saveFor(ctx, r, env, () => createReadStream(path))));
   } finally {
     await rm(path, { force: true });
   }
