@@ -10,6 +10,7 @@ import { runPython } from '../helpers/python.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { compileAliases } from '../../src/mta/aliases.js';
 import { sendControl } from '../../src/mta/control.js';
+import { ensureMailUser } from '../interop/peers.js';
 
 const asRoot = process.getuid?.() === 0;
 const NOBODY_UID = 65534;
@@ -209,6 +210,31 @@ test('a file delivery cut short by a crash is looked for in the file first, and 
     assert.equal(read(box).split(`id ${queueId}`).length - 1, 1, 'the message is in the file once');
   } finally {
     await second.stop();
+  }
+});
+
+test('a daemon that dropped root (mail_user) runs commands and writes files as its own user', async (t) => {
+  if (!asRoot) {
+    t.skip('needs root to drop to mail_user; without root every test above already runs as the current user');
+    return;
+  }
+  const vmail = ensureMailUser();
+  const dataDir = join(base, 'data-mailuser');
+  mkdirSync(dataDir);
+  writeFileSync(join(dataDir, 'aliases'), `mu-pipe: "|id -u > ${out}/mu-uid.txt"\nmu-file: ${out}/mu-mbox\n`);
+  compileAliases(join(dataDir, 'aliases'));
+  for (const f of readdirSync(dataDir).filter((n) => n.startsWith('aliases'))) chownSync(join(dataDir, f), vmail.uid, vmail.gid);
+  const h = await startRoost({ dataDir, users: [{ name: 'alice', password: 'a' }], configToml: `[server]\nmail_user = "${vmail.name}"\n[smtp]\nallow_mail_to_commands = true\nallow_mail_to_files = true\n` });
+  try {
+    await h.waitForLog((l) => l.includes('dropped privileges'));
+    assert.deepEqual(await send(h.ports.smtp, ['mu-pipe@roost.test', 'mu-file@roost.test'], message('mail user', 'body\r\n')), { ok: true });
+    await h.waitForLog((l) => l.includes('to=<mu-pipe@roost.test>') && l.includes('status=sent'), 30_000);
+    await h.waitForLog((l) => l.includes('to=<mu-file@roost.test>') && l.includes('status=sent'), 30_000);
+    assert.equal(read(join(out, 'mu-uid.txt')).trim(), String(vmail.uid));
+    assert.equal(statSync(join(out, 'mu-mbox')).uid, vmail.uid);
+    assert.match(read(join(out, 'mu-mbox')), /^From alice@roost\.test {2}.*\nSubject: mail user\n\nbody\n\n$/s);
+  } finally {
+    await h.stop();
   }
 });
 
