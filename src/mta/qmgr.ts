@@ -17,7 +17,7 @@ import { parseHostPort, parseTransport, type Transport, type TransportMap } from
 import { buildBounce, type FailedRecipient } from './bounce.js';
 import { splitAddress } from './addresses.js';
 import type { LocalAgent } from './local-agent.js';
-import { peerNames, type TlsLevel } from './tls-policy.js';
+import { peerNames, type TlsLevel, type TlsPolicyMap } from './tls-policy.js';
 
 const log = getLogger({ component: 'qmgr' });
 
@@ -55,6 +55,8 @@ export interface QmgrOptions {
   expandRecipient(address: string): Promise<QueueRecipient[]>;
   /** Delivers "|command" and "/file" alias targets (route command or file). */
   localAgent: LocalAgent;
+  /** smtp_tls_policy_maps: a TLS level per next hop instead of settings.tls. */
+  tlsPolicy: TlsPolicyMap;
 }
 
 /** Postfix's log format: "ID: to=<..>, relay=.., delay=.., dsn=.., status=.. (text)". */
@@ -386,11 +388,14 @@ export class QueueManager {
       if (err instanceof DnsFailure) return all('deferred', '4.4.3', `Host or domain name not found: ${err.message}`, 'none');
       throw err;
     }
+    const nexthop = transport === 'mx' ? { host: domain, port: s.smtpPort, mxLookup: true } : transport;
+    const policy = this.opts.tlsPolicy.lookup(nexthop.host, nexthop.port, nexthop.mxLookup) ?? s.tls;
+    if (typeof policy === 'object') return all('deferred', '4.7.5', policy.error, 'none');
     let last: RecipientOutcome[] = all('deferred', '4.4.1', 'no mail exchanger answered', 'none');
     for (const hop of hops) {
       try {
-        const tlsPeer = { ca: s.tlsCa, names: peerNames(s.tls, hop.name, transport === 'mx' ? domain : transport.host) };
-        return await sendMessage({ ...base, endpoint: tcpEndpoint(hop.ip, hop.port, hop.name), lmtp: false, tls: s.tls, tlsPeer, auth: isRelayhost ? s.relayhostAuth : undefined });
+        const tlsPeer = { ca: s.tlsCa, names: peerNames(policy, hop.name, nexthop.host) };
+        return await sendMessage({ ...base, endpoint: tcpEndpoint(hop.ip, hop.port, hop.name), lmtp: false, tls: policy, tlsPeer, auth: isRelayhost ? s.relayhostAuth : undefined });
       } catch (err) {
         if (!(err instanceof ConnectionFailure)) throw err;
         last = all('deferred', err.dsn, err.message, `${hop.name}[${hop.ip}]:${hop.port}`);

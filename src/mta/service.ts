@@ -24,6 +24,7 @@ import { queueMessage, queueRecipients } from './cleanup.js';
 import { serveControl } from './control.js';
 import { DeliveredIds } from './delivered-ids.js';
 import { LocalAgent } from './local-agent.js';
+import { TlsPolicyMap } from './tls-policy.js';
 import { batchRepliesPerTurn } from '../protocols/lmtp/reply-batch.js';
 
 const log = getLogger({ component: 'smtpd' });
@@ -147,6 +148,7 @@ export function smtpServices(ctx: ServerContext, overrides: MtaOverrides = {}): 
       if (!resolution.ok) return [];
       return queueRecipients([{ address, targets: resolution.targets }]);
     },
+    tlsPolicy: new TlsPolicyMap(s.smtp_tls_policy_maps ? dataFile(ctx.dataDir, s.smtp_tls_policy_maps) : ''),
     localAgent: new LocalAgent({ defaultPrivs: s.default_privs, commandTimeLimitMs: s.command_time_limit, recipientDelimiter: config.lmtp.recipient_delimiter }),
   });
 

@@ -1,9 +1,40 @@
-// Outbound TLS security levels as Postfix's smtp_tls_security_level (none, may, encrypt, verify, secure; RFC 3207)
-// and the peer name check of smtp_tls_verify_cert_match (hostname) and smtp_tls_secure_cert_match (nexthop, dot-nexthop).
+// Outbound TLS security levels as Postfix's smtp_tls_security_level (none, may, encrypt, verify, secure; RFC 3207),
+// per next hop from smtp_tls_policy_maps, and the peer name check of smtp_tls_verify_cert_match (hostname) and
+// smtp_tls_secure_cert_match (nexthop, dot-nexthop).
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { isIP } from 'node:net';
+import { TextTable } from './maps.js';
 
-export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify' | 'secure';
+export const TLS_LEVELS = ['none', 'may', 'encrypt', 'verify', 'secure'] as const;
+export type TlsLevel = (typeof TLS_LEVELS)[number];
+
+/**
+ * smtp_tls_policy_maps: "nexthop level" lines, the nexthop as Postfix writes it ("example.com", ".example.com" for
+ * any domain below it, "[host]:port" or "[host]" for a relayhost or transport_maps nexthop). Only the level is used.
+ */
+export class TlsPolicyMap {
+  private readonly table: TextTable;
+  constructor(path: string) {
+    this.table = new TextTable(path);
+  }
+
+  /** The level for a next hop (a domain, or a host with its port and whether MX lookup was off); undefined: the default. */
+  lookup(host: string, port: number, mxLookup: boolean): TlsLevel | { error: string } | undefined {
+    const h = host.toLowerCase();
+    const keys = mxLookup ? [`${h}:${port}`, h] : [`[${h}]:${port}`, `[${h}]`];
+    if (mxLookup && !isIP(h)) {
+      const labels = h.split('.');
+      for (let i = 1; i < labels.length; i++) keys.push('.' + labels.slice(i).join('.'));
+    }
+    for (const key of keys) {
+      const value = this.table.get(key);
+      if (value === undefined) continue;
+      const level = value.trim().split(/\s+/)[0]!.toLowerCase();
+      return (TLS_LEVELS as readonly string[]).includes(level) ? (level as TlsLevel) : { error: `smtp_tls_policy_maps: bad level "${level}" for ${key}` };
+    }
+    return undefined;
+  }
+}
 
 /** What a session to one hop needs for verify and secure: the trusted CAs and the names the certificate may carry. */
 export interface TlsPeer {

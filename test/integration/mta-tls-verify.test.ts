@@ -1,5 +1,6 @@
 // Outbound STARTTLS verification through the real daemon: SMTP sinks with STARTTLS (smtp-server) as transport_maps
-// next hops; verify with the right CA delivers, a wrong CA or a wrong name defers 4.7.5, may delivers regardless.
+// next hops; verify with the right CA delivers, a wrong CA or a wrong name defers 4.7.5, may delivers regardless
+// (unless smtp_tls_policy_maps sets verify for that next hop).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -81,7 +82,7 @@ async function daemon(level: string, caFile: string): Promise<RoostHandle> {
   return startRoost({
     dataDir,
     users: [{ name: 'alice', password: 'a' }],
-    configToml: ['[smtp]', `smtp_tls_security_level = "${level}"`, `smtp_tls_CAfile = "${caFile}"`, 'transport_maps = "transport"', 'minimal_backoff_time = "1h"'].join('\n'),
+    configToml: ['[smtp]', `smtp_tls_security_level = "${level}"`, `smtp_tls_CAfile = "${caFile}"`, 'transport_maps = "transport"', 'smtp_tls_policy_maps = "tls_policy"', 'minimal_backoff_time = "1h"'].join('\n'),
   });
 }
 
@@ -122,13 +123,19 @@ test('verify: the right CA and name deliver over TLS; a wrong CA or a wrong name
   }
 });
 
-test('may: opportunistic TLS delivers whatever the certificate', async () => {
+test('may: opportunistic TLS delivers whatever the certificate, unless smtp_tls_policy_maps says verify for the next hop', async () => {
   const roost = await daemon('may', join(base, 'ca.pem'));
   try {
     assert.equal((await runPython(SEND, [roost.ports.smtp, JSON.stringify(['m@wrongca.example', 'm@wrongname.example'])])).trim(), 'ok');
     const a = await waitFor('delivery despite a wrong CA', () => wrongCa.received.find((m) => m.to.includes('m@wrongca.example')));
     const b = await waitFor('delivery despite a wrong name', () => wrongName.received.find((m) => m.to.includes('m@wrongname.example')));
     assert.ok(a.secure && b.secure, 'still encrypted');
+    // smtp_tls_policy_maps raises one next hop to verify: the same server is then refused.
+    writeFileSync(join(roost.dataDir, 'tls_policy'), `[127.0.0.1]:${wrongCa.port} verify\n`);
+    assert.equal((await runPython(SEND, [roost.ports.smtp, JSON.stringify(['p@wrongca.example'])])).trim(), 'ok');
+    const line = await roost.waitForLog((l) => l.includes('to=<p@wrongca.example>') && l.includes('status=deferred'), 30_000);
+    assert.match(line, /dsn=4\.7\.5.*Server certificate not verified/);
+    assert.ok(!wrongCa.received.some((m) => m.to.includes('p@wrongca.example')));
   } finally {
     await roost.stop();
   }

@@ -14,6 +14,7 @@ export const smtpSection = section('The MTA core: SMTP in (25), submission (587)
   relayhost_username: str('', 'AUTH user for relayhost (empty: no AUTH).'),
   relayhost_password: str('', 'AUTH password for relayhost.'),
   smtp_tls_security_level: oneOf('may', ['none', 'may', 'encrypt', 'verify', 'secure'], 'Outbound TLS: none, may (opportunistic), encrypt (required), verify (certificate checked for the MX or relayhost name), secure (for the next-hop domain); a failed check defers 4.7.5.'),
+  smtp_tls_policy_maps: str('', 'File of "nexthop level" lines (example.com, .example.com, [host]:port) overriding smtp_tls_security_level per destination, relative to the data directory.'),
   smtp_tls_CAfile: str('', 'PEM bundle of CAs trusted at smtp_tls_security_level verify and secure, relative to the data directory (empty: Node\'s CA store).'),
   smtp_port: int(25, 'Port of MX hosts for outbound delivery (tests point it at a local sink).', 1, 65535),
   dns_servers: strList([], 'DNS servers for MX lookups as "ip" or "ip:port" (empty: the system resolver).'),

@@ -3,7 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PeerCertificate } from 'node:tls';
-import { matchPeer, peerNames } from '../../../src/mta/tls-policy.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { matchPeer, peerNames, TlsPolicyMap } from '../../../src/mta/tls-policy.js';
 
 const cert = (san: string, cn = 'unused') => ({ subjectaltname: san, subject: { CN: cn } }) as unknown as PeerCertificate;
 
@@ -22,4 +25,18 @@ test('certificate names against the expected ones', () => {
   assert.ok(matchPeer(['example.com', '.example.com'], cert('DNS:notexample.com')));
   assert.equal(matchPeer(['127.0.0.1'], cert('DNS:x.example, IP Address:127.0.0.1')), undefined);
   assert.equal(matchPeer(['.example.com'], cert('', 'mx.example.com')), undefined, 'the CN when there is no DNS name');
+});
+
+test('smtp_tls_policy_maps: exact next hop first, then .parent domains; [host]:port for a next hop without MX lookup', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'roost-tls-policy-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'tls_policy');
+  writeFileSync(file, 'example.com secure\n.example.com verify\n[relay.example.net]:587 encrypt\nbad.example sometimes\n');
+  const map = new TlsPolicyMap(file);
+  assert.equal(map.lookup('example.com', 25, true), 'secure');
+  assert.equal(map.lookup('sub.example.com', 25, true), 'verify');
+  assert.equal(map.lookup('relay.example.net', 587, false), 'encrypt');
+  assert.equal(map.lookup('relay.example.net', 25, false), undefined);
+  assert.equal(map.lookup('other.org', 25, true), undefined);
+  assert.deepEqual(map.lookup('bad.example', 25, true), { error: 'smtp_tls_policy_maps: bad level "sometimes" for bad.example' });
 });
