@@ -59,6 +59,7 @@ before(async () => {
       `todir: ${out}/maildir/`,
       `count: "|cat >> ${out}/count.txt"`,
       `slow: "|echo started; sleep 120; touch ${out}/slow-finished"`,
+      `inj: "|printf '%s %s' $EXTENSION $SENDER > ${out}/inj.txt"`,
     ].join('\n') + '\n',
   );
   compileAliases(join(dataDir, 'aliases'));
@@ -96,6 +97,14 @@ test('a command gets the message on stdin in UNIX form, with local(8) environmen
     assert.equal(read(join(out, 'uid.txt')).trim(), String(NOBODY_UID), 'the command ran as nobody');
     assert.equal(env.USER, 'nobody');
   }
+});
+
+test('shell characters in addresses reach a command only as filtered environment values', async () => {
+  const rcpt = 'inj+a`touch ${IFS}' + out + '/pwned`|y&z$HOME@roost.test';
+  assert.deepEqual(await send(roost.ports.smtp, [rcpt.replace(' ', '')], message('injection', 'body\r\n')), { ok: true });
+  await roost.waitForLog((l) => l.includes('to=<inj+') && l.includes('status=sent'), 30_000);
+  assert.equal(read(join(out, 'inj.txt')), `a_touch__ifs_${out.toLowerCase()}/pwned__y_z_home alice@roost.test`);
+  assert.ok(!existsSync(join(out, 'pwned')));
 });
 
 test('exit 75 (EX_TEMPFAIL) defers the recipient', async () => {
@@ -140,7 +149,8 @@ test('a file target gets mbox appends with >From quoting, durable and as default
   assert.deepEqual(await send(roost.ports.smtp, ['tofile@roost.test'], message('first', 'one\r\n')), { ok: true });
   await roost.waitForLog((l) => l.includes('to=<tofile@roost.test>') && l.includes('status=sent'), 30_000);
   assert.deepEqual(await send(roost.ports.smtp, ['tofile@roost.test'], message('second', 'From here on\r\n>From there\r\nend\r\n')), { ok: true });
-  await waitFor('two messages in the mbox', () => read(join(out, 'mbox')).includes('Subject: second') && read(join(out, 'mbox')).endsWith('end\n\n'));
+  // The log line comes after the agent let go of the locks.
+  await roost.waitForLog(() => roost.output.filter((l) => l.includes('to=<tofile@roost.test>') && l.includes('status=sent')).length === 2, 30_000);
   const mbox = read(join(out, 'mbox'));
   const froms = mbox.split('\n').filter((l) => /^From alice@roost\.test {2}/.test(l));
   assert.equal(froms.length, 2, 'two From_ lines');
