@@ -1,6 +1,6 @@
 // One Maildir mailbox (cur/ new/ tmp/ + dovecot-uidlist + dovecot-keywords) as a MailboxStore: deliveries go
 // tmp -> fsync -> rename into new/ or cur/ -> fsync dir; UIDs assigned under dovecot-uidlist.lock (Dovecot maildir-*.c).
-import { createReadStream, readFileSync, watch as fsWatch, type FSWatcher } from 'node:fs';
+import { createReadStream, fstatSync, readFileSync, renameSync, statSync, watch as fsWatch, type BigIntStats, type FSWatcher } from 'node:fs';
 import { link, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -101,16 +101,15 @@ export class MaildirMailboxStore implements MailboxStore {
     return pathExists(join(this.path, 'cur'));
   }
 
-  async changeStamp(): Promise<string> {
-    // The three stats are independent: one round trip through the thread pool instead of three.
+  changeStamp(): Promise<string> {
     const paths = [join(this.path, 'new'), join(this.path, 'cur'), this.uidlistPath];
-    const stats = await Promise.all(paths.map((p) => stat(p, { bigint: true }).catch(() => undefined)));
+    const stats = paths.map((p) => statQuietly(p));
     for (const [i, sub] of ['new', 'cur'].entries()) {
       const st = stats[i];
       if (st) this.dirInos.set(sub, st.ino);
       else this.dirInos.delete(sub);
     }
-    return stats.map((st) => (st ? `${st.ino}.${st.mtimeNs}.${st.size}` : '-')).join(':');
+    return Promise.resolve(stats.map((st) => (st ? `${st.ino}.${st.mtimeNs}.${st.size}` : '-')).join(':'));
   }
 
   /**
@@ -124,25 +123,15 @@ export class MaildirMailboxStore implements MailboxStore {
       this.dirInos.clear();
       try {
         if (this.held) {
-          if (!(await this.exists())) throw new StorageError('NOTFOUND');
           this.held.handoffs++;
         } else {
-          const [exists, lock] = await Promise.all([
-            this.exists(),
-            acquireDotlock(this.uidlistPath).then(
-              (l) => l,
-              (err: unknown) => {
-                if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-                throw err;
-              },
-            ),
-          ]);
-          if (!exists || !lock) {
-            await lock?.release();
-            throw new StorageError('NOTFOUND');
-          }
+          const lock = await acquireDotlock(this.uidlistPath).catch((err: unknown) => {
+            throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? new StorageError('NOTFOUND', undefined, err) : err;
+          });
           this.held = { lock, since: Date.now(), handoffs: 0 };
         }
+        // A mailbox deleted meanwhile has no cur/ (released below like any other failure).
+        if (!statQuietly(join(this.path, 'cur'))?.isDirectory()) throw new StorageError('NOTFOUND');
         return await fn();
       } finally {
         const held = this.held;
@@ -158,12 +147,7 @@ export class MaildirMailboxStore implements MailboxStore {
 
   /** Reads the uidlist when it changed on disk; creates it (importing Courier's UIDs when present) when missing. */
   private async loadUidlist(): Promise<Uidlist> {
-    let st;
-    try {
-      st = await stat(this.uidlistPath, { bigint: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    const st = statSync(this.uidlistPath, { bigint: true, throwIfNoEntry: false });
     if (st) {
       this.uidlistIno = st.ino;
       const stamp = `${st.ino}.${st.mtimeNs}.${st.size}`;
@@ -202,11 +186,11 @@ export class MaildirMailboxStore implements MailboxStore {
     list.version = 3;
     list.nextUid = effectiveNextUid(list);
     await writeFileDurable(this.uidlistPath, formatUidlist(list), { fsync: this.opts.fsync });
-    await this.rememberUidlistStamp();
+    this.rememberUidlistStamp();
   }
 
-  private async rememberUidlistStamp(): Promise<void> {
-    const st = await stat(this.uidlistPath, { bigint: true });
+  private rememberUidlistStamp(): void {
+    const st = statSync(this.uidlistPath, { bigint: true });
     this.uidlistIno = st.ino;
     this.uidlistStamp = `${st.ino}.${st.mtimeNs}.${st.size}`;
   }
@@ -221,7 +205,7 @@ export class MaildirMailboxStore implements MailboxStore {
     if (this.uidlistIno < 0n) {
       await appendFileDurable(this.uidlistPath, data, { fsync: this.opts.fsync });
       this.uidlist!.records.push(...records);
-      await this.rememberUidlistStamp();
+      this.rememberUidlistStamp();
       return;
     }
     try {
@@ -229,7 +213,7 @@ export class MaildirMailboxStore implements MailboxStore {
       await handle.write(data);
       if (this.opts.fsync) await handle.datasync();
       this.uidlist!.records.push(...records);
-      const st = await handle.stat({ bigint: true });
+      const st = fstatSync(handle.fd, { bigint: true });
       this.uidlistStamp = `${st.ino}.${st.mtimeNs}.${st.size}`;
     } catch (err) {
       await this.kept.drop(this.uidlistPath);
@@ -444,7 +428,7 @@ export class MaildirMailboxStore implements MailboxStore {
         const filename = letters ? withInfo(base, letters) : base;
         await this.opts.quota?.check(physicalSize, 1);
         const uid = effectiveNextUid(list);
-        await rename(tmpPath, join(this.path, subdir, filename));
+        renameSync(tmpPath, join(this.path, subdir, filename));
         done = true;
         const keepGuid = guid && guid !== base && /^[\x21-\x7e]+$/.test(guid) ? guid : undefined;
         // The rename and the uidlist record are made durable side by side; both before the caller acknowledges.
@@ -637,4 +621,16 @@ interface ReuseInfo {
   internalDate: number;
   size: number;
   physicalSize: number;
+}
+
+/**
+ * stat() as a direct system call, undefined when the path is missing or unreadable. The save path's metadata steps
+ * (stats, the rename, the lock file) take microseconds on a local disk, less than a trip through the thread pool.
+ */
+function statQuietly(path: string): BigIntStats | undefined {
+  try {
+    return statSync(path, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }

@@ -1,5 +1,6 @@
 // A user's Maildir store: the INBOX root plus folders in a layout (Maildir++ or LAYOUT=fs), creating, deleting
 // and renaming mailbox directories crash-safely (Dovecot maildir-storage.c, mailbox-list-maildir.c / -fs.c).
+import { statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -63,10 +64,11 @@ export class MaildirUserBackend implements UserBackend {
     const path = join(this.root, QUOTA_LIMITS_FILE);
     let stamp = '';
     try {
-      const st = await stat(path);
-      stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      // Checked before every save: a direct stat, cheaper than a trip through the thread pool.
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (st) stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw toStorageError(err);
+      throw toStorageError(err);
     }
     if (stamp === this.limitsStamp) return;
     let limits = this.opts.quota;
