@@ -56,7 +56,12 @@ export class LocalAgent {
   private lookupRights(): Rights {
     if (this.rights) return this.rights;
     if (!runningAsRoot()) {
-      const me = userInfo();
+      let me: { username: string; homedir: string; shell: string | null };
+      try {
+        me = userInfo();
+      } catch {
+        me = { username: String(process.getuid?.() ?? ''), homedir: '/', shell: null }; // a uid without a passwd entry
+      }
       return (this.rights = { name: me.username, home: me.homedir, shell: me.shell ?? '/bin/sh' });
     }
     const line = execFileSync('getent', ['passwd', this.opts.defaultPrivs], { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
