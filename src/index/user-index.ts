@@ -47,6 +47,63 @@ export interface MailboxState {
 type MailboxKey = [string, number];
 type CacheKey = [string, number, string];
 
+/** What a cached view is valid for: any change to the mailbox moves one of these. */
+function viewKey(st: MailboxState): string {
+  return `${st.uidValidity}:${st.highestModseq}:${st.messages}:${st.uidNext}`;
+}
+
+/** The identity view: cachedRecords. */
+const sameRecord = (rec: MessageRecord): MessageRecord => rec;
+
+/** A record by UID in a UID-ordered array such as cachedRecords gives: a binary search, no decoding. */
+export function findByUid<T extends { uid: number }>(items: readonly T[], uid: number): T | undefined {
+  const at = indexOfUid(items, uid);
+  return at < 0 ? undefined : items[at];
+}
+
+/** Where `uid` sits in a UID-ordered array, or -1. */
+export function indexOfUid(items: ReadonlyArray<{ uid: number }>, uid: number): number {
+  let lo = 0;
+  let hi = items.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = items[mid]!.uid;
+    if (at === uid) return mid;
+    if (at < uid) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/**
+ * A new view array with a transaction's puts and removes applied (the old one is shared and stays as it was), or
+ * undefined when a new UID would land among existing ones (never from Roost's own saves: rebuild from the records).
+ */
+function applyChanges<T extends { uid: number }>(view: readonly T[], changes: ReadonlyMap<number, MessageRecord | null>, toView: (rec: MessageRecord) => T): T[] | undefined {
+  if (changes.size === 0) return view as T[];
+  const next: Array<T | undefined> = view.slice();
+  const lastUid = view.length ? view[view.length - 1]!.uid : 0;
+  const appended: MessageRecord[] = [];
+  let removed = false;
+  for (const [uid, rec] of changes) {
+    const at = indexOfUid(view, uid);
+    if (at < 0) {
+      if (rec === null) continue;
+      if (uid <= lastUid) return undefined;
+      appended.push(rec);
+    } else if (rec === null) {
+      next[at] = undefined;
+      removed = true;
+    } else {
+      next[at] = toView(rec);
+    }
+  }
+  const out = (removed ? next.filter((v) => v !== undefined) : next) as T[];
+  appended.sort((a, b) => a.uid - b.uid);
+  for (const rec of appended) out.push(toView(rec));
+  return out;
+}
+
 function isSeen(flags: readonly string[]): boolean {
   return flags.includes('\\Seen');
 }
@@ -59,6 +116,9 @@ function isDeleted(flags: readonly string[]): boolean {
  * highestModseq only moves forward. Obtain one through UserIndex.write().
  */
 export class MailboxWriter {
+  /** Every message put (the record) or removed (null) in this transaction, for the in-memory views. */
+  readonly changes = new Map<number, MessageRecord | null>();
+
   constructor(
     private readonly index: UserIndex,
     readonly mailbox: string,
@@ -81,6 +141,7 @@ export class MailboxWriter {
     if (rec.modseq > this.state.highestModseq) this.state.highestModseq = rec.modseq;
     if (rec.uid >= this.state.uidNext) this.state.uidNext = rec.uid + 1;
     this.index.messages.putSync([this.mailbox, rec.uid], rec);
+    this.changes.set(rec.uid, rec);
   }
 
   /** Removes a message, remembering its UID with the modseq of the expunge. */
@@ -88,6 +149,7 @@ export class MailboxWriter {
     const old = this.get(uid);
     if (!old) return;
     this.account(old, -1);
+    this.changes.set(uid, null);
     this.index.messages.removeSync([this.mailbox, uid]);
     this.index.expunged.putSync([this.mailbox, uid], modseq);
     for (const key of this.index.cache.getKeys({ start: [this.mailbox, uid, ''], end: [this.mailbox, uid + 1, ''] })) {
@@ -193,20 +255,54 @@ export class UserIndex {
   }
 
   /**
-   * The records of a mailbox as sessions see them, kept while the mailbox's counters stay the same: every
-   * change (new message, flag change, expunge) moves HIGHESTMODSEQ, the message count or UIDNEXT. The
-   * objects are shared and never changed in place, so a SELECT of a large mailbox need not decode it again.
+   * The messages of a mailbox as sessions see them (one view object per record, in UID order), shared by every
+   * session and never changed in place. This process's own writes carry it forward (a STORE replaces one object in a
+   * copy of the array, it does not decode the mailbox again); a change it did not make here (another process) moves
+   * HIGHESTMODSEQ, the message count or UIDNEXT, and the next call builds it anew from the records.
    */
-  private readonly viewCache = new Map<string, { key: string; value: unknown[] }>();
+  private readonly viewCache = new Map<string, { key: string; views: Map<(rec: MessageRecord) => { uid: number }, Array<{ uid: number }>> }>();
 
-  cachedView<T>(mailbox: string, build: (records: MessageRecord[]) => T[]): T[] {
+  cachedView<T extends { uid: number }>(mailbox: string, toView: (rec: MessageRecord) => T): readonly T[] {
     const st = this.state(mailbox);
-    const key = st ? `${st.uidValidity}:${st.highestModseq}:${st.messages}:${st.uidNext}` : '';
-    const hit = this.viewCache.get(mailbox);
-    if (hit && key && hit.key === key) return hit.value as T[];
-    const value = build(this.records(mailbox));
-    if (key) this.viewCache.set(mailbox, { key, value });
+    const key = st ? viewKey(st) : '';
+    let entry = this.viewCache.get(mailbox);
+    if (!entry || entry.key !== key) {
+      if (!key) return this.records(mailbox).map(toView);
+      entry = { key, views: new Map() };
+      this.viewCache.set(mailbox, entry);
+    }
+    let value = entry.views.get(toView) as T[] | undefined;
+    if (!value) {
+      // Another view of the same records maps them instead of decoding the mailbox again.
+      const records = entry.views.get(sameRecord) as MessageRecord[] | undefined;
+      value = (records ?? this.records(mailbox)).map(toView);
+      entry.views.set(toView, value);
+    }
     return value;
+  }
+
+  /** The records of a mailbox in UID order, kept like cachedView (for lookups by UID without decoding). */
+  cachedRecords(mailbox: string): readonly MessageRecord[] {
+    return this.cachedView(mailbox, sameRecord);
+  }
+
+  /** After a committed write: the cached views follow the writer's changes when they matched the state before them. */
+  private advanceView(mailbox: string, before: MailboxState | undefined, writer: MailboxWriter): void {
+    const cached = this.viewCache.get(mailbox);
+    if (!cached) return;
+    if (!before || cached.key !== viewKey(before)) {
+      this.viewCache.delete(mailbox);
+      return;
+    }
+    for (const [toView, value] of cached.views) {
+      const next = applyChanges(value, writer.changes, toView);
+      if (!next) {
+        this.viewCache.delete(mailbox);
+        return;
+      }
+      cached.views.set(toView, next);
+    }
+    cached.key = viewKey(writer.state);
   }
 
   /**
@@ -250,13 +346,17 @@ export class UserIndex {
    * `init` supplies the state when the mailbox has none yet.
    */
   write<T>(mailbox: string, init: () => MailboxState, fn: (w: MailboxWriter) => T): T {
-    return this.root.transactionSync(() => {
-      const state = this.mailboxes.get(mailbox) ?? init();
-      const writer = new MailboxWriter(this, mailbox, { ...state });
-      const result = fn(writer);
+    let before: MailboxState | undefined;
+    let writer: MailboxWriter | undefined;
+    const result = this.root.transactionSync(() => {
+      before = this.mailboxes.get(mailbox);
+      writer = new MailboxWriter(this, mailbox, { ...(before ?? init()) });
+      const value = fn(writer);
       this.mailboxes.putSync(mailbox, writer.state);
-      return result;
+      return value;
     });
+    if (writer) this.advanceView(mailbox, before, writer);
+    return result;
   }
 
   /** Forgets everything about a mailbox (after delete, or to force a rebuild). */
@@ -266,6 +366,7 @@ export class UserIndex {
 
   private dropMailboxInTxn(mailbox: string): void {
     this.memos.delete(mailbox);
+    this.viewCache.delete(mailbox);
     this.mailboxes.removeSync(mailbox);
     for (const db of [this.messages, this.expunged] as Database<unknown, MailboxKey>[]) {
       for (const key of db.getKeys({ start: [mailbox, 0], end: [mailbox, Number.MAX_SAFE_INTEGER] })) db.removeSync(key);

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { StorageError } from './errors.js';
 import { applyFlagChange, hasFlag, normalizeFlags, sameFlags } from './common/flags.js';
 import type { MailboxStore, PreparedSave, StoredMessage } from './backends/backend.js';
-import type { MailboxState, MessageRecord, UserIndex } from '../index/user-index.js';
+import { findByUid, indexOfUid, type MailboxState, type MessageRecord, type UserIndex } from '../index/user-index.js';
 import { getLogger } from '../lib/logger.js';
 
 const log = getLogger({ component: 'mailbox' });
@@ -97,6 +97,9 @@ export class SharedMailbox extends EventEmitter {
   private watcher?: { close(): void };
   private watchTimer?: NodeJS.Timeout;
   private confirmTimer?: NodeJS.Timeout;
+  /** Own changes (changeStore) running now, and whether an fs event came in meanwhile. */
+  private changesInFlight = 0;
+  private refreshAfterChanges = false;
   /** Refreshes started by fs events or timers, awaited when the last session lets go so none outlives a close. */
   private readonly background = new Set<Promise<void>>();
 
@@ -136,7 +139,10 @@ export class SharedMailbox extends EventEmitter {
         this.watchTimer = setTimeout(() => {
           this.watchTimer = undefined;
           if (this.refs <= 0) return;
-          this.refreshAndNotify('refresh after fs event');
+          // During this process's own change the stamp is about to be recorded: comparing now would see the change
+          // half-way and rescan the whole store for it. Look once it is done (an outsider's change still shows then).
+          if (this.changesInFlight > 0) this.refreshAfterChanges = true;
+          else this.refreshAndNotify('refresh after fs event');
         }, 20);
       });
     }
@@ -182,13 +188,22 @@ export class SharedMailbox extends EventEmitter {
    * later. A crash between the index write and the stamp leaves the old stamp: a rescan, never a missed change.
    */
   async changeStore<T>(fn: () => Promise<T>): Promise<T> {
-    return this.store.locked(async () => {
-      const known = this.index.state(this.name)?.stamp;
-      const inStep = !!known && known === (await this.store.changeStamp());
-      const result = await fn();
-      if (inStep) this.recordOwnStamp(await this.store.changeStamp());
-      return result;
-    });
+    this.changesInFlight += 1;
+    try {
+      return await this.store.locked(async () => {
+        const known = this.index.state(this.name)?.stamp;
+        const inStep = !!known && known === (await this.store.changeStamp());
+        const result = await fn();
+        if (inStep) this.recordOwnStamp(await this.store.changeStamp());
+        return result;
+      });
+    } finally {
+      this.changesInFlight -= 1;
+      if (this.changesInFlight === 0 && this.refreshAfterChanges) {
+        this.refreshAfterChanges = false;
+        if (this.refs > 0) this.refreshAndNotify('refresh after fs event');
+      }
+    }
   }
 
   private recordOwnStamp(stamp: string): void {
@@ -220,7 +235,8 @@ export class SharedMailbox extends EventEmitter {
     const before = this.index.state(this.name);
     if (before && before.stamp === (await this.store.changeStamp()) && !confirmationDue(before)) return false;
     return this.store.locked(async () => {
-      const snap = await this.store.scan((uid) => this.index.record(this.name, uid));
+      const known = this.index.cachedRecords(this.name);
+      const snap = await this.store.scan((uid) => findByUid(known, uid));
       let current = this.index.state(this.name);
       if (current && current.uidValidity !== snap.uidValidity) {
         log.warn({ mailbox: this.name, old: current.uidValidity, now: snap.uidValidity }, 'UIDVALIDITY changed; index entry dropped');
@@ -230,7 +246,7 @@ export class SharedMailbox extends EventEmitter {
         void floor;
       }
       const firstUnseen = snap.messages.find((m) => m.unseenBySessions)?.uid ?? snap.uidNext;
-      const existing = new Map(this.index.records(this.name).map((r) => [r.uid, r]));
+      const existing = new Map(this.index.cachedRecords(this.name).map((r) => [r.uid, r]));
       return this.index.write(this.name, () => newState(snap.uidValidity, 1, firstUnseen), (w) => {
         let changed = current === undefined;
         for (const m of snap.messages) {
@@ -344,7 +360,7 @@ export class MailboxSessionImpl extends EventEmitter {
     shared.on('changes', session.onChanges);
     await session.claimRecent();
     const state = shared.state();
-    session.view = shared.index.cachedView(shared.name, (records) => records.map(recordToMeta));
+    session.view = shared.index.cachedView(shared.name, recordToMeta) as MessageMeta[];
     session.viewIsShared = true;
     session.knownModseq = state.highestModseq;
     return session;
@@ -356,17 +372,8 @@ export class MailboxSessionImpl extends EventEmitter {
 
   /** The view is in ascending UID order, so a binary search finds a sequence number without a per-SELECT map. */
   private seqOfUid(uid: number): number | undefined {
-    const view = this.view;
-    let lo = 0;
-    let hi = view.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const at = view[mid]!.uid;
-      if (at === uid) return mid + 1;
-      if (at < uid) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return undefined;
+    const at = indexOfUid(this.view, uid);
+    return at < 0 ? undefined : at + 1;
   }
 
   /** Gives this session the \Recent messages nobody has claimed yet (read-write sessions only, as Dovecot). */
@@ -433,32 +440,43 @@ export class MailboxSessionImpl extends EventEmitter {
     const state = this.shared.state();
     const result: SyncResult = { expunged: [], added: [], flagsChanged: [], exists: this.view.length, recent: this.recent.size, uidNext: state.uidNext, highestModseq: state.highestModseq };
     if (state.highestModseq === this.knownModseq && this.view.length === state.messages) return result;
-    const records = this.shared.index.records(this.shared.name);
-    const byUid = new Map(records.map((r) => [r.uid, r]));
-    for (let i = this.view.length - 1; i >= 0; i--) {
-      const m = this.view[i]!;
-      if (!byUid.has(m.uid)) {
+    // The index's current view (shared, carried forward by this process's writes) walked beside this session's one.
+    const latest = this.shared.index.cachedView(this.shared.name, recordToMeta);
+    const old = this.view;
+    const lastUid = old.length ? old[old.length - 1]!.uid : 0;
+    const kept: MessageMeta[] = [];
+    const changed = new Set<number>();
+    let j = 0;
+    let interleaved = false;
+    for (let i = 0; i < old.length; i++) {
+      const m = old[i]!;
+      while (j < latest.length && latest[j]!.uid < m.uid) {
+        interleaved = true; // a UID below this view's last one that it never had: not from a save, but keep it out
+        j++;
+      }
+      const now = latest[j];
+      if (now && now.uid === m.uid) {
+        // Only changes this view has not seen are reported: the session's own updateFlags already show in it.
+        if (now !== m && (now.modseq !== m.modseq || !sameFlags(now.flags, m.flags))) changed.add(m.uid);
+        kept.push(now);
+        j++;
+      } else {
         result.expunged.push({ seq: i + 1, uid: m.uid });
         this.recent.delete(m.uid);
       }
     }
-    const kept = this.view.filter((m) => byUid.has(m.uid));
-    const lastUid = this.view.length ? this.view[this.view.length - 1]!.uid : 0;
-    const added = records.filter((r) => r.uid > lastUid).map(recordToMeta);
-    // Only changes this view has not seen are reported: the session's own updateFlags already show in it.
-    const changed = new Set<number>();
-    const newView = kept.map((m) => {
-      const rec = byUid.get(m.uid)!;
-      if (rec.modseq === m.modseq && sameFlags(rec.flags, m.flags)) return m;
-      changed.add(m.uid);
-      return recordToMeta(rec);
-    });
-    newView.push(...added);
+    result.expunged.reverse();
+    while (j < latest.length && latest[j]!.uid <= lastUid) {
+      interleaved = true;
+      j++;
+    }
+    const added = latest.slice(j);
+    const newView = interleaved ? [...kept, ...added] : (latest as MessageMeta[]);
     this.view = newView;
-    this.viewIsShared = false;
+    this.viewIsShared = !interleaved;
     this.keywords = undefined;
-    for (const [i, m] of newView.entries()) {
-      if (m.uid > lastUid) break;
+    for (let i = 0; i < kept.length; i++) {
+      const m = kept[i]!;
       if (changed.has(m.uid)) result.flagsChanged.push({ seq: i + 1, uid: m.uid, flags: m.flags, modseq: m.modseq });
     }
     result.added = added;
@@ -481,6 +499,7 @@ export class MailboxSessionImpl extends EventEmitter {
     const change = normalizeFlags(flags);
     const { index, name, store } = this.shared;
     const result: FlagUpdateResult = { updated: [], modified: [] };
+    let caughtUp = false;
     await this.shared.changeStore(async () => {
       const changes: Array<{ rec: MessageRecord; flags: string[] }> = [];
       for (const uid of uids) {
@@ -501,12 +520,15 @@ export class MailboxSessionImpl extends EventEmitter {
       const stored = await store.setFlags(changes.map((c) => ({ msg: recordToStored(c.rec), flags: c.flags })));
       const state = index.state(name)!;
       index.write(name, () => state, (w) => {
+        // When this view had seen everything before this change, it has seen the change too (it is applied below).
+        caughtUp = w.state.highestModseq === this.knownModseq && w.state.messages === this.view.length;
         for (const [i, s] of stored.entries()) {
           const rec = changes[i]!.rec;
           const modseq = w.nextModseq();
           w.put({ ...rec, key: s.key, flags: s.flags, modseq });
           result.updated.push({ uid: rec.uid, seq: this.seqOfUid(rec.uid), flags: s.flags, modseq });
         }
+        if (caughtUp) this.knownModseq = w.state.highestModseq;
       });
     });
     // The session's own changes show in its view at once (they do not move sequence numbers).
