@@ -1,5 +1,6 @@
 // Durable file-system primitives shared by the storage backends: write to a temp file, fsync, rename into
 // place, fsync the directory (nothing is acknowledged before it is durable), and a small in-process mutex.
+import { fdatasync, writev } from 'node:fs';
 import { open, rename, unlink, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { hostname } from 'node:os';
@@ -46,6 +47,21 @@ export async function appendFileDurable(path: string, data: string | Buffer, opt
   } finally {
     await handle.close();
   }
+}
+
+/** Writes every byte of `buffers` to `fd` through the thread pool, going on after a short write. */
+export async function writeAllv(fd: number, buffers: Buffer[]): Promise<void> {
+  const rest = buffers.filter((b) => b.length > 0);
+  while (rest.length) {
+    let written = await new Promise<number>((resolve, reject) => writev(fd, rest, (err, n) => (err ? reject(err) : resolve(n))));
+    while (rest.length && written >= rest[0]!.length) written -= rest.shift()!.length;
+    if (written > 0) rest[0] = rest[0]!.subarray(written);
+  }
+}
+
+/** fdatasync(2) of a raw descriptor through the thread pool. */
+export function fdatasyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
 export async function pathExists(path: string): Promise<boolean> {

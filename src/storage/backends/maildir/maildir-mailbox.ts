@@ -1,14 +1,14 @@
 // One Maildir mailbox (cur/ new/ tmp/ + dovecot-uidlist + dovecot-keywords) as a MailboxStore: deliveries go
 // tmp -> fsync -> rename into new/ or cur/ -> fsync dir; UIDs assigned under dovecot-uidlist.lock (Dovecot maildir-*.c).
-import { createReadStream, fstatSync, readFileSync, renameSync, statSync, watch as fsWatch, type BigIntStats, type FSWatcher } from 'node:fs';
-import { link, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { closeSync, createReadStream, fstatSync, futimesSync, openSync, readFileSync, renameSync, statSync, watch as fsWatch, type BigIntStats, type FSWatcher } from 'node:fs';
+import { link, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageError, toStorageError } from '../../errors.js';
 import { CrlfToLf, LfToCrlf, crlfSize, toCrlf } from '../../common/crlf.js';
-import { Mutex, appendFileDurable, fsyncDir, pathExists, writeFileDurable } from '../../common/fsutil.js';
+import { Mutex, appendFileDurable, fdatasyncFd, fsyncDir, pathExists, writeAllv, writeFileDurable } from '../../common/fsutil.js';
 import { acquireDotlock, type Dotlock } from '../../common/dotlock.js';
 import type { KnownMessage, MailboxStore, MessageContent, PreparedSave, SaveInput, StoreSnapshot, StoredMessage } from '../backend.js';
 import { KeptHandles } from './kept-handles.js';
@@ -377,8 +377,9 @@ export class MaildirMailboxStore implements MailboxStore {
     const counter = new CrlfToLf();
     const source = Buffer.isBuffer(input.data) ? Readable.from([input.data]) : Readable.from(input.data as AsyncIterable<Buffer>);
     try {
-      // One descriptor for writing, flushing (fdatasync also makes the new size durable) and the date.
-      const fh = await open(tmpPath, 'wx', 0o600);
+      // One descriptor for writing, flushing (fdatasync also makes the new size durable) and the date; opening and
+      // closing it are direct system calls like the other metadata steps, the writes and the flush use the pool.
+      const fd = openSync(tmpPath, 'wx', 0o600);
       try {
         await pipeline(source, counter, async (chunks: AsyncIterable<Buffer>) => {
           // Pieces (the trace headers, the network's chunks) are gathered so a small message takes one write.
@@ -388,18 +389,18 @@ export class MaildirMailboxStore implements MailboxStore {
             batch.push(chunk);
             bytes += chunk.length;
             if (bytes >= SAVE_WRITE_BYTES) {
-              await fh.writev(batch);
+              await writeAllv(fd, batch);
               batch = [];
               bytes = 0;
             }
           }
-          if (batch.length) await fh.writev(batch);
+          if (batch.length) await writeAllv(fd, batch);
         });
         // Without an internal date of its own the message's date is its file's, set by the writes just made.
-        if (input.internalDate) await fh.utimes(new Date(), input.internalDate);
-        if (this.opts.fsync) await fh.datasync();
+        if (input.internalDate) futimesSync(fd, new Date(), input.internalDate);
+        if (this.opts.fsync) await fdatasyncFd(fd);
       } finally {
-        await fh.close();
+        closeSync(fd);
       }
     } catch (err) {
       await unlink(tmpPath).catch(() => undefined);
