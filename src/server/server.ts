@@ -12,6 +12,8 @@ import type { ServiceDefinition, ListenerSpec, Session } from './service.js';
 import type { TlsContexts } from '../tls/contexts.js';
 import { getLogger } from '../lib/logger.js';
 
+const SOCKET_BUFFER_BYTES = 256 * 1024;
+
 const log = getLogger({ component: 'server' });
 
 export interface ServerLimits {
@@ -73,7 +75,9 @@ export class Server {
   }
 
   private listen(service: ServiceDefinition, spec: ListenerSpec, where: { host?: string; port?: number; path?: string }): Promise<void> {
-    const server = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => this.accept(service, spec, socket));
+    // A 256 KiB buffer per direction (Node's default is 16 KiB): a FETCH of 10,000 headers waits for the socket
+    // every 256 KiB rather than every 16 KiB, in fewer and larger writes.
+    const server = net.createServer({ pauseOnConnect: false, noDelay: true, highWaterMark: SOCKET_BUFFER_BYTES }, (socket) => this.accept(service, spec, socket));
     server.on('error', (err) => log.error({ err: err.message, listener: spec.name }, 'listener error'));
     if (where.path) {
       mkdirSync(dirname(where.path), { recursive: true });
