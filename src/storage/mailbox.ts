@@ -87,6 +87,9 @@ function newState(uidValidity: number, uidNext: number, firstRecentUid: number):
  */
 const CONFIRM_OWN_STAMP_MS = 1000;
 
+/** How long a mailbox nobody holds keeps its fs watcher, for the next SELECT of it. */
+const WATCHER_LINGER_MS = 5000;
+
 /**
  * Everything one process knows about one mailbox of one user: the store, the index entry, the open sessions and
  * the fs.watch that turns outside changes into 'changes' events. Shared by every session of that mailbox.
@@ -97,6 +100,7 @@ export class SharedMailbox extends EventEmitter {
   private watcher?: { close(): void };
   private watchTimer?: NodeJS.Timeout;
   private confirmTimer?: NodeJS.Timeout;
+  private lingerTimer?: NodeJS.Timeout;
   /** Own changes (changeStore) running now, and whether an fs event came in meanwhile. */
   private changesInFlight = 0;
   private refreshAfterChanges = false;
@@ -119,6 +123,7 @@ export class SharedMailbox extends EventEmitter {
     let shared = SharedMailbox.registry.get(key);
     if (!shared || shared.store !== store) {
       if (shared && shared.refs > 0) return shared;
+      shared?.dispose();
       shared = new SharedMailbox(key, name, store, index);
       SharedMailbox.registry.set(key, shared);
     }
@@ -132,7 +137,9 @@ export class SharedMailbox extends EventEmitter {
 
   hold(): void {
     this.refs += 1;
-    if (this.refs === 1) {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    if (!this.watcher) {
       this.watcher = this.store.watch(() => {
         // Coalesce bursts of fs events into one refresh.
         if (this.watchTimer) return;
@@ -165,14 +172,25 @@ export class SharedMailbox extends EventEmitter {
   async release(): Promise<void> {
     this.refs -= 1;
     if (this.refs > 0) return;
-    this.watcher?.close();
-    this.watcher = undefined;
     if (this.watchTimer) clearTimeout(this.watchTimer);
     this.watchTimer = undefined;
     if (this.confirmTimer) clearTimeout(this.confirmTimer);
     this.confirmTimer = undefined;
-    if (SharedMailbox.registry.get(this.registryKey) === this) SharedMailbox.registry.delete(this.registryKey);
+    // The watcher stays a moment (fs events are ignored meanwhile), so that a client going from one SELECT to the
+    // next of the same mailbox does not pay for a new one; the next open compares stamps as always.
+    this.lingerTimer = setTimeout(() => this.dispose(), WATCHER_LINGER_MS);
+    this.lingerTimer.unref();
     await Promise.all([...this.background]);
+  }
+
+  /** Stops the watcher and forgets this object once no session holds it. */
+  private dispose(): void {
+    if (this.refs > 0) return;
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (SharedMailbox.registry.get(this.registryKey) === this) SharedMailbox.registry.delete(this.registryKey);
   }
 
   state(): MailboxState {
