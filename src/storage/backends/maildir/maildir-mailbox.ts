@@ -31,6 +31,10 @@ const MESSAGE_READ_CHUNK_BYTES = 256 * 1024;
 /** Messages up to this size are read whole with one blocking read when opened. */
 const BLOCKING_READ_MAX_BYTES = 128 * 1024;
 
+/** A scan lets other connections run after this many messages (its stats are direct calls). */
+const SCAN_YIELD_EVERY = 2000;
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 const log = getLogger({ component: 'maildir' });
 
 export const UIDLIST_FILE = 'dovecot-uidlist';
@@ -318,7 +322,8 @@ export class MaildirMailboxStore implements MailboxStore {
       return { uid, key, flags, internalDate: reuse.internalDate, size: reuse.size, physicalSize: reuse.physicalSize, guid, pop3Uidl, unseenBySessions: entry.subdir === 'new' };
     }
     const full = join(this.path, key);
-    const st = await stat(full);
+    // A direct stat: a first scan of 100,000 messages makes 100,000 of them (the loop yields between batches).
+    const st = statSync(full);
     let size = parsed.vsize ?? (rec?.ext.has('W') ? Number(rec.ext.get('W')) : undefined);
     if (size === undefined) size = crlfSize(await readFile(full));
     return { uid, key, flags, internalDate: st.mtime.getTime(), size, physicalSize: st.size, guid, pop3Uidl, unseenBySessions: entry.subdir === 'new' };
@@ -334,10 +339,12 @@ export class MaildirMailboxStore implements MailboxStore {
     await this.loadKeywords();
     const files = await this.listDir();
     const messages: StoredMessage[] = [];
+    let described = 0;
     for (const rec of list.records) {
       const entry = files.get(rec.filename);
       if (!entry) continue;
       files.delete(rec.filename);
+      if (++described % SCAN_YIELD_EVERY === 0) await yieldToEventLoop();
       try {
         messages.push(await this.describe(rec.uid, rec, entry, reuse(rec.uid)));
       } catch (err) {
@@ -350,6 +357,7 @@ export class MaildirMailboxStore implements MailboxStore {
     let nextUid = effectiveNextUid(list);
     for (const [base, entry] of newcomers) {
       const uid = nextUid++;
+      if (++described % SCAN_YIELD_EVERY === 0) await yieldToEventLoop();
       try {
         messages.push(await this.describe(uid, undefined, entry));
         records.push({ uid, filename: base, ext: new Map() });
