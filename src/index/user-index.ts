@@ -289,7 +289,14 @@ export class UserIndex {
   /** After a committed write: the cached views follow the writer's changes when they matched the state before them. */
   private advanceView(mailbox: string, before: MailboxState | undefined, writer: MailboxWriter): void {
     const cached = this.viewCache.get(mailbox);
-    if (!cached) return;
+    if (!cached) {
+      // A mailbox's first write (its first scan) holds every record: the record view is there without reading them back.
+      if (!before) {
+        const records = [...writer.changes.values()].filter((r): r is MessageRecord => r !== null).sort((a, b) => a.uid - b.uid);
+        this.viewCache.set(mailbox, { key: viewKey(writer.state), views: new Map([[sameRecord, records]]) });
+      }
+      return;
+    }
     if (!before || cached.key !== viewKey(before)) {
       this.viewCache.delete(mailbox);
       return;
