@@ -14,6 +14,7 @@ import { buildServices } from './services.js';
 import { AuthService } from '../auth/service.js';
 import { ensureDemoUser, hasDemoUser } from '../auth/demo-user.js';
 import { dropPrivileges } from './privileges.js';
+import { aliasDbPath } from '../mta/aliases.js';
 
 const log = getLogger({ component: 'daemon' });
 
@@ -73,7 +74,11 @@ export class Daemon {
       (ip, tls) => auth.isSecured(ip, tls),
     );
     await server.start(buildServices(context));
-    if (config.server.mail_user) dropPrivileges(config.server.mail_user, dataDir, ['run', 'certs', 'tmp', 'index', 'mail', 'queue', config.auth.passwd_file]);
+    if (config.server.mail_user) {
+      // The compiled aliases inside the data directory too: the mail user opens them (LMDB readers need the lock file).
+      const aliases = isAbsolute(config.smtp.alias_maps) ? [] : [aliasDbPath(config.smtp.alias_maps)];
+      dropPrivileges(config.server.mail_user, dataDir, ['run', 'certs', 'tmp', 'index', 'mail', 'queue', config.auth.passwd_file, ...aliases]);
+    }
     const daemon = new Daemon(context, server, opts.configFile);
     log.info({ listeners: server.bound, certificate: tls.certFile }, 'ready');
     return daemon;
