@@ -267,7 +267,9 @@ export class AuthService {
     const problem = this.ownershipProblem(lookup.record);
     if (problem) return this.failure(mechanism, info, problem, false, user);
     this.penalties.delete(info.remoteIp);
-    log.info(
+    // IMAP and POP3 log their own logins, and an MTA asking over the auth socket logs the SASL user itself (Dovecot logs
+    // successes only with auth_verbose): only a master user's login is worth a line here by default.
+    (masterUser ? log.info.bind(log) : log.debug.bind(log))(
       { service: info.service, mech: mechanism, user: lookup.record.user, master: masterUser, rip: info.remoteIp, session: info.sessionId, result: 'ok' },
       masterUser ? 'master user login' : 'login',
     );
