@@ -505,11 +505,16 @@ export class MaildirMailboxStore implements MailboxStore {
     if (size <= BLOCKING_READ_MAX_BYTES) {
       // A small message is read at once with one blocking read (a page-cache hit, as Dovecot reads): no stat
       // first and no round trips through the thread pool, which dominate a pipelined download of small mail.
-      const data = toCrlf(this.readSmallFile(join(this.path, msg.key)) ?? (await readFile(await this.resolve(msg))));
+      // The file is read here (so a vanished message fails before anything is sent), but converted to CRLF only as far
+      // as asked: a FETCH of BODY[HEADER] converts the header, not the whole message. Conversion is per line end, so a
+      // converted prefix is the prefix of the whole conversion; k stored bytes give at least k converted ones.
+      const raw = this.readSmallFile(join(this.path, msg.key)) ?? (await readFile(await this.resolve(msg)));
+      let whole: Buffer | undefined;
+      const converted = (end: number): Buffer => whole ?? (end >= raw.length ? (whole = toCrlf(raw)) : toCrlf(raw.subarray(0, end)));
       return {
         size,
-        stream: (start = 0, end = Infinity) => Readable.from([data.subarray(start, Math.min(end, data.length))], { objectMode: false }),
-        read: () => Promise.resolve(data),
+        stream: (start = 0, end = Infinity) => Readable.from([converted(end).subarray(start, end)], { objectMode: false }),
+        read: () => Promise.resolve(converted(Infinity)),
       };
     }
     const path = await this.resolve(msg);
