@@ -11,7 +11,7 @@ import { scaled } from './common.js';
 /** the same corpus as imap-select (tail capped at 64 KB), so one cached copy of 100,000 messages serves both */
 const TAIL_MAX = 64 * 1024;
 const COMMAND_TIMEOUT_MS = 600_000;
-const REPEATS = 3;
+const REPEATS = 10;
 
 /** Each case: the command as a client sends it, and the untagged response it must answer with. */
 const COMMANDS = [
