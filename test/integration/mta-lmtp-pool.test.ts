@@ -8,8 +8,12 @@ import { join } from 'node:path';
 import { startRoost, type RoostHandle } from '../helpers/roost.js';
 import { runPython } from '../helpers/python.js';
 import { scriptedLmtp } from '../helpers/scripted-lmtp.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { sendControl } from '../../src/mta/control.js';
 import { readQueueFile } from '../../src/mta/queue-file.js';
+
+/** Ceiling for the waits below: a burst through the queue and the LMTP pool on a loaded machine. */
+const POOL_WAIT_MS = 60_000;
 
 const users = [
   { name: 'alice', password: 'a' },
@@ -24,16 +28,6 @@ function mailbox(dataDir: string, user: string): string[] {
     if (existsSync(dir)) for (const f of readdirSync(dir)) out.push(readFileSync(join(dir, f), 'utf8'));
   }
   return out;
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 test('queued mail goes over a few cached LMTP sessions, several at once, each message exactly once', async () => {
@@ -56,8 +50,8 @@ c.quit()
       );
     await Promise.all([send(0), send(count / 2)]);
     const subjects = () => [...mailbox(roost.dataDir, 'alice'), ...mailbox(roost.dataDir, 'bob')].map((m) => /Subject: pooled (\d+)/.exec(m)?.[1]);
-    await waitFor(`${count} messages in the Maildirs`, () => subjects().length >= count);
-    await waitFor('the queue to drain', () => ['incoming', 'active', 'deferred'].every((s) => readdirSync(join(roost.dataDir, 'queue', s)).filter((f) => !f.startsWith('.')).length === 0));
+    await waitFor(`${count} messages in the Maildirs`, () => subjects().length >= count, POOL_WAIT_MS);
+    await waitFor('the queue to drain', () => ['incoming', 'active', 'deferred'].every((s) => readdirSync(join(roost.dataDir, 'queue', s)).filter((f) => !f.startsWith('.')).length === 0), POOL_WAIT_MS);
     const got = subjects();
     assert.equal(got.length, count, 'no message delivered twice');
     assert.equal(new Set(got).size, count, 'every message delivered');
@@ -96,13 +90,13 @@ c.quit()
     const queued = await waitFor('the message in deferred', () => {
       const files = readdirSync(join(roost.dataDir, 'queue', 'deferred'));
       return files.length === 1 && files;
-    });
+    }, POOL_WAIT_MS);
     assert.deepEqual(lmtp.log.delivered, ['alice@roost.test']);
     const state = readQueueFile(join(roost.dataDir, 'queue', 'deferred', queued[0]!));
     assert.deepEqual([...state.finished], [0], 'alice is done in the queue file');
 
     assert.equal(await sendControl(join(roost.dataDir, 'run', 'qmgr'), 'flush'), 'ok');
-    await waitFor('the queue to drain', () => readdirSync(join(roost.dataDir, 'queue', 'deferred')).length === 0 && readdirSync(join(roost.dataDir, 'queue', 'active')).length === 0);
+    await waitFor('the queue to drain', () => readdirSync(join(roost.dataDir, 'queue', 'deferred')).length === 0 && readdirSync(join(roost.dataDir, 'queue', 'active')).length === 0, POOL_WAIT_MS);
     assert.deepEqual(lmtp.log.delivered, ['alice@roost.test', 'bob@roost.test', 'carol@roost.test'], 'alice once, bob and carol on the retry');
     assert.equal(lmtp.log.connections, 2);
   } finally {

@@ -11,6 +11,7 @@ import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import { startRoost, mainScript, repoRoot, type RoostHandle } from '../helpers/roost.js';
 import { runPython } from '../helpers/python.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { appendRecord, HEADER_LENGTH, readQueueFile } from '../../src/mta/queue-file.js';
 
 const users = [
@@ -61,16 +62,6 @@ function mailbox(dataDir: string, user: string): string[] {
     if (existsSync(dir)) for (const f of readdirSync(dir)) out.push(readFileSync(join(dir, f), 'utf8'));
   }
   return out;
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const queueDir = (dataDir: string, state: string) => readdirSync(join(dataDir, 'queue', state)).filter((f) => !f.startsWith('.'));
