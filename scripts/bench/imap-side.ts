@@ -114,8 +114,9 @@ async function startRoostImap(dir: string, options: ImapSideOptions): Promise<Im
       }
       return roost;
     } catch (err) {
-      const first = (err as Error).message.split('\n').find((l) => /error/i.test(l)) ?? (err as Error).message.split('\n')[0];
-      throw new SideUnavailable(`not yet available (Roost did not start: ${first})`);
+      const lines = (err as Error).message.split('\n');
+      const cause = lines.find((l) => /error|fatal/i.test(l)) ?? lines.slice(-3).join(' | ');
+      throw new SideUnavailable(`not yet available (Roost did not start: ${lines[0]} ${cause})`);
     }
   };
   let roost = await start();
