@@ -1,6 +1,7 @@
 // FETCH and UID FETCH (RFC 9051 section 6.4.5 and 7.5.2, RFC 3501 6.4.5, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE, RFC 8514 SAVEDATE,
 // RFC 8474 EMAILID/THREADID, RFC 8970 PREVIEW):
-// Attributes in Dovecot's order (plain items as requested, then body sections), implicit \Seen, streamed literals.
+// Attributes in Dovecot's order (plain items as requested, then body sections), implicit \Seen, streamed literals;
+// BODY[HEADER] from the index's cache once seen (as Dovecot's cache file answers it), responses written in batches.
 import { parseFetchArgs, fetchItemName, type FetchArgs, type FetchAttribute } from '../proto/fetch-args.js';
 import { formatDateTime } from '../proto/datetime.js';
 import { ProtocolError } from '../proto/protocol-error.js';
@@ -9,9 +10,9 @@ import type { ImapCommand } from '../proto/command-reader.js';
 import type { SelectedMailbox } from '../selected.js';
 import { isStorageError, type MessageContent, type MessageMeta } from '../../../storage/api.js';
 import { clientFlags, formatFlagList } from '../fetch/client-flags.js';
-import { loadFetchStrings, loadLayout, type FetchStrings, type MessageLayout } from '../fetch/message-layout.js';
-import { binarySection, binarySectionSize, bodySection } from '../fetch/body-sections.js';
-import { writePieces, type ResponsePiece } from '../fetch/write-response.js';
+import { cachedHeader, headerCacheEntry, loadFetchStrings, loadLayout, type FetchStrings, type MessageLayout } from '../fetch/message-layout.js';
+import { binarySection, binarySectionSize, bodySection, headerBytes, headerSection } from '../fetch/body-sections.js';
+import { ResponseBatch, type ResponsePiece } from '../fetch/write-response.js';
 import { enableCondstore } from '../condstore/condstore.js';
 import { sendVanishedEarlier, vanishedSince } from '../condstore/qresync.js';
 import { emailId, THREADID_NIL } from '../objectid/ids.js';
@@ -28,6 +29,15 @@ function setsSeen(a: FetchAttribute): boolean {
   return a.kind === 'RFC822' || a.kind === 'RFC822.TEXT';
 }
 
+/** Header bytes read from the messages are cached this many at a time (one index transaction each). */
+const HEADER_CACHE_BATCH = 500;
+
+/** BODY[HEADER]<partial> and RFC822.HEADER of the whole message: answered from the cached header bytes. */
+function isTopHeader(a: FetchAttribute): boolean {
+  if (a.kind === 'RFC822.HEADER') return true;
+  return a.kind === 'BODY[]' && a.section.part.length === 0 && a.section.text === 'HEADER';
+}
+
 /** Items answered from the cached FETCH strings alone. */
 function needsStrings(a: FetchAttribute): boolean {
   return a.kind === 'ENVELOPE' || a.kind === 'BODY' || a.kind === 'BODYSTRUCTURE';
@@ -41,6 +51,8 @@ interface FetchPlan {
   layout: boolean;
   strings: boolean;
   content: boolean;
+  /** Every body item is the top-level header: the message is opened only when its header is not cached yet. */
+  headerOnly: boolean;
 }
 
 function plan(args: FetchArgs, byUid: boolean, readOnly: boolean): FetchPlan {
@@ -55,6 +67,7 @@ function plan(args: FetchArgs, byUid: boolean, readOnly: boolean): FetchPlan {
     layout: body.length > 0,
     strings: args.attributes.some(needsStrings),
     content: body.length > 0,
+    headerOnly: body.length > 0 && body.every(isTopHeader),
   };
 }
 
@@ -87,6 +100,13 @@ function plainItem(s: ImapSessionApi, box: SelectedMailbox, msg: MessageMeta, a:
     default:
       throw new Error(`not a plain fetch item: ${a.kind}`);
   }
+}
+
+/** The top-level header items from the header bytes (same bytes and names as bodyItem gives). */
+function headerItem(a: FetchAttribute, header: Buffer): ResponsePiece[] {
+  if (a.kind === 'RFC822.HEADER') return ['RFC822.HEADER ', headerSection(header)];
+  if (a.kind !== 'BODY[]') throw new Error(`not a header fetch item: ${a.kind}`);
+  return [`${fetchItemName(a)} `, headerSection(header, a.partial)];
 }
 
 async function bodyItem(box: SelectedMailbox, msg: MessageMeta, a: FetchAttribute, layout: MessageLayout, content: MessageContent): Promise<ResponsePiece[]> {
@@ -137,41 +157,60 @@ async function runFetch(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pr
   }
 
   let expunged = 0;
-  for (const { seq, msg: original } of targets) {
-    const current = box.messages()[seq - 1];
-    const msg = current && current.uid === original.uid ? current : original;
-    const pieces: ResponsePiece[] = [];
-    try {
-      const content = p.content ? await box.mailbox.openMessage(msg.uid) : undefined;
-      let layout = p.layout ? await loadLayout(box.mailbox, msg.uid, content) : undefined;
-      const strings = layout ?? (p.strings ? await loadFetchStrings(box.mailbox, msg.uid, content) : undefined);
-      let preview: string | undefined;
-      const previewAttr = p.plain.find((a) => a.kind === 'PREVIEW');
-      if (previewAttr?.kind === 'PREVIEW') {
-        preview = cachedPreview(box.mailbox, msg.uid);
-        if (preview === undefined && (!previewAttr.lazy || msg.size <= LAZY_PREVIEW_MAX_BYTES)) {
-          layout ??= await loadLayout(box.mailbox, msg.uid, content);
-          preview = await loadPreview(box.mailbox, msg.uid, layout, async () => content ?? (await box.mailbox.openMessage(msg.uid)));
+  const batch = new ResponseBatch(s);
+  /** Header bytes read from messages during this command, cached together at its end. */
+  const headersToCache: { uid: number; key: string; value: unknown }[] = [];
+  try {
+    for (const { seq, msg: original } of targets) {
+      const current = box.messages()[seq - 1];
+      const msg = current && current.uid === original.uid ? current : original;
+      const pieces: ResponsePiece[] = [];
+      try {
+        let header = p.headerOnly ? cachedHeader(box.mailbox, msg.uid) : undefined;
+        const needContent = p.content && header === undefined;
+        const content = needContent ? await box.mailbox.openMessage(msg.uid) : undefined;
+        let layout = p.layout && needContent ? await loadLayout(box.mailbox, msg.uid, content) : undefined;
+        if (p.headerOnly && header === undefined) {
+          header = await headerBytes(layout!, content!);
+          const entry = headerCacheEntry(msg.uid, header);
+          if (entry) headersToCache.push(entry);
+          if (headersToCache.length >= HEADER_CACHE_BATCH) box.mailbox.setCachedMany(headersToCache.splice(0));
         }
+        const strings = layout ?? (p.strings ? await loadFetchStrings(box.mailbox, msg.uid, content) : undefined);
+        let preview: string | undefined;
+        const previewAttr = p.plain.find((a) => a.kind === 'PREVIEW');
+        if (previewAttr?.kind === 'PREVIEW') {
+          preview = cachedPreview(box.mailbox, msg.uid);
+          if (preview === undefined && (!previewAttr.lazy || msg.size <= LAZY_PREVIEW_MAX_BYTES)) {
+            layout ??= await loadLayout(box.mailbox, msg.uid, content);
+            preview = await loadPreview(box.mailbox, msg.uid, layout, async () => content ?? (await box.mailbox.openMessage(msg.uid)));
+          }
+        }
+        const items = p.plain.map((a) => plainItem(s, box, msg, a, strings, preview));
+        if (seenNow.has(msg.uid) && !p.plain.some((a) => a.kind === 'FLAGS')) {
+          items.push(plainItem(s, box, msg, { kind: 'FLAGS' }, strings));
+          // The implicit \Seen changed the modseq; with CONDSTORE on, the unsolicited FLAGS carry it (RFC 7162 3.1.4).
+          if (s.enabled.has('CONDSTORE') && !p.plain.some((a) => a.kind === 'MODSEQ')) items.push(plainItem(s, box, msg, { kind: 'MODSEQ' }, strings));
+        }
+        pieces.push(`* ${seq} FETCH (${items.join(' ')}`);
+        for (const a of p.body) {
+          const piece = header !== undefined ? headerItem(a, header) : await bodyItem(box, msg, a, layout!, content!);
+          pieces.push(items.length || pieces.length > 1 ? ' ' : '', ...piece);
+        }
+        pieces.push(')\r\n');
+      } catch (err) {
+        // Expunged by another session meanwhile: leave it out and say so (RFC 9051 section 7.1, EXPUNGEISSUED).
+        if (isStorageError(err) && err.code === 'EXPUNGED') {
+          expunged++;
+          continue;
+        }
+        throw err;
       }
-      const items = p.plain.map((a) => plainItem(s, box, msg, a, strings, preview));
-      if (seenNow.has(msg.uid) && !p.plain.some((a) => a.kind === 'FLAGS')) {
-        items.push(plainItem(s, box, msg, { kind: 'FLAGS' }, strings));
-        // The implicit \Seen changed the modseq; with CONDSTORE on, the unsolicited FLAGS carry it (RFC 7162 3.1.4).
-        if (s.enabled.has('CONDSTORE') && !p.plain.some((a) => a.kind === 'MODSEQ')) items.push(plainItem(s, box, msg, { kind: 'MODSEQ' }, strings));
-      }
-      pieces.push(`* ${seq} FETCH (${items.join(' ')}`);
-      for (const a of p.body) pieces.push(items.length || pieces.length > 1 ? ' ' : '', ...(await bodyItem(box, msg, a, layout!, content!)));
-      pieces.push(')\r\n');
-    } catch (err) {
-      // Expunged by another session meanwhile: leave it out and say so (RFC 9051 section 7.1, EXPUNGEISSUED).
-      if (isStorageError(err) && err.code === 'EXPUNGED') {
-        expunged++;
-        continue;
-      }
-      throw err;
+      await batch.add(pieces);
     }
-    await writePieces(s, pieces);
+  } finally {
+    await batch.flush();
+    if (headersToCache.length) box.mailbox.setCachedMany(headersToCache);
   }
   if (expunged > 0) return no('Some of the requested messages no longer exist.', 'EXPUNGEISSUED');
   return ok('Fetch completed.');

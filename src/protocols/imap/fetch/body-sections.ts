@@ -89,6 +89,21 @@ export async function bodySection(layout: MessageLayout, content: MessageContent
   return streamRange(content, start + offset, length, layout.hasNuls);
 }
 
+/** The whole top-level BODY[HEADER] as bytes, exactly as bodySection would send it (for the header cache). */
+export async function headerBytes(layout: MessageLayout, content: MessageContent): Promise<Buffer> {
+  const data = await bodySection(layout, content, { part: [], text: 'HEADER' });
+  if (Buffer.isBuffer(data.data)) return data.data;
+  const pieces: Buffer[] = [];
+  for await (const chunk of data.data()) pieces.push(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : (chunk as Buffer));
+  return Buffer.concat(pieces);
+}
+
+/** BODY[HEADER]<partial> of the top level from its whole bytes (as bodySection slices the same range). */
+export function headerSection(header: Buffer, partial?: PartialRange): SectionData {
+  const data = sliceBuffer(header, partial);
+  return { size: data.length, data, literal8: false };
+}
+
 function binaryFailure(err: unknown): never {
   if (err instanceof BinaryDecodeError) {
     if (err.code === 'UNKNOWN-CTE') throw new ProtocolError('Unknown Content-Transfer-Encoding.', { kind: 'NO', code: 'UNKNOWN-CTE' });

@@ -1,5 +1,5 @@
 // A message's parsed MIME structure for FETCH and SEARCH (RFC 9051 sections 6.4.5 and 7.5.2): the src/mail part
-// tree plus ENVELOPE, BODY and BODYSTRUCTURE strings, parsed once and kept in the index's per-message cache.
+// tree plus ENVELOPE, BODY and BODYSTRUCTURE strings and the BODY[HEADER] bytes, kept in the index's per-message cache.
 import { MessageParser, writeBody, writeBodyStructure, writeEnvelope, type MessagePart, type ParsedMessage } from '../../../mail/index.js';
 import type { MailboxSession, MessageContent } from '../../../storage/api.js';
 
@@ -17,6 +17,25 @@ export interface MessageLayout {
 const CACHE_KEY = 'imap.layout.v1';
 /** The FETCH strings alone, so ENVELOPE, BODY and BODYSTRUCTURE do not decode the whole part tree. */
 const STRINGS_KEY = 'imap.fetch-strings.v1';
+
+/**
+ * The top-level header block as BODY[HEADER] sends it (CRLF, NULs as 0x80 where the message has any), so that
+ * FETCH BODY.PEEK[HEADER] need not open the message, as Dovecot answers it from its cache file.
+ */
+const HEADER_KEY = 'imap.header.v1';
+/** Larger header blocks are not cached (read from the message each time). */
+export const CACHED_HEADER_MAX_BYTES = 64 * 1024;
+
+/** The cached BODY[HEADER] bytes of the message, if cached. */
+export function cachedHeader(mailbox: MailboxSession, uid: number): Buffer | undefined {
+  const cached = mailbox.getCached(uid, HEADER_KEY);
+  return Buffer.isBuffer(cached) ? cached : cached instanceof Uint8Array ? Buffer.from(cached.buffer, cached.byteOffset, cached.byteLength) : undefined;
+}
+
+/** Cache entries for the BODY[HEADER] bytes of messages (written together with setCachedMany). */
+export function headerCacheEntry(uid: number, header: Buffer): { uid: number; key: string; value: Buffer } | undefined {
+  return header.length <= CACHED_HEADER_MAX_BYTES ? { uid, key: HEADER_KEY, value: header } : undefined;
+}
 
 /** ENVELOPE, BODY and BODYSTRUCTURE as written on the wire (latin1 byte strings). */
 export interface FetchStrings {
