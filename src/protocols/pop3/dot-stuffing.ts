@@ -4,6 +4,9 @@ import { Transform, type TransformCallback } from 'node:stream';
 
 const DOT = Buffer.from('.');
 const LF_DOT = Buffer.from('\n.');
+const END = Buffer.from('.\r\n');
+const CRLF_END = Buffer.from('\r\n.\r\n');
+const EMPTY = Buffer.alloc(0);
 
 /** The stateful core: feed chunks in order, then finish() for the terminator. */
 export class DotStuffing {
@@ -21,7 +24,7 @@ export class DotStuffing {
   }
 
   process(chunk: Buffer): Buffer {
-    if (this.done || chunk.length === 0) return this.done ? Buffer.alloc(0) : chunk;
+    if (this.done || chunk.length === 0) return this.done ? EMPTY : chunk;
     if (this.bodyLinesLeft === undefined) return this.stuffAll(chunk);
     const out: Buffer[] = [];
     let start = 0;
@@ -82,7 +85,7 @@ export class DotStuffing {
 
   /** The terminating line; the message must end with CRLF before it. */
   finish(): Buffer {
-    return Buffer.from(this.lastByte === 10 || this.lastByte === -1 ? '.\r\n' : '\r\n.\r\n');
+    return this.lastByte === 10 || this.lastByte === -1 ? END : CRLF_END;
   }
 }
 

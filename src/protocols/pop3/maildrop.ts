@@ -159,7 +159,7 @@ export class Maildrop {
     const status = topLines === undefined ? `+OK ${m.size} octets\r\n` : '+OK\r\n';
     if (whole) {
       const stuffing = new DotStuffing(topLines);
-      // Three writes, no copy: the connection holds them until the end of the tick and sends them together.
+      // Three writes, no copy: the connection sends them with the answers around them in its batched writes.
       s.write(status);
       s.write(stuffing.process(whole));
       s.write(stuffing.finish());

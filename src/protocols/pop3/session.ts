@@ -16,6 +16,13 @@ const MAX_LINE = 4096;
 /** An unfinished line beyond this closes the connection, as Dovecot does. */
 const FAR_OVER_LIMIT = 64 * 1024;
 const MAX_BAD_COMMANDS = 20;
+/**
+ * Multi-line answers wait for the socket to drain only after this much output since the last wait: pipelined RETRs
+ * of small messages leave in the connection's large batched writes instead of one write and one wait per message.
+ */
+const DRAIN_EVERY_BYTES = 1024 * 1024;
+/** Queued commands looked at for read-ahead (pipelined RETRs). */
+const READ_AHEAD_DEPTH = 8;
 
 export class Pop3Session implements Session, Pop3SessionApi {
   state: Pop3State = 'authorization';
@@ -29,6 +36,10 @@ export class Pop3Session implements Session, Pop3SessionApi {
   private busy = false;
   private closed = false;
   private badCommands = 0;
+  /** Bytes written since the last wait for the socket to drain. */
+  private undrained = 0;
+  /** Queued lines already looked at by readAhead() (the front of the queue). */
+  private readAheadSeen = 0;
 
   constructor(
     readonly conn: Connection,
@@ -60,6 +71,7 @@ export class Pop3Session implements Session, Pop3SessionApi {
     try {
       while (this.queue.length && !this.closed) {
         const item = this.queue.shift()!;
+        if (this.readAheadSeen > 0) this.readAheadSeen--;
         if (this.lineWaiter) {
           const w = this.lineWaiter;
           this.lineWaiter = undefined;
@@ -79,15 +91,18 @@ export class Pop3Session implements Session, Pop3SessionApi {
     }
   }
 
-  /** Starts reading the messages of RETR commands waiting in the queue (pipelined downloads). */
+  /**
+   * Starts reading the messages of RETR commands waiting in the queue (pipelined downloads). Each queued line is
+   * looked at once, as bytes: "RETR", a space and up to 9 digits, in any case, with optional spaces around.
+   */
   private readAhead(): void {
-    if (!this.maildrop || this.queue.length === 0) return;
-    for (let k = 0; k < this.queue.length && k < 8; k++) {
-      const item = this.queue[k];
-      if (item === 'overflow' || item.length > 20) continue;
-      const m = /^RETR (\d{1,9})$/i.exec(item.toString('latin1').trim());
-      if (m) this.maildrop.prefetch(Number(m[1]) - 1);
+    if (!this.maildrop) return;
+    const end = Math.min(this.queue.length, READ_AHEAD_DEPTH);
+    for (let k = this.readAheadSeen; k < end; k++) {
+      const n = retrNumber(this.queue[k]!);
+      if (n > 0) this.maildrop.prefetch(n - 1);
     }
+    if (end > this.readAheadSeen) this.readAheadSeen = end;
   }
 
   private async dispatch(line: string): Promise<void> {
@@ -122,6 +137,7 @@ export class Pop3Session implements Session, Pop3SessionApi {
   readLine(): Promise<string | null> {
     if (this.closed) return Promise.resolve(null);
     const next = this.queue.shift();
+    if (next !== undefined && this.readAheadSeen > 0) this.readAheadSeen--;
     if (next !== undefined) return Promise.resolve(next === 'overflow' ? '' : next.toString('latin1'));
     this.conn.releaseOutput();
     return new Promise((resolve) => (this.lineWaiter = resolve));
@@ -136,10 +152,13 @@ export class Pop3Session implements Session, Pop3SessionApi {
   }
 
   write(data: Buffer | string): void {
+    this.undrained += data.length;
     this.conn.write(data);
   }
 
   drain(): Promise<void> {
+    if (this.undrained < DRAIN_EVERY_BYTES) return Promise.resolve();
+    this.undrained = 0;
     return this.conn.drain();
   }
 
@@ -147,6 +166,7 @@ export class Pop3Session implements Session, Pop3SessionApi {
     // Anything the client pipelined after STLS arrived in plaintext and is discarded (RFC 2595 section 4).
     this.reader.reset();
     this.queue.length = 0;
+    this.readAheadSeen = 0;
     await this.conn.startTls();
   }
 
@@ -191,4 +211,22 @@ export class Pop3Session implements Session, Pop3SessionApi {
     this.err('Server shutting down.', 'SYS/TEMP');
     this.close();
   }
+}
+
+const SPACE = 0x20;
+const TAB = 0x09;
+const CR = 0x0d;
+
+/** The message number of a queued "RETR n" line (n of 1 to 9 digits), else 0; other lines and overflows give 0. */
+function retrNumber(item: Buffer | 'overflow'): number {
+  if (item === 'overflow' || item.length > 20) return 0;
+  let i = 0;
+  while (i < item.length && (item[i] === SPACE || item[i] === TAB)) i++;
+  if (item.length - i < 6 || (item[i]! | 0x20) !== 0x72 || (item[i + 1]! | 0x20) !== 0x65 || (item[i + 2]! | 0x20) !== 0x74 || (item[i + 3]! | 0x20) !== 0x72 || item[i + 4] !== SPACE) return 0;
+  i += 5;
+  let n = 0;
+  let digits = 0;
+  for (; i < item.length && item[i]! >= 0x30 && item[i]! <= 0x39; i++, digits++) n = n * 10 + item[i]! - 0x30;
+  while (i < item.length && (item[i] === SPACE || item[i] === TAB || item[i] === CR)) i++;
+  return digits >= 1 && digits <= 9 && i === item.length ? n : 0;
 }
