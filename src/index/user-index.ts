@@ -4,6 +4,7 @@ import { open as openLmdb, type Database, type Key, type RootDatabase } from 'lm
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { getLogger } from '../lib/logger.js';
+import { decodeViewSnapshot, encodeViewSnapshot } from './view-snapshot.js';
 
 const log = getLogger({ component: 'index' });
 
@@ -51,6 +52,12 @@ type CacheKey = [string, number, string];
 function viewKey(st: MailboxState): string {
   return `${st.uidValidity}:${st.highestModseq}:${st.messages}:${st.uidNext}`;
 }
+
+/**
+ * Mailboxes with at least this many messages keep a view snapshot (view-snapshot.ts): the records in one value, plus
+ * the UIDs written since (viewDirty), so loading the mailbox after a restart decodes one value and those records.
+ */
+const SNAPSHOT_MIN_MESSAGES = 1000;
 
 /** The identity view: cachedRecords. */
 const sameRecord = (rec: MessageRecord): MessageRecord => rec;
@@ -118,6 +125,8 @@ function isDeleted(flags: readonly string[]): boolean {
 export class MailboxWriter {
   /** Every message put (the record) or removed (null) in this transaction, for the in-memory views. */
   readonly changes = new Map<number, MessageRecord | null>();
+  /** Whether the mailbox has a view snapshot whose changed UIDs must be noted (looked up at the first change). */
+  private snapshotTracked?: boolean;
 
   constructor(
     private readonly index: UserIndex,
@@ -142,6 +151,13 @@ export class MailboxWriter {
     if (rec.uid >= this.state.uidNext) this.state.uidNext = rec.uid + 1;
     this.index.messages.putSync([this.mailbox, rec.uid], rec);
     this.changes.set(rec.uid, rec);
+    this.noteChanged(rec.uid);
+  }
+
+  /** A changed UID is noted beside the mailbox's view snapshot, which then no longer holds its record. */
+  private noteChanged(uid: number): void {
+    this.snapshotTracked ??= this.index.views.doesExist(this.mailbox);
+    if (this.snapshotTracked) this.index.viewDirty.putSync([this.mailbox, uid], 1);
   }
 
   /** Removes a message, remembering its UID with the modseq of the expunge. */
@@ -151,6 +167,7 @@ export class MailboxWriter {
     this.account(old, -1);
     this.changes.set(uid, null);
     this.index.messages.removeSync([this.mailbox, uid]);
+    this.noteChanged(uid);
     this.index.expunged.putSync([this.mailbox, uid], modseq);
     for (const key of this.index.cache.getKeys({ start: [this.mailbox, uid, ''], end: [this.mailbox, uid + 1, ''] })) {
       this.index.cache.removeSync(key);
@@ -186,6 +203,9 @@ export class UserIndex {
   readonly messages: Database<MessageRecord, MailboxKey>;
   readonly expunged: Database<number, MailboxKey>;
   readonly cache: Database<unknown, CacheKey>;
+  /** Per mailbox a view snapshot (view-snapshot.ts), and the UIDs whose records changed since it was written. */
+  readonly views: Database<Buffer, string>;
+  readonly viewDirty: Database<number, MailboxKey>;
 
   private constructor(readonly dir: string, fsync: boolean) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -201,11 +221,13 @@ export class UserIndex {
     this.messages = this.root.openDB({ name: 'messages', ...shared });
     this.expunged = this.root.openDB({ name: 'expunged' });
     this.cache = this.root.openDB({ name: 'cache', ...shared });
+    this.views = this.root.openDB({ name: 'views', encoding: 'binary' });
+    this.viewDirty = this.root.openDB({ name: 'viewDirty' });
     const version = this.meta.get('schemaVersion');
     if (version !== INDEX_SCHEMA_VERSION) {
       if (version !== undefined) log.warn({ dir, version, want: INDEX_SCHEMA_VERSION }, 'index schema changed; rebuilding from the store');
       this.root.transactionSync(() => {
-        for (const db of [this.mailboxes, this.messages, this.expunged, this.cache] as Database<unknown, Key>[]) {
+        for (const db of [this.mailboxes, this.messages, this.expunged, this.cache, this.views, this.viewDirty] as Database<unknown, Key>[]) {
           for (const key of db.getKeys()) db.removeSync(key);
         }
         this.meta.putSync('schemaVersion', INDEX_SCHEMA_VERSION);
@@ -271,17 +293,62 @@ export class UserIndex {
     let entry = this.viewCache.get(mailbox);
     if (!entry || entry.key !== key) {
       if (!key) return this.records(mailbox).map(toView);
-      entry = { key, views: new Map() };
+      const loaded = this.loadRecords(mailbox);
+      entry = { key: loaded.key, views: new Map([[sameRecord, loaded.records]]) };
       this.viewCache.set(mailbox, entry);
     }
     let value = entry.views.get(toView) as T[] | undefined;
     if (!value) {
       // Another view of the same records maps them instead of decoding the mailbox again.
-      const records = entry.views.get(sameRecord) as MessageRecord[] | undefined;
-      value = (records ?? this.records(mailbox)).map(toView);
+      value = (entry.views.get(sameRecord) as MessageRecord[]).map(toView);
       entry.views.set(toView, value);
     }
     return value;
+  }
+
+  /**
+   * A mailbox's records and the view key they match. A large mailbox's come from its view snapshot and the records
+   * changed since, read in one transaction (so another process's write is either wholly in or wholly out); the
+   * snapshot is (re)written there when missing, unreadable, or when the changes since outgrow an eighth of it.
+   */
+  private loadRecords(mailbox: string): { key: string; records: MessageRecord[] } {
+    const st = this.state(mailbox);
+    if (!st || st.messages < SNAPSHOT_MIN_MESSAGES) {
+      return { key: st ? viewKey(st) : '', records: this.records(mailbox) };
+    }
+    return this.root.transactionSync(() => {
+      const now = this.mailboxes.get(mailbox)!;
+      const snapshot = this.views.get(mailbox);
+      let records = snapshot ? decodeViewSnapshot(snapshot) : undefined;
+      let changedSince = 0;
+      if (records) {
+        const changes = new Map<number, MessageRecord | null>();
+        for (const [, uid] of this.viewDirty.getKeys({ start: [mailbox, 0], end: [mailbox, Number.MAX_SAFE_INTEGER] })) {
+          changes.set(uid, this.messages.get([mailbox, uid]) ?? null);
+        }
+        changedSince = changes.size;
+        records = applyChanges(records, changes, sameRecord);
+        if (records && records.length !== now.messages) {
+          log.warn({ mailbox, snapshot: records.length, messages: now.messages }, 'view snapshot out of step with the index; rewritten');
+          records = undefined;
+        }
+      }
+      if (!records) {
+        records = this.records(mailbox);
+        this.writeSnapshot(mailbox, records);
+      } else if (changedSince > Math.max(SNAPSHOT_MIN_MESSAGES, records.length / 8)) {
+        this.writeSnapshot(mailbox, records);
+      }
+      return { key: viewKey(now), records };
+    });
+  }
+
+  /** Replaces a mailbox's view snapshot and forgets the UIDs noted beside the old one (inside a write transaction). */
+  private writeSnapshot(mailbox: string, records: readonly MessageRecord[]): void {
+    for (const key of this.viewDirty.getKeys({ start: [mailbox, 0], end: [mailbox, Number.MAX_SAFE_INTEGER] })) this.viewDirty.removeSync(key);
+    const snapshot = records.length >= SNAPSHOT_MIN_MESSAGES ? encodeViewSnapshot(records) : undefined;
+    if (snapshot) this.views.putSync(mailbox, snapshot);
+    else this.views.removeSync(mailbox);
   }
 
   /** The records of a mailbox in UID order, kept like cachedView (for lookups by UID without decoding). */
@@ -290,14 +357,11 @@ export class UserIndex {
   }
 
   /** After a committed write: the cached views follow the writer's changes when they matched the state before them. */
-  private advanceView(mailbox: string, before: MailboxState | undefined, writer: MailboxWriter): void {
+  private advanceView(mailbox: string, before: MailboxState | undefined, writer: MailboxWriter, firstRecords?: MessageRecord[]): void {
     const cached = this.viewCache.get(mailbox);
     if (!cached) {
       // A mailbox's first write (its first scan) holds every record: the record view is there without reading them back.
-      if (!before) {
-        const records = [...writer.changes.values()].filter((r): r is MessageRecord => r !== null).sort((a, b) => a.uid - b.uid);
-        this.viewCache.set(mailbox, { key: viewKey(writer.state), views: new Map([[sameRecord, records]]) });
-      }
+      if (firstRecords) this.viewCache.set(mailbox, { key: viewKey(writer.state), views: new Map([[sameRecord, firstRecords]]) });
       return;
     }
     if (!before || cached.key !== viewKey(before)) {
@@ -358,14 +422,20 @@ export class UserIndex {
   write<T>(mailbox: string, init: () => MailboxState, fn: (w: MailboxWriter) => T): T {
     let before: MailboxState | undefined;
     let writer: MailboxWriter | undefined;
+    let firstRecords: MessageRecord[] | undefined;
     const result = this.root.transactionSync(() => {
       before = this.mailboxes.get(mailbox);
       writer = new MailboxWriter(this, mailbox, { ...(before ?? init()) });
       const value = fn(writer);
       this.mailboxes.putSync(mailbox, writer.state);
+      if (!before) {
+        // The first write of a mailbox (its first scan) holds every record: the view and its snapshot need no read back.
+        firstRecords = [...writer.changes.values()].filter((r): r is MessageRecord => r !== null).sort((a, b) => a.uid - b.uid);
+        this.writeSnapshot(mailbox, firstRecords);
+      }
       return value;
     });
-    if (writer) this.advanceView(mailbox, before, writer);
+    if (writer) this.advanceView(mailbox, before, writer, firstRecords);
     return result;
   }
 
@@ -378,7 +448,8 @@ export class UserIndex {
     this.memos.delete(mailbox);
     this.viewCache.delete(mailbox);
     this.mailboxes.removeSync(mailbox);
-    for (const db of [this.messages, this.expunged] as Database<unknown, MailboxKey>[]) {
+    this.views.removeSync(mailbox);
+    for (const db of [this.messages, this.expunged, this.viewDirty] as Database<unknown, MailboxKey>[]) {
       for (const key of db.getKeys({ start: [mailbox, 0], end: [mailbox, Number.MAX_SAFE_INTEGER] })) db.removeSync(key);
     }
     for (const key of this.cache.getKeys({ start: [mailbox, 0, ''], end: [mailbox, Number.MAX_SAFE_INTEGER, ''] })) this.cache.removeSync(key);

@@ -1,0 +1,113 @@
+// The index's view snapshot: a large mailbox's records packed in one value plus the UIDs changed since. After a restart
+// the view it gives equals the records read one by one, after flag changes, expunges, new mail and a rewrite.
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { openUserStorage, type StorageOptions } from '../../../src/storage/api.js';
+import { UserIndex, indexDirFor, type MessageRecord } from '../../../src/index/user-index.js';
+import { decodeViewSnapshot, encodeViewSnapshot } from '../../../src/index/view-snapshot.js';
+
+let dir: string;
+let opts: StorageOptions;
+let maildir: string;
+const USER = 'snap';
+const MESSAGES = 1500;
+
+function dropFile(sub: 'new' | 'cur', n: number, info = ''): void {
+  const body = `Subject: message ${n}\r\nMessage-ID: <${n}@snap.test>\r\n\r\nbody ${n}\r\n`;
+  writeFileSync(join(maildir, sub, `${1700000000 + n}.M${n}P1.snap.test,S=${body.length}${info}`), body);
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'roost-view-snapshot-'));
+  maildir = join(dir, 'Maildir');
+  for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, sub), { recursive: true });
+  for (let n = 0; n < MESSAGES; n++) dropFile('cur', n, n % 3 === 0 ? ':2,S' : ':2,');
+  opts = { dataDir: join(dir, 'data'), defaultMailLocation: `maildir:${maildir}`, fsync: false };
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+/** After a restart (the index closed and opened again): the view loaded from the snapshot and the records one by one. */
+async function viewAfterRestart(): Promise<{ loaded: readonly MessageRecord[]; plain: MessageRecord[]; hasSnapshot: boolean; dirty: number }> {
+  await UserIndex.closeIdle();
+  const index = UserIndex.acquire(indexDirFor(opts.dataDir, USER), false);
+  try {
+    const loaded = index.cachedRecords('INBOX');
+    const plain = index.records('INBOX');
+    const dirty = [...index.viewDirty.getKeys({ start: ['INBOX', 0], end: ['INBOX', Number.MAX_SAFE_INTEGER] })].length;
+    return { loaded, plain, hasSnapshot: index.views.doesExist('INBOX'), dirty };
+  } finally {
+    await index.release();
+    await UserIndex.closeIdle();
+  }
+}
+
+const normal = (recs: readonly MessageRecord[]) => recs.map((r) => ({ ...r, flags: [...r.flags].sort(), pop3Uidl: r.pop3Uidl ?? undefined }));
+
+test('snapshot and decode give back the records, including POP3 UIDLs; a string with a NUL is not snapshotted', () => {
+  const recs: MessageRecord[] = [
+    { uid: 1, key: 'cur/a:2,S', flags: ['\\Seen'], internalDate: 1.7e12, saveDate: 1.7e12 + 5, size: 10, physicalSize: 9, modseq: 17e14, guid: 'g1', pop3Uidl: 'u1' },
+    { uid: 7, key: 'cur/b:2,', flags: [], internalDate: 0, saveDate: 1, size: 2 ** 33, physicalSize: 3, modseq: 17e14 + 1, guid: 'ü-g2', pop3Uidl: undefined },
+  ];
+  assert.deepEqual(decodeViewSnapshot(encodeViewSnapshot(recs)!), recs);
+  assert.equal(encodeViewSnapshot([{ ...recs[0]!, key: 'cur/a\0b' }]), undefined);
+  assert.equal(encodeViewSnapshot([{ ...recs[0]!, pop3Uidl: '' }]), undefined);
+  assert.deepEqual(decodeViewSnapshot(encodeViewSnapshot([])!), []);
+  assert.equal(decodeViewSnapshot(Buffer.from('not a snapshot')), undefined);
+});
+
+test('a large mailbox loads the same view from its snapshot as from its records, through changes of every kind', async () => {
+  const st = await openUserStorage({ user: USER }, opts);
+  try {
+    const box = await st.openMailbox('INBOX');
+    assert.equal(box.messages().length, MESSAGES);
+    await box.close();
+  } finally {
+    await st.close();
+  }
+  let view = await viewAfterRestart();
+  assert.ok(view.hasSnapshot, 'the first scan wrote a snapshot');
+  assert.equal(view.dirty, 0);
+  assert.deepEqual(normal(view.loaded), normal(view.plain));
+
+  // Flag changes, an expunge, a save and mail dropped in by another program: noted beside the snapshot.
+  const st2 = await openUserStorage({ user: USER }, opts);
+  try {
+    const box = await st2.openMailbox('INBOX');
+    await box.updateFlags([2, 5, 900], 'add', ['\\Flagged', 'Later']);
+    await box.updateFlags([10, 11, 12], 'add', ['\\Deleted']);
+    await box.expunge();
+    await st2.save('INBOX', Buffer.from('Subject: saved\r\n\r\nsaved\r\n'));
+    dropFile('new', MESSAGES);
+    await box.sync();
+    assert.equal(box.messages().length, MESSAGES - 3 + 2);
+    await box.close();
+  } finally {
+    await st2.close();
+  }
+  view = await viewAfterRestart();
+  assert.ok(view.dirty >= 8, `changed UIDs are noted (${view.dirty})`);
+  assert.equal(view.loaded.length, MESSAGES - 1);
+  assert.deepEqual(normal(view.loaded), normal(view.plain));
+  assert.deepEqual([...view.loaded.find((r) => r.uid === 900)!.flags].sort(), ['Later', '\\Flagged']);
+  assert.equal(view.loaded.find((r) => r.uid === 11), undefined);
+
+  // More changes than the snapshot's limit: the next load writes a new snapshot and forgets the noted UIDs.
+  const st3 = await openUserStorage({ user: USER }, opts);
+  try {
+    const box = await st3.openMailbox('INBOX');
+    await box.updateFlags(box.messages().map((m) => m.uid).slice(0, 1200), 'add', ['\\Answered']);
+    await box.close();
+  } finally {
+    await st3.close();
+  }
+  view = await viewAfterRestart();
+  assert.deepEqual(normal(view.loaded), normal(view.plain));
+  view = await viewAfterRestart();
+  assert.equal(view.dirty, 0, 'the snapshot was rewritten with the changes in it');
+  assert.deepEqual(normal(view.loaded), normal(view.plain));
+  assert.equal(view.loaded.filter((r) => r.flags.includes('\\Answered')).length, 1200);
+});
