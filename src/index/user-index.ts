@@ -132,6 +132,8 @@ export class MailboxWriter {
     private readonly index: UserIndex,
     readonly mailbox: string,
     readonly state: MailboxState,
+    /** The mailbox had no index entry before this transaction: every record it has was put here (no lookups). */
+    private readonly fresh = false,
   ) {}
 
   nextModseq(): number {
@@ -140,6 +142,7 @@ export class MailboxWriter {
   }
 
   get(uid: number): MessageRecord | undefined {
+    if (this.fresh) return this.changes.get(uid) ?? undefined;
     return this.index.messages.get([this.mailbox, uid]) as MessageRecord | undefined;
   }
 
@@ -425,7 +428,7 @@ export class UserIndex {
     let firstRecords: MessageRecord[] | undefined;
     const result = this.root.transactionSync(() => {
       before = this.mailboxes.get(mailbox);
-      writer = new MailboxWriter(this, mailbox, { ...(before ?? init()) });
+      writer = new MailboxWriter(this, mailbox, { ...(before ?? init()) }, !before);
       const value = fn(writer);
       this.mailboxes.putSync(mailbox, writer.state);
       if (!before) {

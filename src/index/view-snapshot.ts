@@ -1,10 +1,12 @@
 // A mailbox's message records packed into one buffer (columns of numbers, one string table), kept in the index so that
 // the first SELECT after a restart decodes one value instead of a record per message. A cache of the records: rebuildable.
+import { endianness } from 'node:os';
 import type { MessageRecord } from './user-index.js';
 
 /** Format tag at the start of every snapshot; a value with another tag is ignored (and rewritten). */
 const MAGIC = 0x52565331; // "RVS1"
 const SEPARATOR = '\0';
+const LITTLE_ENDIAN = endianness() === 'LE';
 /** Numeric columns, each a float64 per message, in this order. */
 const NUMBER_COLUMNS = ['uid', 'internalDate', 'saveDate', 'size', 'physicalSize', 'modseq'] as const;
 
@@ -23,6 +25,8 @@ function guidFromKey(key: string): string {
  * the separator, or an empty POP3 UIDL (an empty slot stands for "none").
  */
 export function encodeViewSnapshot(records: readonly MessageRecord[]): Buffer | undefined {
+  // The columns are typed arrays in the machine's byte order, written and read as they are: little-endian only.
+  if (!LITTLE_ENDIAN) return undefined;
   const flagSetIndex = new Map<string, number>();
   const flagSets: string[][] = [];
   const strings: string[] = [];
@@ -35,12 +39,13 @@ export function encodeViewSnapshot(records: readonly MessageRecord[]): Buffer | 
     }
   }
   const n = records.length;
-  const numbers = Buffer.allocUnsafe(n * 8 * NUMBER_COLUMNS.length + n * 4);
-  let at = 0;
-  for (const column of NUMBER_COLUMNS) {
-    for (const rec of records) at = numbers.writeDoubleLE(rec[column], at);
-  }
-  for (const rec of records) {
+  const numbers = new Float64Array(n * NUMBER_COLUMNS.length);
+  NUMBER_COLUMNS.forEach((column, c) => {
+    for (let i = 0; i < n; i++) numbers[c * n + i] = records[i]![column];
+  });
+  const flagSetOf = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const rec = records[i]!;
     const setKey = rec.flags.join(' ');
     let set = flagSetIndex.get(setKey);
     if (set === undefined) {
@@ -48,7 +53,7 @@ export function encodeViewSnapshot(records: readonly MessageRecord[]): Buffer | 
       flagSets.push(rec.flags.slice());
       flagSetIndex.set(setKey, set);
     }
-    at = numbers.writeUInt32LE(set, at);
+    flagSetOf[i] = set;
     strings.push(rec.key, rec.guid === guidFromKey(rec.key) ? '' : rec.guid);
     if (anyUidl) strings.push(rec.pop3Uidl ?? '');
   }
@@ -60,13 +65,13 @@ export function encodeViewSnapshot(records: readonly MessageRecord[]): Buffer | 
   const prefix = Buffer.allocUnsafe(12);
   prefix.writeUInt32LE(MAGIC, 0);
   prefix.writeUInt32LE(header.length, 4);
-  prefix.writeUInt32LE(numbers.length, 8);
-  return Buffer.concat([prefix, header, numbers, text]);
+  prefix.writeUInt32LE(numbers.byteLength + flagSetOf.byteLength, 8);
+  return Buffer.concat([prefix, header, Buffer.from(numbers.buffer), Buffer.from(flagSetOf.buffer), text]);
 }
 
 /** The records a snapshot holds, or undefined when the buffer is not a snapshot of this format. */
 export function decodeViewSnapshot(buf: Buffer): MessageRecord[] | undefined {
-  if (buf.length < 12 || buf.readUInt32LE(0) !== MAGIC) return undefined;
+  if (!LITTLE_ENDIAN || buf.length < 12 || buf.readUInt32LE(0) !== MAGIC) return undefined;
   const headerLength = buf.readUInt32LE(4);
   const numbersLength = buf.readUInt32LE(8);
   const header = JSON.parse(buf.toString('utf8', 12, 12 + headerLength)) as { n: number; flagSets: string[][]; anyUidl: boolean; ascii: boolean };

@@ -35,13 +35,27 @@ export function parseMaildirFilename(name: string): ParsedFilename {
   const info = colon < 0 ? '' : name.slice(colon + 1);
   const letters = info.startsWith('2,') ? info.slice(2) : '';
   const out: ParsedFilename = { base, letters, hasInfo: colon >= 0 };
-  for (const field of base.split(',').slice(1)) {
-    const m = /^([SW])=(\d+)$/.exec(field);
-    if (!m) continue;
-    if (m[1] === 'S') out.size = Number(m[2]);
-    else out.vsize = Number(m[2]);
+  // The ",S=<digits>" and ",W=<digits>" fields after the unique part (a scan parses every file name: no regex here).
+  for (let comma = base.indexOf(','); comma >= 0; ) {
+    const next = base.indexOf(',', comma + 1);
+    const end = next < 0 ? base.length : next;
+    const kind = base.charCodeAt(comma + 1);
+    if ((kind === 0x53 || kind === 0x57) && base.charCodeAt(comma + 2) === 0x3d && end > comma + 3 && isDigits(base, comma + 3, end)) {
+      const value = Number(base.slice(comma + 3, end));
+      if (kind === 0x53) out.size = value;
+      else out.vsize = value;
+    }
+    comma = next;
   }
   return out;
+}
+
+function isDigits(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }
 
 /** System flags and keyword indexes (0 = 'a') from the flag letters; other letters are returned as `other`. */

@@ -12,7 +12,7 @@ import { Mutex, appendFileDurable, fdatasyncFd, fsyncDir, pathExists, writeAllv,
 import { acquireDotlock, type Dotlock } from '../../common/dotlock.js';
 import type { KnownMessage, MailboxStore, MessageContent, PreparedSave, SaveInput, StoreSnapshot, StoredMessage } from '../backend.js';
 import { KeptHandles } from './kept-handles.js';
-import { flagsToLetters, lettersToFlags, newBaseFilename, parseMaildirFilename, withInfo } from './filename.js';
+import { flagsToLetters, lettersToFlags, newBaseFilename, parseMaildirFilename, withInfo, type ParsedFilename } from './filename.js';
 import { formatKeywordsFile, freeKeywordIndex, parseKeywordsFile } from './keywords.js';
 import {
   effectiveNextUid,
@@ -67,6 +67,8 @@ export function newUidValidity(): number {
 interface DirEntry {
   subdir: 'new' | 'cur';
   filename: string;
+  /** The file name parsed once, when the directory was listed. */
+  parsed: ParsedFilename;
 }
 
 /** Hook for the user's quota (Maildir++ maildirsize), told about physical sizes. */
@@ -301,19 +303,27 @@ export class MaildirMailboxStore implements MailboxStore {
       }
       for (const filename of names) {
         if (filename.startsWith('.')) continue;
-        const base = parseMaildirFilename(filename).base;
-        const existing = byBase.get(base);
+        const parsed = parseMaildirFilename(filename);
+        const existing = byBase.get(parsed.base);
         // The same base in new/ and cur/ (a rename raced a scan): cur/ wins.
-        if (!existing || subdir === 'cur') byBase.set(base, { subdir, filename });
+        if (!existing || subdir === 'cur') byBase.set(parsed.base, { subdir, filename, parsed });
       }
     }
     return byBase;
   }
 
-  private async describe(uid: number, rec: UidlistRecord | undefined, entry: DirEntry, reuse?: ReuseInfo): Promise<StoredMessage> {
-    const parsed = parseMaildirFilename(entry.filename);
+  /**
+   * One message as a scan sees it. `flagsByLetters` is the scan's own: messages with the same letters share one flags
+   * array (never changed in place), and the keyword map cannot change during a scan (it runs under the lock).
+   */
+  private async describe(uid: number, rec: UidlistRecord | undefined, entry: DirEntry, flagsByLetters: Map<string, string[]>, reuse?: ReuseInfo): Promise<StoredMessage> {
+    const parsed = entry.parsed;
     const key = `${entry.subdir}/${entry.filename}`;
-    const flags = this.flagsFromLetters(parsed.letters);
+    let flags = flagsByLetters.get(parsed.letters);
+    if (!flags) {
+      flags = this.flagsFromLetters(parsed.letters);
+      flagsByLetters.set(parsed.letters, flags);
+    }
     const guid = rec?.ext.get('G') ?? parsed.base;
     // Dovecot writes an empty P value when the UIDL is the file's base name (maildir_get_pop3_uidl).
     const savedUidl = rec?.ext.get('P');
@@ -339,6 +349,7 @@ export class MaildirMailboxStore implements MailboxStore {
     await this.loadKeywords();
     const files = await this.listDir();
     const messages: StoredMessage[] = [];
+    const flagsByLetters = new Map<string, string[]>();
     let described = 0;
     for (const rec of list.records) {
       const entry = files.get(rec.filename);
@@ -346,7 +357,7 @@ export class MaildirMailboxStore implements MailboxStore {
       files.delete(rec.filename);
       if (++described % SCAN_YIELD_EVERY === 0) await yieldToEventLoop();
       try {
-        messages.push(await this.describe(rec.uid, rec, entry, reuse(rec.uid)));
+        messages.push(await this.describe(rec.uid, rec, entry, flagsByLetters, reuse(rec.uid)));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // vanished meanwhile: expunged
       }
@@ -359,7 +370,7 @@ export class MaildirMailboxStore implements MailboxStore {
       const uid = nextUid++;
       if (++described % SCAN_YIELD_EVERY === 0) await yieldToEventLoop();
       try {
-        messages.push(await this.describe(uid, undefined, entry));
+        messages.push(await this.describe(uid, undefined, entry, flagsByLetters));
         records.push({ uid, filename: base, ext: new Map() });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
