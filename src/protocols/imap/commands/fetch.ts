@@ -10,7 +10,7 @@ import type { ImapCommand } from '../proto/command-reader.js';
 import type { SelectedMailbox } from '../selected.js';
 import { isStorageError, type MessageContent, type MessageMeta } from '../../../storage/api.js';
 import { clientFlags, formatFlagList } from '../fetch/client-flags.js';
-import { cachedHeader, headerCacheEntry, loadFetchStrings, loadLayout, type FetchStrings, type MessageLayout } from '../fetch/message-layout.js';
+import { cacheHeader, cachedHeader, loadFetchStrings, loadLayout, type CacheStore, type FetchStrings, type MessageLayout } from '../fetch/message-layout.js';
 import { binarySection, binarySectionSize, bodySection, headerBytes, headerSection } from '../fetch/body-sections.js';
 import { ResponseBatch, type ResponsePiece } from '../fetch/write-response.js';
 import { enableCondstore } from '../condstore/condstore.js';
@@ -29,8 +29,8 @@ function setsSeen(a: FetchAttribute): boolean {
   return a.kind === 'RFC822' || a.kind === 'RFC822.TEXT';
 }
 
-/** Header bytes read from the messages are cached this many at a time (one index transaction each). */
-const HEADER_CACHE_BATCH = 500;
+/** What the command parses (layouts, FETCH strings, header bytes) is cached this many at a time (one index transaction each). */
+const CACHE_BATCH = 500;
 
 /** BODY[HEADER]<partial> and RFC822.HEADER of the whole message: answered from the cached header bytes. */
 function isTopHeader(a: FetchAttribute): boolean {
@@ -158,8 +158,11 @@ async function runFetch(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pr
 
   let expunged = 0;
   const batch = new ResponseBatch(s);
-  /** Header bytes read from messages during this command, cached together at its end. */
-  const headersToCache: { uid: number; key: string; value: unknown }[] = [];
+  const toCache: { uid: number; key: string; value: unknown }[] = [];
+  const store: CacheStore = (uid, key, value) => {
+    toCache.push({ uid, key, value });
+    if (toCache.length >= CACHE_BATCH) box.mailbox.setCachedMany(toCache.splice(0));
+  };
   try {
     for (const { seq, msg: original } of targets) {
       const current = box.messages()[seq - 1];
@@ -169,20 +172,18 @@ async function runFetch(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pr
         let header = p.headerOnly ? cachedHeader(box.mailbox, msg.uid) : undefined;
         const needContent = p.content && header === undefined;
         const content = needContent ? await box.mailbox.openMessage(msg.uid) : undefined;
-        let layout = p.layout && needContent ? await loadLayout(box.mailbox, msg.uid, content) : undefined;
+        let layout = p.layout && needContent ? await loadLayout(box.mailbox, msg.uid, content, store) : undefined;
         if (p.headerOnly && header === undefined) {
           header = await headerBytes(layout!, content!);
-          const entry = headerCacheEntry(msg.uid, header);
-          if (entry) headersToCache.push(entry);
-          if (headersToCache.length >= HEADER_CACHE_BATCH) box.mailbox.setCachedMany(headersToCache.splice(0));
+          cacheHeader(store, msg.uid, header);
         }
-        const strings = layout ?? (p.strings ? await loadFetchStrings(box.mailbox, msg.uid, content) : undefined);
+        const strings = layout ?? (p.strings ? await loadFetchStrings(box.mailbox, msg.uid, content, store) : undefined);
         let preview: string | undefined;
         const previewAttr = p.plain.find((a) => a.kind === 'PREVIEW');
         if (previewAttr?.kind === 'PREVIEW') {
           preview = cachedPreview(box.mailbox, msg.uid);
           if (preview === undefined && (!previewAttr.lazy || msg.size <= LAZY_PREVIEW_MAX_BYTES)) {
-            layout ??= await loadLayout(box.mailbox, msg.uid, content);
+            layout ??= await loadLayout(box.mailbox, msg.uid, content, store);
             preview = await loadPreview(box.mailbox, msg.uid, layout, async () => content ?? (await box.mailbox.openMessage(msg.uid)));
           }
         }
@@ -209,9 +210,10 @@ async function runFetch(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pr
       await batch.add(pieces);
     }
   } finally {
+    // Responses already made leave even when a later message fails the command.
     await batch.flush();
-    if (headersToCache.length) box.mailbox.setCachedMany(headersToCache);
   }
+  if (toCache.length) box.mailbox.setCachedMany(toCache);
   if (expunged > 0) return no('Some of the requested messages no longer exist.', 'EXPUNGEISSUED');
   return ok('Fetch completed.');
 }

@@ -32,9 +32,19 @@ export function cachedHeader(mailbox: MailboxSession, uid: number): Buffer | und
   return Buffer.isBuffer(cached) ? cached : cached instanceof Uint8Array ? Buffer.from(cached.buffer, cached.byteOffset, cached.byteLength) : undefined;
 }
 
-/** Cache entries for the BODY[HEADER] bytes of messages (written together with setCachedMany). */
-export function headerCacheEntry(uid: number, header: Buffer): { uid: number; key: string; value: Buffer } | undefined {
-  return header.length <= CACHED_HEADER_MAX_BYTES ? { uid, key: HEADER_KEY, value: header } : undefined;
+/**
+ * Where freshly parsed data goes: the index at once by default; a command working through many messages passes
+ * one that gathers the entries and writes them with setCachedMany (one index transaction per batch, not per entry).
+ */
+export type CacheStore = (uid: number, key: string, value: unknown) => void;
+
+function storeOf(mailbox: MailboxSession, store: CacheStore | undefined): CacheStore {
+  return store ?? ((uid, key, value) => mailbox.setCached(uid, key, value));
+}
+
+/** Caches the BODY[HEADER] bytes of a message (unless they are too large to keep). */
+export function cacheHeader(store: CacheStore, uid: number, header: Buffer): void {
+  if (header.length <= CACHED_HEADER_MAX_BYTES) store(uid, HEADER_KEY, header);
 }
 
 /** ENVELOPE, BODY and BODYSTRUCTURE as written on the wire (latin1 byte strings). */
@@ -106,17 +116,17 @@ function isFetchStrings(value: unknown): value is FetchStrings {
 }
 
 /** The cached FETCH strings, else those of the (cached or freshly parsed) layout, which are then cached alone. */
-export async function loadFetchStrings(mailbox: MailboxSession, uid: number, content?: MessageContent): Promise<FetchStrings> {
+export async function loadFetchStrings(mailbox: MailboxSession, uid: number, content?: MessageContent, store?: CacheStore): Promise<FetchStrings> {
   const cached = mailbox.getCached(uid, STRINGS_KEY);
   if (isFetchStrings(cached)) return cached;
-  const { envelope, body, bodyStructure } = await loadLayout(mailbox, uid, content);
+  const { envelope, body, bodyStructure } = await loadLayout(mailbox, uid, content, store);
   const strings = { envelope, body, bodyStructure };
-  mailbox.setCached(uid, STRINGS_KEY, strings);
+  storeOf(mailbox, store)(uid, STRINGS_KEY, strings);
   return strings;
 }
 
 /** The cached layout, or a fresh parse that is then cached (a message never changes under its UID). */
-export async function loadLayout(mailbox: MailboxSession, uid: number, content?: MessageContent): Promise<MessageLayout> {
+export async function loadLayout(mailbox: MailboxSession, uid: number, content?: MessageContent, store?: CacheStore): Promise<MessageLayout> {
   const cached = mailbox.getCached(uid, CACHE_KEY);
   if (isStoredLayout(cached)) return fromStored(cached);
   const layout = await parseLayout(content ?? (await mailbox.openMessage(uid)));
@@ -128,6 +138,6 @@ export async function loadLayout(mailbox: MailboxSession, uid: number, content?:
     body: layout.body,
     bodyStructure: layout.bodyStructure,
   };
-  mailbox.setCached(uid, CACHE_KEY, stored);
+  storeOf(mailbox, store)(uid, CACHE_KEY, stored);
   return layout;
 }
