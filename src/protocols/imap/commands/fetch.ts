@@ -10,7 +10,7 @@ import type { ImapCommand } from '../proto/command-reader.js';
 import type { SelectedMailbox } from '../selected.js';
 import { isStorageError, type MessageContent, type MessageMeta } from '../../../storage/api.js';
 import { clientFlags, formatFlagList } from '../fetch/client-flags.js';
-import { cacheHeader, cachedHeader, loadFetchStrings, loadLayout, type CacheStore, type FetchStrings, type MessageLayout } from '../fetch/message-layout.js';
+import { cacheFetchStrings, cacheHeader, cachedHeader, loadFetchStrings, loadLayout, type CacheStore, type FetchStrings, type MessageLayout } from '../fetch/message-layout.js';
 import { binarySection, binarySectionSize, bodySection, headerBytes, headerSection } from '../fetch/body-sections.js';
 import { ResponseBatch, type ResponsePiece } from '../fetch/write-response.js';
 import { enableCondstore } from '../condstore/condstore.js';
@@ -176,6 +176,8 @@ async function runFetch(s: ImapSessionApi, cmd: ImapCommand, byUid: boolean): Pr
         if (p.headerOnly && header === undefined) {
           header = await headerBytes(layout!, content!);
           cacheHeader(store, msg.uid, header);
+          // The next such FETCH answers from the cache alone: ENVELOPE, BODY and BODYSTRUCTURE too.
+          if (p.strings) cacheFetchStrings(box.mailbox, msg.uid, layout!, store);
         }
         const strings = layout ?? (p.strings ? await loadFetchStrings(box.mailbox, msg.uid, content, store) : undefined);
         let preview: string | undefined;

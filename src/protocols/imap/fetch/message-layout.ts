@@ -125,6 +125,13 @@ export async function loadFetchStrings(mailbox: MailboxSession, uid: number, con
   return strings;
 }
 
+/** Caches the FETCH strings of a layout loaded anyway, unless they are cached already (a later ENVELOPE need not decode the layout). */
+export function cacheFetchStrings(mailbox: MailboxSession, uid: number, layout: MessageLayout, store?: CacheStore): void {
+  if (isFetchStrings(mailbox.getCached(uid, STRINGS_KEY))) return;
+  const { envelope, body, bodyStructure } = layout;
+  storeOf(mailbox, store)(uid, STRINGS_KEY, { envelope, body, bodyStructure });
+}
+
 /** The cached layout, or a fresh parse that is then cached (a message never changes under its UID). */
 export async function loadLayout(mailbox: MailboxSession, uid: number, content?: MessageContent, store?: CacheStore): Promise<MessageLayout> {
   const cached = mailbox.getCached(uid, CACHE_KEY);
