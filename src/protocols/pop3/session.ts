@@ -17,10 +17,10 @@ const MAX_LINE = 4096;
 const FAR_OVER_LIMIT = 64 * 1024;
 const MAX_BAD_COMMANDS = 20;
 /**
- * Multi-line answers wait for the socket to drain only after this much output since the last wait: pipelined RETRs
- * of small messages leave in the connection's large batched writes instead of one write and one wait per message.
+ * Multi-line answers wait for the socket to drain only after this much output since the last wait (the connection's
+ * write batch): pipelined RETRs of small messages leave in batched writes, not one write and one wait per message.
  */
-const DRAIN_EVERY_BYTES = 1024 * 1024;
+const DRAIN_EVERY_BYTES = 64 * 1024;
 /** Queued commands looked at for read-ahead (pipelined RETRs). */
 const READ_AHEAD_DEPTH = 8;
 
