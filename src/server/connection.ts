@@ -60,6 +60,9 @@ export class Connection extends EventEmitter {
   private deflateUnflushed = false;
   /** The socket whose writes are held (corked) until the end of the tick or of the held batch. */
   private corkedSocket: Socket | undefined;
+  /** Text written while corked, sent as one string at the uncork (one UTF-8 conversion instead of one per line). */
+  private pendingText: string[] = [];
+  private pendingTextLength = 0;
   /** The protocol is answering a batch of commands: output waits for releaseOutput() (see holdOutput). */
   private held = false;
 
@@ -169,9 +172,25 @@ export class Connection extends EventEmitter {
       return !this.deflate.writableNeedDrain;
     }
     this.corkSocket();
+    if (typeof data === 'string') {
+      this.pendingText.push(data);
+      this.pendingTextLength += data.length;
+      if (this.pendingTextLength >= OUTPUT_BATCH_BYTES) this.uncorkNow();
+      return !this.socket.writableNeedDrain;
+    }
+    this.flushText();
     const more = this.socket.write(data);
     if (this.socket.writableLength >= OUTPUT_BATCH_BYTES) this.uncorkNow();
     return more;
+  }
+
+  /** Hands the text gathered while corked to the socket, as one string. */
+  private flushText(): void {
+    if (this.pendingText.length === 0) return;
+    const text = this.pendingText.length === 1 ? this.pendingText[0]! : this.pendingText.join('');
+    this.pendingText = [];
+    this.pendingTextLength = 0;
+    if (!this.socket.destroyed) this.socket.write(text);
   }
 
   /**
@@ -206,6 +225,7 @@ export class Connection extends EventEmitter {
   };
 
   private uncorkNow(): void {
+    this.flushText();
     const socket = this.corkedSocket;
     if (!socket) return;
     this.corkedSocket = undefined;
@@ -268,6 +288,8 @@ export class Connection extends EventEmitter {
    */
   startCompression(pending?: Buffer): void {
     if (this.deflate) throw new Error('compression is already active');
+    // The answer to COMPRESS, still gathered, goes out uncompressed ahead of the compressed stream.
+    this.flushText();
     const deflate = zlib.createDeflateRaw();
     const inflate = zlib.createInflateRaw();
     deflate.on('data', (chunk: Buffer) => {
@@ -342,6 +364,7 @@ export class Connection extends EventEmitter {
       else deflate.end();
       return;
     }
+    this.flushText();
     if (data !== undefined) this.socket.end(data);
     else this.socket.end();
     // A peer that never reads must not keep the connection half-open forever.
