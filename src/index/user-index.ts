@@ -292,11 +292,10 @@ export class UserIndex {
 
   cachedView<T extends { uid: number }>(mailbox: string, toView: (rec: MessageRecord) => T): readonly T[] {
     const st = this.state(mailbox);
-    const key = st ? viewKey(st) : '';
+    if (!st) return this.records(mailbox).map(toView);
     let entry = this.viewCache.get(mailbox);
-    if (!entry || entry.key !== key) {
-      if (!key) return this.records(mailbox).map(toView);
-      const loaded = this.loadRecords(mailbox);
+    if (!entry || entry.key !== viewKey(st)) {
+      const loaded = this.loadRecords(mailbox, st);
       entry = { key: loaded.key, views: new Map([[sameRecord, loaded.records]]) };
       this.viewCache.set(mailbox, entry);
     }
@@ -314,13 +313,12 @@ export class UserIndex {
    * changed since, read in one transaction (so another process's write is either wholly in or wholly out); the
    * snapshot is (re)written there when missing, unreadable, or when the changes since outgrow an eighth of it.
    */
-  private loadRecords(mailbox: string): { key: string; records: MessageRecord[] } {
-    const st = this.state(mailbox);
-    if (!st || st.messages < SNAPSHOT_MIN_MESSAGES) {
-      return { key: st ? viewKey(st) : '', records: this.records(mailbox) };
-    }
+  private loadRecords(mailbox: string, st: MailboxState): { key: string; records: MessageRecord[] } {
+    if (st.messages < SNAPSHOT_MIN_MESSAGES) return { key: viewKey(st), records: this.records(mailbox) };
     return this.root.transactionSync(() => {
-      const now = this.mailboxes.get(mailbox)!;
+      // The state again, inside the transaction: another process may have written since `st` was read.
+      const now = this.mailboxes.get(mailbox);
+      if (!now) return { key: '', records: [] }; // deleted meanwhile
       const snapshot = this.views.get(mailbox);
       let records = snapshot ? decodeViewSnapshot(snapshot) : undefined;
       let changedSince = 0;
