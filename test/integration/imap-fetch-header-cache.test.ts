@@ -58,6 +58,13 @@ describe('FETCH header cache', () => {
     // LF became CRLF and NUL became 0x80 in the header; the blank line ends it.
     const nul = first[0]!.findIndex((l) => l.startsWith('* 2 FETCH '));
     assert.equal(first[0]![nul + 1], 'Subject: nul\x80here');
+    // Maildir files never change under their name: a header answered from the cache does not read the file again.
+    // Rewritten in place (the directories, and so the change stamp, stay as they were), message 1 still shows the
+    // header seen first; a header read from the file would show the new one.
+    writeFileSync(join(dataDir, 'mail', USER.name, 'Maildir', 'cur', '1000.a.host:2,'), 'From: z@example.org\nSubject: other\n\nbody\n', 'latin1');
+    const again = await cmd('FETCH 1 (BODY.PEEK[HEADER])');
+    assert.ok(again.includes('From: a@example.org'), again.join('\n'));
+    assert.ok(!again.includes('From: z@example.org'), again.join('\n'));
     session.close();
   });
 
