@@ -190,7 +190,8 @@ export class ImapSession implements Session, ImapSessionApi {
     }
     this.badInARow = result.status === 'BAD' ? this.badInARow + 1 : 0;
     if (!result.silent) this.write(`${cmd.tag} ${result.status} ${result.code ? `[${result.code}] ` : ''}${result.text}\r\n`);
-    this.log.info({ command: cmd.name, status: result.status, ms: Date.now() - started, user: this.user?.user }, 'command');
+    // One line per command at debug, as Dovecot: at info a busy server logs connections and logins, not every command.
+    this.log.debug({ command: cmd.name, status: result.status, ms: Date.now() - started, user: this.user?.user }, 'command');
     if (this.badInARow >= MAX_BAD_COMMANDS) this.countBad();
     if (this.state === 'logout') this.close();
   }
