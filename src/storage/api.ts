@@ -63,6 +63,11 @@ export interface MessageContent {
   /** The message with CRLF line ends; [start, end) selects a byte range of that form. */
   stream(start?: number, end?: number): NodeJS.ReadableStream;
   read(): Promise<Buffer>;
+  /**
+   * The message with CRLF line ends at [before, length - after) of the returned buffer: room in front and behind for
+   * a protocol's own framing (POP3's status line and terminator), so a small message leaves in one write, uncopied.
+   */
+  readFramed(before: number, after: number): Promise<Buffer>;
 }
 
 export interface CopyResult {

@@ -5,7 +5,7 @@ import { emitUserChange } from './user-events.js';
 import { EventEmitter } from 'node:events';
 import { StorageError } from './errors.js';
 import { applyFlagChange, hasFlag, normalizeFlags, sameFlags } from './common/flags.js';
-import type { MailboxStore, PreparedSave, StoredMessage } from './backends/backend.js';
+import type { MailboxStore, MessageContent, PreparedSave, StoredMessage } from './backends/backend.js';
 import { findByUid, indexOfUid, type MailboxState, type MessageRecord, type UserIndex } from '../index/user-index.js';
 import { getLogger } from '../lib/logger.js';
 
@@ -504,7 +504,7 @@ export class MailboxSessionImpl extends EventEmitter {
     return result;
   }
 
-  async openMessage(uid: number): Promise<{ size: number; stream(start?: number, end?: number): NodeJS.ReadableStream; read(): Promise<Buffer> }> {
+  async openMessage(uid: number): Promise<MessageContent> {
     this.ensureOpen();
     const rec = this.shared.index.record(this.shared.name, uid);
     if (!rec) throw new StorageError('EXPUNGED');

@@ -163,6 +163,33 @@ for (const backend of BACKENDS) {
       });
     });
 
+    test('readFramed gives the CRLF message with the room asked for around it, small and large, in any order of reads', async (t) => {
+      const { opts, user } = await fresh(t);
+      // Over 128 KiB, so Maildir reads it the streamed way; lines starting with dots and no final line end.
+      const large = `Subject: large\n\n${'.a line of forty-three bytes and a dot first\n'.repeat(4000)}last line`;
+      await withStorage(user, opts, async (st) => {
+        await st.save('INBOX', Buffer.from(MSG1));
+        await st.save('INBOX', Buffer.from(large));
+        const box = await st.openMailbox('INBOX');
+        try {
+          for (const [uid, text] of [[1, crlf(MSG1)], [2, crlf(large)]] as const) {
+            const framedFirst = await (await box.openMessage(uid)).readFramed(7, 3);
+            assert.equal(framedFirst.length, 7 + text.length + 3);
+            assert.equal(framedFirst.subarray(7, 7 + text.length).toString(), text);
+            // After a partial read, and read() after readFramed(): the same bytes each time.
+            const content = await box.openMessage(uid);
+            const chunks: Buffer[] = [];
+            for await (const c of content.stream(0, 20)) chunks.push(c as Buffer);
+            assert.equal(Buffer.concat(chunks).toString(), text.slice(0, 20));
+            assert.equal((await content.readFramed(0, 0)).toString(), text);
+            assert.equal((await content.read()).toString(), text);
+          }
+        } finally {
+          await box.close();
+        }
+      });
+    });
+
     test('flags and keywords, all or nothing, with modseq; the store keeps them across a fresh index', async (t) => {
       const { opts, user } = await fresh(t);
       await withStorage(user, opts, async (st) => {

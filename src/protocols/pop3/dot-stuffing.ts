@@ -8,6 +8,16 @@ const END = Buffer.from('.\r\n');
 const CRLF_END = Buffer.from('\r\n.\r\n');
 const EMPTY = Buffer.alloc(0);
 
+/** Whether a whole message has a line starting with a dot (most have none: one native search). */
+export function needsDotStuffing(message: Buffer): boolean {
+  return message[0] === 0x2e || message.indexOf(LF_DOT) >= 0;
+}
+
+/** The terminating line after a whole message: ".", on a line of its own even when the message lacks a last CRLF. */
+export function terminatorAfter(message: Buffer): string {
+  return message.length === 0 || message[message.length - 1] === 10 ? '.\r\n' : '\r\n.\r\n';
+}
+
 /** The stateful core: feed chunks in order, then finish() for the terminator. */
 export class DotStuffing {
   private atLineStart = true;

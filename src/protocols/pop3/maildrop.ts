@@ -7,11 +7,14 @@ import type { UserRecord } from '../../auth/service.js';
 import { openUserStorage, type MailboxSession, type MessageMeta, type UserStorage } from '../../storage/api.js';
 import { varExpand } from '../../lib/var-expand.js';
 import type { Logger } from '../../lib/logger.js';
-import { DotStuffer, DotStuffing } from './dot-stuffing.js';
+import { DotStuffer, DotStuffing, needsDotStuffing, terminatorAfter } from './dot-stuffing.js';
+import type { Pop3SessionApi } from './types.js';
 
 /** Messages up to this size are read and sent in one piece; larger ones are streamed. */
 const SEND_WHOLE_BELOW = 1024 * 1024;
-import type { Pop3SessionApi } from './types.js';
+/** Room read in front of a message for its status line ("+OK 1048575 octets\r\n") and behind it for the terminator. */
+const STATUS_ROOM = 32;
+const TERMINATOR_ROOM = 5;
 
 export class MaildropLockedError extends Error {}
 
@@ -124,14 +127,14 @@ export class Maildrop {
     return varExpand(this.ctx.config.pop3.pop3_uidl_format, { u: m.uid, v: this.mailbox.uidValidity, g: m.guid, uid: m.uid, uidvalidity: this.mailbox.uidValidity, guid: m.guid });
   }
 
-  /** Streams message i (all of it, or its header and the first topLines body lines) dot-stuffed. */
   /** Reads of pipelined RETRs started ahead of time, by message index (small messages only). */
   private readonly readAhead = new Map<number, Promise<Buffer | undefined>>();
 
+  /** Message i with room for the status line in front and the terminator behind; undefined when it is streamed. */
   private load(i: number): Promise<Buffer | undefined> {
     const m = this.messages[i];
     if (m.size >= SEND_WHOLE_BELOW) return Promise.resolve(undefined);
-    return this.mailbox.openMessage(m.uid).then((c) => c.read());
+    return this.mailbox.openMessage(m.uid).then((c) => c.readFramed(STATUS_ROOM, TERMINATOR_ROOM));
   }
 
   /**
@@ -145,24 +148,34 @@ export class Maildrop {
     this.readAhead.set(i, p);
   }
 
+  /** Sends message i (all of it, or its header and the first topLines body lines) dot-stuffed. */
   async send(s: Pop3SessionApi, i: number, topLines: number | undefined): Promise<void> {
     const m = this.messages[i];
     const ahead = this.readAhead.get(i);
     this.readAhead.delete(i);
-    let whole: Buffer | undefined;
+    let framed: Buffer | undefined;
     try {
-      whole = await (ahead ?? this.load(i));
+      framed = await (ahead ?? this.load(i));
     } catch (err) {
       if ((err as { code?: string }).code === 'EXPUNGED') return s.err('Message was expunged by another session.');
       throw err;
     }
     const status = topLines === undefined ? `+OK ${m.size} octets\r\n` : '+OK\r\n';
-    if (whole) {
-      const stuffing = new DotStuffing(topLines);
-      // Three writes, no copy: the connection sends them with the answers around them in its batched writes.
-      s.write(status);
-      s.write(stuffing.process(whole));
-      s.write(stuffing.finish());
+    if (framed) {
+      const messageEnd = framed.length - TERMINATOR_ROOM;
+      const message = framed.subarray(STATUS_ROOM, messageEnd);
+      if (topLines === undefined && !needsDotStuffing(message)) {
+        // The usual RETR: status line, message and terminator written around the message where it was read, one write.
+        const from = STATUS_ROOM - framed.write(status, STATUS_ROOM - status.length, 'latin1');
+        const to = messageEnd + framed.write(terminatorAfter(message), messageEnd, 'latin1');
+        s.write(framed.subarray(from, to));
+      } else {
+        const stuffing = new DotStuffing(topLines);
+        // Three writes, no copy: the connection sends them with the answers around them in its batched writes.
+        s.write(status);
+        s.write(stuffing.process(message));
+        s.write(stuffing.finish());
+      }
       if (topLines === undefined) this.retrieved.add(i);
       return s.drain();
     }

@@ -40,6 +40,15 @@ export interface MessageContent {
   /** The message with CRLF line ends, optionally the byte range [start, end). */
   stream(start?: number, end?: number): NodeJS.ReadableStream;
   read(): Promise<Buffer>;
+  /** read() with `before` bytes of room in front and `after` behind (see the storage API's MessageContent). */
+  readFramed(before: number, after: number): Promise<Buffer>;
+}
+
+/** A copy of `message` with room around it, for stores that cannot read into a framed buffer directly. */
+export function framedCopy(message: Buffer, before: number, after: number): Buffer {
+  const out = Buffer.allocUnsafe(before + message.length + after);
+  message.copy(out, before);
+  return out;
 }
 
 export interface SaveInput {

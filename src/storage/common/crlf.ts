@@ -100,6 +100,29 @@ function lfToCrlf(buf: Buffer, before: number): Buffer {
   return out;
 }
 
+/**
+ * Converts in place: buf[from, to) holds stored bytes with `extra` bare LFs and room for `extra` bytes in front of
+ * them; the CRLF form ends at `to`. Each line moves down by the CRs still to come, so nothing unread is overwritten
+ * and no second buffer or per-line view is made. Answers the converted message: buf[from - extra, to) when the
+ * count was right, else (a store changed behind the index) the correct bytes in whatever buffer they ended up in.
+ */
+export function toCrlfInPlace(buf: Buffer, from: number, to: number, extra: number): Buffer {
+  const start = from - extra;
+  let out = start;
+  let pos = from;
+  for (let lf = buf.indexOf(LF, from); lf >= 0 && lf < to; lf = buf.indexOf(LF, lf + 1)) {
+    if (lf > from && buf[lf - 1] === CR) continue;
+    // More bare LFs than counted: out has caught up with pos, so [start, lf) is converted and [lf, to) is not.
+    if (out === pos) return Buffer.concat([buf.subarray(start, lf), lfToCrlf(buf.subarray(lf, to), -1)]);
+    buf.copyWithin(out, pos, lf);
+    out += lf - pos;
+    buf[out++] = CR;
+    pos = lf;
+  }
+  if (out !== pos) buf.copyWithin(out, pos, to);
+  return buf.subarray(start, out + to - pos);
+}
+
 /** Converts bare LF to CRLF while reading, optionally passing on only the output byte range [start, end). */
 export class LfToCrlf extends Transform {
   private prev = -1;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
-import { CrlfToLf, LfToCrlf, crlfSize, toCrlf } from '../../../src/storage/common/crlf.js';
+import { CrlfToLf, LfToCrlf, crlfSize, toCrlf, toCrlfInPlace } from '../../../src/storage/common/crlf.js';
 import { chunked } from '../../helpers/chunks.js';
 
 const CR = 0x0d;
@@ -62,5 +62,26 @@ test('LfToCrlf puts a CR before every bare LF, across any chunking and for any o
       assert.equal(crlfSize(input), expected.length);
     }),
     { numRuns: 500 },
+  );
+});
+
+test('toCrlfInPlace converts where the bytes were read, and gives the right bytes when the CR count it was told is wrong', () => {
+  fc.assert(
+    fc.property(lineBytes, fc.integer({ min: -3, max: 3 }), fc.nat(8), (input, countError, room) => {
+      const expected = referenceToCrlf(input);
+      const extra = Math.max(0, expected.length - input.length + countError);
+      const buf = Buffer.alloc(room + extra + input.length + room, 0x7e);
+      input.copy(buf, room + extra);
+      const out = toCrlfInPlace(buf, room + extra, room + extra + input.length, extra);
+      assert.deepEqual(out, expected);
+      if (countError === 0) {
+        // A right count leaves the message in place: in buf, starting where the room for the CRs began.
+        assert.equal(out.buffer, buf.buffer);
+        assert.equal(out.byteOffset, buf.byteOffset + room);
+        assert.deepEqual(buf.subarray(0, room), Buffer.alloc(room, 0x7e));
+        assert.deepEqual(buf.subarray(room + out.length), Buffer.alloc(room, 0x7e));
+      }
+    }),
+    { numRuns: 1000 },
   );
 });

@@ -1,16 +1,16 @@
 // One Maildir mailbox (cur/ new/ tmp/ + dovecot-uidlist + dovecot-keywords) as a MailboxStore: deliveries go
 // tmp -> fsync -> rename into new/ or cur/ -> fsync dir; UIDs assigned under dovecot-uidlist.lock (Dovecot maildir-*.c).
-import { closeSync, createReadStream, fstatSync, futimesSync, openSync, readFileSync, renameSync, statSync, watch as fsWatch, type BigIntStats, type FSWatcher } from 'node:fs';
-import { link, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { closeSync, createReadStream, fstatSync, futimesSync, openSync, readSync, renameSync, statSync, watch as fsWatch, type BigIntStats, type FSWatcher } from 'node:fs';
+import { link, open as openFile, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageError, toStorageError } from '../../errors.js';
-import { CrlfToLf, LfToCrlf, crlfSize, toCrlf } from '../../common/crlf.js';
+import { CrlfToLf, LfToCrlf, crlfSize, toCrlf, toCrlfInPlace } from '../../common/crlf.js';
 import { Mutex, appendFileDurable, fdatasyncFd, fsyncDir, pathExists, writeAllv, writeFileDurable } from '../../common/fsutil.js';
 import { acquireDotlock, type Dotlock } from '../../common/dotlock.js';
-import type { KnownMessage, MailboxStore, MessageContent, PreparedSave, SaveInput, StoreSnapshot, StoredMessage } from '../backend.js';
+import { framedCopy, type KnownMessage, type MailboxStore, type MessageContent, type PreparedSave, type SaveInput, type StoreSnapshot, type StoredMessage } from '../backend.js';
 import { KeptHandles } from './kept-handles.js';
 import { flagsToLetters, lettersToFlags, newBaseFilename, parseMaildirFilename, withInfo, type ParsedFilename } from './filename.js';
 import { formatKeywordsFile, freeKeywordIndex, parseKeywordsFile } from './keywords.js';
@@ -30,6 +30,8 @@ import { getLogger } from '../../../lib/logger.js';
 const MESSAGE_READ_CHUNK_BYTES = 256 * 1024;
 /** Messages up to this size are read whole with one blocking read when opened. */
 const BLOCKING_READ_MAX_BYTES = 128 * 1024;
+/** Bytes kept free before and after a small message read, so readFramed() needs no copy for framing up to this size. */
+const FRAME_ROOM = 64;
 
 /** A scan lets other connections run after this many messages (its stats are direct calls). */
 const SCAN_YIELD_EVERY = 2000;
@@ -519,13 +521,23 @@ export class MaildirMailboxStore implements MailboxStore {
       // The file is read here (so a vanished message fails before anything is sent), but converted to CRLF only as far
       // as asked: a FETCH of BODY[HEADER] converts the header, not the whole message. Conversion is per line end, so a
       // converted prefix is the prefix of the whole conversion; k stored bytes give at least k converted ones.
-      const raw = this.readSmallFile(join(this.path, msg.key)) ?? (await readFile(await this.resolve(msg)));
+      const loaded = this.readSmallFile(join(this.path, msg.key), msg) ?? this.framedRaw(await readFile(await this.resolve(msg)), msg);
+      const { frame, rawStart, raw } = loaded;
       let whole: Buffer | undefined;
-      const converted = (end: number): Buffer => whole ?? (end >= raw.length ? (whole = toCrlf(raw)) : toCrlf(raw.subarray(0, end)));
+      // The whole message is converted where it was read when the index's sizes fit the file (the usual case).
+      const wholeCrlf = (): Buffer =>
+        (whole ??= raw.length === msg.physicalSize ? toCrlfInPlace(frame, rawStart, rawStart + raw.length, size - raw.length) : toCrlf(raw));
+      const converted = (end: number): Buffer => whole ?? (end >= raw.length ? wholeCrlf() : toCrlf(raw.subarray(0, end)));
       return {
         size,
         stream: (start = 0, end = Infinity) => Readable.from([converted(end).subarray(start, end)], { objectMode: false }),
         read: () => Promise.resolve(converted(Infinity)),
+        readFramed: (before, after) => {
+          const message = wholeCrlf();
+          const at = message.byteOffset - frame.byteOffset;
+          const inFrame = message.buffer === frame.buffer && at >= before && frame.length - at - message.length >= after;
+          return Promise.resolve(inFrame ? frame.subarray(at - before, at + message.length + after) : framedCopy(message, before, after));
+        },
       };
     }
     const path = await this.resolve(msg);
@@ -533,17 +545,66 @@ export class MaildirMailboxStore implements MailboxStore {
       size,
       stream: (start = 0, end = Infinity) => createReadStream(path, { highWaterMark: MESSAGE_READ_CHUNK_BYTES }).pipe(new LfToCrlf(start, end)),
       read: async () => toCrlf(await readFile(path)),
+      readFramed: async (before, after) => {
+        // Read into the buffer that is sent and converted there: no second copy of a large message.
+        const file = await openFile(path, 'r');
+        try {
+          const onDisk = (await file.stat()).size;
+          const crs = onDisk === msg.physicalSize ? Math.max(0, size - onDisk) : 0;
+          const frame = Buffer.allocUnsafe(before + crs + onDisk + after);
+          let got = 0;
+          while (got < onDisk) {
+            const { bytesRead } = await file.read(frame, before + crs + got, onDisk - got, got);
+            if (bytesRead === 0) break;
+            got += bytesRead;
+          }
+          const message = toCrlfInPlace(frame, before + crs, before + crs + got, crs);
+          const fits = message.buffer === frame.buffer && message.byteOffset === frame.byteOffset + before && message.length === frame.length - before - after;
+          return fits ? frame : framedCopy(message, before, after);
+        } finally {
+          await file.close();
+        }
+      },
     };
   }
 
-  /** The file's bytes, or undefined when it is not there (renamed by a flag change: resolve() finds it). */
-  private readSmallFile(path: string): Buffer | undefined {
+  /**
+   * A small message file read into a buffer with FRAME_ROOM bytes free in front of it, the CRs its conversion adds
+   * (RFC822.SIZE minus the size on disk) and FRAME_ROOM behind; undefined when the file is not there (renamed by a
+   * flag change: resolve() finds it).
+   */
+  private readSmallFile(path: string, msg: StoredMessage): { frame: Buffer; rawStart: number; raw: Buffer } | undefined {
+    let fd: number;
     try {
-      return readFileSync(path);
+      fd = openSync(path, 'r');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw toStorageError(err);
     }
+    try {
+      const onDisk = fstatSync(fd).size;
+      const crs = onDisk === msg.physicalSize ? Math.max(0, msg.size - onDisk) : 0;
+      const frame = Buffer.allocUnsafe(FRAME_ROOM + crs + onDisk + FRAME_ROOM);
+      const rawStart = FRAME_ROOM + crs;
+      let got = 0;
+      while (got < onDisk) {
+        const n = readSync(fd, frame, rawStart + got, onDisk - got, got);
+        if (n === 0) break;
+        got += n;
+      }
+      return { frame, rawStart, raw: frame.subarray(rawStart, rawStart + got) };
+    } catch (err) {
+      throw toStorageError(err);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The same layout for a file read another way. */
+  private framedRaw(data: Buffer, msg: StoredMessage): { frame: Buffer; rawStart: number; raw: Buffer } {
+    const crs = data.length === msg.physicalSize ? Math.max(0, msg.size - data.length) : 0;
+    const frame = framedCopy(data, FRAME_ROOM + crs, FRAME_ROOM);
+    return { frame, rawStart: FRAME_ROOM + crs, raw: frame.subarray(FRAME_ROOM + crs, FRAME_ROOM + crs + data.length) };
   }
 
   // ---- changing ----------------------------------------------------------------------------------------------

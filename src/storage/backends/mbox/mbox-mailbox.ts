@@ -11,7 +11,7 @@ import { StorageError, toStorageError } from '../../errors.js';
 import { CrlfToLf, LfToCrlf } from '../../common/crlf.js';
 import { fsyncDir } from '../../common/fsutil.js';
 import { sortFlags } from '../../common/flags.js';
-import type { KnownMessage, MailboxStore, MessageContent, PreparedSave, SaveInput, StoreSnapshot, StoredMessage } from '../backend.js';
+import { framedCopy, type KnownMessage, type MailboxStore, type MessageContent, type PreparedSave, type SaveInput, type StoreSnapshot, type StoredMessage } from '../backend.js';
 import { formatFromLine } from './from-line.js';
 import { formatMetadataHeaders, formatPseudoMessage, SAVE_DROP_HEADERS, type ImapBase } from './metadata.js';
 import { isFromLine, LineReader, parseMboxFrom, parseMessage, type ByteSource, type MboxParse, type MboxRecord } from './parser.js';
@@ -851,14 +851,16 @@ export class MboxMailboxStore implements MailboxStore {
       (s as Readable).once('close', done);
       return s;
     };
+    const read = async (): Promise<Buffer> => {
+      const chunks: Buffer[] = [];
+      for await (const c of track(raw(Infinity).pipe(new LfToCrlf()))) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    };
     return {
       size,
       stream: (start = 0, end = Infinity) => track(raw(end).pipe(new LfToCrlf(start, end))),
-      read: async () => {
-        const chunks: Buffer[] = [];
-        for await (const c of track(raw(Infinity).pipe(new LfToCrlf()))) chunks.push(c as Buffer);
-        return Buffer.concat(chunks);
-      },
+      read,
+      readFramed: async (before, after) => framedCopy(await read(), before, after),
     };
   }
 
