@@ -1,7 +1,7 @@
 // One Maildir mailbox (cur/ new/ tmp/ + dovecot-uidlist + dovecot-keywords) as a MailboxStore: deliveries go
 // tmp -> fsync -> rename into new/ or cur/ -> fsync dir; UIDs assigned under dovecot-uidlist.lock (Dovecot maildir-*.c).
 import { closeSync, createReadStream, fstatSync, futimesSync, openSync, readSync, renameSync, statSync, watch as fsWatch, type BigIntStats, type FSWatcher } from 'node:fs';
-import { link, open as openFile, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, open as openFile, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -38,6 +38,74 @@ const SCAN_YIELD_EVERY = 2000;
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const log = getLogger({ component: 'maildir' });
+
+/** A message file read into a buffer with room around it: `raw` is frame[rawStart, rawStart + raw.length). */
+interface FramedFile {
+  frame: Buffer;
+  rawStart: number;
+  raw: Buffer;
+}
+
+/**
+ * Where a message file is read: behind `before` bytes of room plus the CRs its conversion adds (RFC822.SIZE minus the
+ * size on disk), with `after` bytes of room behind it. The read asks for one byte more than the index says the file
+ * holds: a short read of a regular file is its end, so a file of the expected size costs one read and no fstat.
+ */
+function framedFileLayout(msg: StoredMessage, before: number, after: number): { frame: Buffer; rawStart: number; ask: number } {
+  const crs = Math.max(0, msg.size - msg.physicalSize);
+  return { frame: Buffer.allocUnsafe(before + crs + msg.physicalSize + Math.max(after, 1)), rawStart: before + crs, ask: msg.physicalSize + 1 };
+}
+
+function framedFile(frame: Buffer, rawStart: number, got: number): FramedFile {
+  return { frame, rawStart, raw: frame.subarray(rawStart, rawStart + got) };
+}
+
+/** A file larger than its index record (changed behind the index): read whole at its real size, without room for CRs. */
+function wholeFileLayout(size: number, before: number, after: number): { frame: Buffer; rawStart: number; ask: number } {
+  return { frame: Buffer.allocUnsafe(before + size + after), rawStart: before, ask: size };
+}
+
+function readFramedFileSync(fd: number, msg: StoredMessage, before: number, after: number): FramedFile {
+  const first = framedFileLayout(msg, before, after);
+  const got = readSync(fd, first.frame, first.rawStart, first.ask, 0);
+  if (got < first.ask) return framedFile(first.frame, first.rawStart, got);
+  const whole = wholeFileLayout(fstatSync(fd).size, before, after);
+  let read = 0;
+  for (let n = 1; n > 0 && read < whole.ask; read += n) n = readSync(fd, whole.frame, whole.rawStart + read, whole.ask - read, read);
+  return framedFile(whole.frame, whole.rawStart, read);
+}
+
+/** The CRLF form of a framed file's message: converted where it was read when the file has the size the index says. */
+function crlfOf(file: FramedFile, msg: StoredMessage): Buffer {
+  const { frame, rawStart, raw } = file;
+  return raw.length === msg.physicalSize ? toCrlfInPlace(frame, rawStart, rawStart + raw.length, Math.max(0, msg.size - raw.length)) : toCrlf(raw);
+}
+
+/** The message with the room asked for around it: in the buffer it was read into when that has the room, else a copy. */
+function framedIn(frame: Buffer, message: Buffer, before: number, after: number): Buffer {
+  const at = message.byteOffset - frame.byteOffset;
+  const fits = message.buffer === frame.buffer && at >= before && frame.length - at - message.length >= after;
+  return fits ? frame.subarray(at - before, at + message.length + after) : framedCopy(message, before, after);
+}
+
+async function readFramedPath(path: string, msg: StoredMessage, before: number, after: number): Promise<FramedFile> {
+  const file = await openFile(path, 'r');
+  try {
+    return await readFramedFile(file, msg, before, after);
+  } finally {
+    await file.close();
+  }
+}
+
+async function readFramedFile(file: FileHandle, msg: StoredMessage, before: number, after: number): Promise<FramedFile> {
+  const first = framedFileLayout(msg, before, after);
+  const { bytesRead: got } = await file.read(first.frame, first.rawStart, first.ask, 0);
+  if (got < first.ask) return framedFile(first.frame, first.rawStart, got);
+  const whole = wholeFileLayout((await file.stat()).size, before, after);
+  let read = 0;
+  for (let n = 1; n > 0 && read < whole.ask; read += n) n = (await file.read(whole.frame, whole.rawStart + read, whole.ask - read, read)).bytesRead;
+  return framedFile(whole.frame, whole.rawStart, read);
+}
 
 export const UIDLIST_FILE = 'dovecot-uidlist';
 export const KEYWORDS_FILE = 'dovecot-keywords';
@@ -521,23 +589,16 @@ export class MaildirMailboxStore implements MailboxStore {
       // The file is read here (so a vanished message fails before anything is sent), but converted to CRLF only as far
       // as asked: a FETCH of BODY[HEADER] converts the header, not the whole message. Conversion is per line end, so a
       // converted prefix is the prefix of the whole conversion; k stored bytes give at least k converted ones.
-      const loaded = this.readSmallFile(join(this.path, msg.key), msg) ?? this.framedRaw(await readFile(await this.resolve(msg)), msg);
-      const { frame, rawStart, raw } = loaded;
+      const loaded = this.readSmallFile(join(this.path, msg.key), msg) ?? (await readFramedPath(await this.resolve(msg), msg, FRAME_ROOM, FRAME_ROOM));
+      const { frame, raw } = loaded;
       let whole: Buffer | undefined;
-      // The whole message is converted where it was read when the index's sizes fit the file (the usual case).
-      const wholeCrlf = (): Buffer =>
-        (whole ??= raw.length === msg.physicalSize ? toCrlfInPlace(frame, rawStart, rawStart + raw.length, size - raw.length) : toCrlf(raw));
+      const wholeCrlf = (): Buffer => (whole ??= crlfOf(loaded, msg));
       const converted = (end: number): Buffer => whole ?? (end >= raw.length ? wholeCrlf() : toCrlf(raw.subarray(0, end)));
       return {
         size,
         stream: (start = 0, end = Infinity) => Readable.from([converted(end).subarray(start, end)], { objectMode: false }),
         read: () => Promise.resolve(converted(Infinity)),
-        readFramed: (before, after) => {
-          const message = wholeCrlf();
-          const at = message.byteOffset - frame.byteOffset;
-          const inFrame = message.buffer === frame.buffer && at >= before && frame.length - at - message.length >= after;
-          return Promise.resolve(inFrame ? frame.subarray(at - before, at + message.length + after) : framedCopy(message, before, after));
-        },
+        readFramed: (before, after) => Promise.resolve(framedIn(frame, wholeCrlf(), before, after)),
       };
     }
     const path = await this.resolve(msg);
@@ -547,23 +608,8 @@ export class MaildirMailboxStore implements MailboxStore {
       read: async () => toCrlf(await readFile(path)),
       readFramed: async (before, after) => {
         // Read into the buffer that is sent and converted there: no second copy of a large message.
-        const file = await openFile(path, 'r');
-        try {
-          const onDisk = (await file.stat()).size;
-          const crs = onDisk === msg.physicalSize ? Math.max(0, size - onDisk) : 0;
-          const frame = Buffer.allocUnsafe(before + crs + onDisk + after);
-          let got = 0;
-          while (got < onDisk) {
-            const { bytesRead } = await file.read(frame, before + crs + got, onDisk - got, got);
-            if (bytesRead === 0) break;
-            got += bytesRead;
-          }
-          const message = toCrlfInPlace(frame, before + crs, before + crs + got, crs);
-          const fits = message.buffer === frame.buffer && message.byteOffset === frame.byteOffset + before && message.length === frame.length - before - after;
-          return fits ? frame : framedCopy(message, before, after);
-        } finally {
-          await file.close();
-        }
+        const file = await readFramedPath(path, msg, before, after);
+        return framedIn(file.frame, crlfOf(file, msg), before, after);
       },
     };
   }
@@ -573,7 +619,7 @@ export class MaildirMailboxStore implements MailboxStore {
    * (RFC822.SIZE minus the size on disk) and FRAME_ROOM behind; undefined when the file is not there (renamed by a
    * flag change: resolve() finds it).
    */
-  private readSmallFile(path: string, msg: StoredMessage): { frame: Buffer; rawStart: number; raw: Buffer } | undefined {
+  private readSmallFile(path: string, msg: StoredMessage): FramedFile | undefined {
     let fd: number;
     try {
       fd = openSync(path, 'r');
@@ -582,29 +628,12 @@ export class MaildirMailboxStore implements MailboxStore {
       throw toStorageError(err);
     }
     try {
-      const onDisk = fstatSync(fd).size;
-      const crs = onDisk === msg.physicalSize ? Math.max(0, msg.size - onDisk) : 0;
-      const frame = Buffer.allocUnsafe(FRAME_ROOM + crs + onDisk + FRAME_ROOM);
-      const rawStart = FRAME_ROOM + crs;
-      let got = 0;
-      while (got < onDisk) {
-        const n = readSync(fd, frame, rawStart + got, onDisk - got, got);
-        if (n === 0) break;
-        got += n;
-      }
-      return { frame, rawStart, raw: frame.subarray(rawStart, rawStart + got) };
+      return readFramedFileSync(fd, msg, FRAME_ROOM, FRAME_ROOM);
     } catch (err) {
       throw toStorageError(err);
     } finally {
       closeSync(fd);
     }
-  }
-
-  /** The same layout for a file read another way. */
-  private framedRaw(data: Buffer, msg: StoredMessage): { frame: Buffer; rawStart: number; raw: Buffer } {
-    const crs = data.length === msg.physicalSize ? Math.max(0, msg.size - data.length) : 0;
-    const frame = framedCopy(data, FRAME_ROOM + crs, FRAME_ROOM);
-    return { frame, rawStart: FRAME_ROOM + crs, raw: frame.subarray(FRAME_ROOM + crs, FRAME_ROOM + crs + data.length) };
   }
 
   // ---- changing ----------------------------------------------------------------------------------------------
