@@ -81,7 +81,8 @@ async function writeMaildirMailbox(dir: string, box: SourceMailbox, fsync: boole
     const tmpPath = join(dir, 'tmp', `roost-convert.${randomBytes(8).toString('hex')}`);
     try {
       const counter = await writeMessageFile(box.session, msg.uid, tmpPath, fsync);
-      await utimes(tmpPath, msg.internalDate, msg.internalDate);
+      const internalDate = new Date(msg.internalDate);
+      await utimes(tmpPath, internalDate, internalDate);
       const base = newBaseFilename(counter.physicalSize, counter.virtualSize);
       await rename(tmpPath, join(dir, 'cur', withInfo(base, flagsToLetters(system, indexes))));
       records.push({ uid: msg.uid, filename: base, ext: new Map() });
@@ -129,7 +130,7 @@ async function writeMboxMailbox(path: string, box: SourceMailbox, fsync: boolean
           let header = Buffer.concat(parts);
           if (header.length > 0 && header[header.length - 1] !== 0x0a) header = Buffer.concat([header, Buffer.from('\n')]);
           const meta = formatMetadataHeaders({ imapBase: i === 0 ? base : undefined, uid: msg.uid, flags: [...system, ...own], notRecent: true, contentLength: layout.bodyEnd - layout.bodyStart });
-          await out.write(Buffer.from(formatFromLine('MAILER-DAEMON', msg.internalDate), 'latin1'));
+          await out.write(Buffer.from(formatFromLine('MAILER-DAEMON', new Date(msg.internalDate)), 'latin1'));
           await out.write(Buffer.concat([header, Buffer.from(meta + '\n', 'latin1')]));
           const body = Buffer.alloc(layout.bodyEnd - layout.bodyStart);
           await src.read(body, 0, body.length, layout.bodyStart);

@@ -11,16 +11,22 @@ import { getLogger } from '../lib/logger.js';
 
 const log = getLogger({ component: 'mailbox' });
 
+/**
+ * A message as a session sees it. The index's own records are handed out as they are (a record has these fields and
+ * more), so a view of 100,000 messages is one array of the records the index keeps anyway: no copy, no Date objects.
+ */
 export interface MessageMeta {
-  uid: number;
-  flags: string[];
-  internalDate: Date;
-  saveDate: Date;
-  size: number;
-  modseq: number;
-  guid: string;
+  readonly uid: number;
+  readonly flags: string[];
+  /** INTERNALDATE, ms since the epoch. */
+  readonly internalDate: number;
+  /** SAVEDATE (RFC 8514), ms since the epoch. */
+  readonly saveDate: number;
+  readonly size: number;
+  readonly modseq: number;
+  readonly guid: string;
   /** A POP3 UIDL the store remembers for this message (a dovecot-uidlist P record). */
-  pop3Uidl?: string;
+  readonly pop3Uidl?: string;
 }
 
 export interface SyncResult {
@@ -51,19 +57,6 @@ export interface ChangesEvent {
 /** Initial HIGHESTMODSEQ of an index entry made from the store: time based, so that a rebuild only moves it forward. */
 export function modseqBase(): number {
   return Date.now() * 1000;
-}
-
-export function recordToMeta(rec: MessageRecord): MessageMeta {
-  return {
-    uid: rec.uid,
-    flags: rec.flags,
-    internalDate: new Date(rec.internalDate),
-    saveDate: new Date(rec.saveDate),
-    size: rec.size,
-    modseq: rec.modseq,
-    guid: rec.guid,
-    ...(rec.pop3Uidl !== undefined ? { pop3Uidl: rec.pop3Uidl } : {}),
-  };
 }
 
 export function recordToStored(rec: MessageRecord): StoredMessage {
@@ -378,7 +371,7 @@ export class MailboxSessionImpl extends EventEmitter {
     shared.on('changes', session.onChanges);
     await session.claimRecent();
     const state = shared.state();
-    session.view = shared.index.cachedView(shared.name, recordToMeta) as MessageMeta[];
+    session.view = shared.index.cachedRecords(shared.name) as MessageRecord[];
     session.viewIsShared = true;
     session.knownModseq = state.highestModseq;
     return session;
@@ -459,7 +452,7 @@ export class MailboxSessionImpl extends EventEmitter {
     const result: SyncResult = { expunged: [], added: [], flagsChanged: [], exists: this.view.length, recent: this.recent.size, uidNext: state.uidNext, highestModseq: state.highestModseq };
     if (state.highestModseq === this.knownModseq && this.view.length === state.messages) return result;
     // The index's current view (shared, carried forward by this process's writes) walked beside this session's one.
-    const latest = this.shared.index.cachedView(this.shared.name, recordToMeta);
+    const latest: readonly MessageMeta[] = this.shared.index.cachedRecords(this.shared.name);
     const old = this.view;
     const lastUid = old.length ? old[old.length - 1]!.uid : 0;
     const kept: MessageMeta[] = [];

@@ -140,7 +140,7 @@ for (const backend of BACKENDS) {
           const msgs = box.messages();
           assert.deepEqual(msgs.map((m) => m.uid), [1, 2]);
           assert.equal(msgs[0]!.size, crlf(MSG1).length);
-          assert.equal(msgs[0]!.internalDate.getTime(), date.getTime());
+          assert.equal(msgs[0]!.internalDate, date.getTime());
           assert.deepEqual(msgs[1]!.flags, ['\\Seen']);
           const content = await box.openMessage(1);
           assert.equal((await content.read()).toString(), crlf(MSG1));

@@ -277,7 +277,7 @@ async function storeSnapshot(user: MailUserInfo): Promise<StoreSnapshot> {
       const messages = [];
       for (const m of session.messages()) {
         const body = (await (await session.openMessage(m.uid)).read()).toString('latin1');
-        messages.push({ uid: m.uid, flags: m.flags.filter((f) => f !== '\\Recent').sort(), date: Math.floor(m.internalDate.getTime() / 1000), body });
+        messages.push({ uid: m.uid, flags: m.flags.filter((f) => f !== '\\Recent').sort(), date: Math.floor(m.internalDate / 1000), body });
       }
       out.mailboxes[norm(info.name)] = { specialUse: info.specialUse, uidValidity: session.uidValidity, uidNext: session.uidNext(), messages };
       await session.close();

@@ -51,7 +51,7 @@ const message = fc.record({
 const KEY_NAMES: SortKeyName[] = ['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO'];
 const criteria = fc.array(fc.record({ key: fc.constantFrom(...KEY_NAMES), reverse: fc.boolean() }), { minLength: 1, maxLength: 3 });
 
-const meta = (m: Msg): MessageMeta => ({ uid: m.uid, internalDate: new Date(m.internalDate), size: m.size, flags: [], modseq: 1 }) as unknown as MessageMeta;
+const meta = (m: Msg): MessageMeta => ({ uid: m.uid, internalDate: m.internalDate, size: m.size, flags: [], modseq: 1 }) as unknown as MessageMeta;
 
 /** RFC 5256 section 3 as written: each key in turn, then the sequence number. */
 function reference(msgs: Array<Msg & { seq: number }>, crit: readonly SortCriterion[]): number[] {
@@ -159,11 +159,11 @@ describe('sortOrder', () => {
     const keys = new SortKeys();
     const data: SortData = { subject: 'S', replyOrForward: false, hasSubject: true, from: '', to: '', cc: '', displayFrom: '', displayTo: '', sentDate: null, messageId: null, references: [] };
     const uids = [5, 3, 4_000_000_000, 7, 1_000_000, ...Array.from({ length: 3000 }, (_, i) => 10 + i)];
-    for (const uid of uids) keys.add({ uid, internalDate: new Date(uid), size: 1 } as unknown as MessageMeta, data);
+    for (const uid of uids) keys.add({ uid, internalDate: uid, size: 1 } as unknown as MessageMeta, data);
     uids.forEach((uid, slot) => assert.equal(keys.slotOf(uid), slot));
     assert.equal(keys.slotOf(6), undefined);
     assert.equal(keys.slotOf(4_000_000_001), undefined);
-    assert.equal(keys.add({ uid: 7, internalDate: new Date(0), size: 1 } as unknown as MessageMeta, data), 3, 'a UID is added once');
+    assert.equal(keys.add({ uid: 7, internalDate: 0, size: 1 } as unknown as MessageMeta, data), 3, 'a UID is added once');
   });
 });
 
@@ -185,9 +185,9 @@ describe('the sort keys of a mailbox', () => {
     const keys = sortKeysOf(box);
     assert.equal(sortKeysOf(box), keys);
     const data: SortData = { subject: 'S', replyOrForward: false, hasSubject: true, from: '', to: '', cc: '', displayFrom: '', displayTo: '', sentDate: null, messageId: null, references: [] };
-    for (let uid = 1; uid <= 1224; uid++) keys.add({ uid, internalDate: new Date(0), size: 1 } as unknown as MessageMeta, data);
+    for (let uid = 1; uid <= 1224; uid++) keys.add({ uid, internalDate: 0, size: 1 } as unknown as MessageMeta, data);
     assert.equal(sortKeysOf(box), keys, 'within 2 × messages + 1024');
-    for (let uid = 1225; uid <= 1230; uid++) keys.add({ uid, internalDate: new Date(0), size: 1 } as unknown as MessageMeta, data);
+    for (let uid = 1225; uid <= 1230; uid++) keys.add({ uid, internalDate: 0, size: 1 } as unknown as MessageMeta, data);
     const fresh = sortKeysOf(box);
     assert.notEqual(fresh, keys);
     assert.equal(fresh.slots, 0);
@@ -283,7 +283,7 @@ describe("the snapshot of a mailbox's keys", () => {
   test('THREAD data unknown when a snapshot was written stays unknown', () => {
     const data: SortData = { subject: 'S', replyOrForward: false, hasSubject: true, from: '', to: '', cc: '', displayFrom: '', displayTo: '', sentDate: null, messageId: 'a@b', references: ['c@d'] };
     const keys = new SortKeys();
-    for (let uid = 1; uid <= 3; uid++) keys.add({ uid, internalDate: new Date(0), size: 1 } as unknown as MessageMeta, data);
+    for (let uid = 1; uid <= 3; uid++) keys.add({ uid, internalDate: 0, size: 1 } as unknown as MessageMeta, data);
     const restored = decodeSnapshot(encodeSnapshot(keys, 1), 1, () => true)!;
     restored.setThreadData(1, { messageId: null, references: [] });
     const again = decodeSnapshot(encodeSnapshot(keys, 1), 1, () => true)!;
@@ -294,7 +294,7 @@ describe("the snapshot of a mailbox's keys", () => {
   test('a snapshot mostly expunged since it was written is written again at once, a small one too', async () => {
     const data: SortData = { subject: 'S', replyOrForward: false, hasSubject: true, from: '', to: '', cc: '', displayFrom: '', displayTo: '', sentDate: null, messageId: null, references: [] };
     const keys = new SortKeys();
-    for (let uid = 1; uid <= 10; uid++) keys.add({ uid, internalDate: new Date(0), size: 1 } as unknown as MessageMeta, data);
+    for (let uid = 1; uid <= 10; uid++) keys.add({ uid, internalDate: 0, size: 1 } as unknown as MessageMeta, data);
     const buf = encodeSnapshot(keys, 3);
     assert.equal(decodeSnapshot(buf, 3, (uid) => uid > 5)!.snapshotStale, false, 'half left');
     const few = decodeSnapshot(buf, 3, (uid) => uid > 6)!;
@@ -311,7 +311,7 @@ describe("the snapshot of a mailbox's keys", () => {
 
   test('a damaged or foreign entry is no snapshot', () => {
     const keys = new SortKeys();
-    for (let uid = 1; uid <= 5; uid++) keys.add({ uid, internalDate: new Date(0), size: 1 } as unknown as MessageMeta, { subject: `S${uid}`, replyOrForward: false, hasSubject: true, from: '', to: '', cc: '', displayFrom: '', displayTo: '', sentDate: null, messageId: `${uid}@x`, references: ['a@b'] });
+    for (let uid = 1; uid <= 5; uid++) keys.add({ uid, internalDate: 0, size: 1 } as unknown as MessageMeta, { subject: `S${uid}`, replyOrForward: false, hasSubject: true, from: '', to: '', cc: '', displayFrom: '', displayTo: '', sentDate: null, messageId: `${uid}@x`, references: ['a@b'] });
     const buf = encodeSnapshot(keys, 9);
     const box = (value: unknown): MailboxSession =>
       ({ uidValidity: 9, seqOf: () => 1, getMailboxCached: (key: string) => (key === SNAPSHOT_CACHE_KEY ? value : undefined) }) as unknown as MailboxSession;

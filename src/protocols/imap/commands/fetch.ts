@@ -80,7 +80,7 @@ function plainItem(s: ImapSessionApi, box: SelectedMailbox, msg: MessageMeta, a:
     case 'UID':
       return `UID ${msg.uid}`;
     case 'INTERNALDATE':
-      return `INTERNALDATE "${formatDateTime(msg.internalDate)}"`;
+      return `INTERNALDATE "${formatDateTime(new Date(msg.internalDate))}"`;
     case 'RFC822.SIZE':
       return `RFC822.SIZE ${msg.size}`;
     case 'ENVELOPE':
@@ -92,7 +92,7 @@ function plainItem(s: ImapSessionApi, box: SelectedMailbox, msg: MessageMeta, a:
     case 'MODSEQ':
       return `MODSEQ (${msg.modseq})`;
     case 'SAVEDATE':
-      return `SAVEDATE "${formatDateTime(msg.saveDate)}"`;
+      return `SAVEDATE "${formatDateTime(new Date(msg.saveDate))}"`;
     case 'EMAILID':
       return `EMAILID (${emailId(msg.guid)})`;
     case 'THREADID':

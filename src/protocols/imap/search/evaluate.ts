@@ -64,7 +64,8 @@ function dateMatches(op: 'before' | 'on' | 'since', day: ImapDate, wanted: ImapD
 }
 
 /** The internal date's calendar day in the server's zone, the zone INTERNALDATE is shown in. */
-function internalDay(date: Date): ImapDate {
+function internalDay(ms: number): ImapDate {
+  const date = new Date(ms);
   return { year: date.getFullYear(), month: date.getMonth() + 1, day: date.getDate() };
 }
 
@@ -169,7 +170,7 @@ class Evaluator {
         // Every store keeps a save date in the index, so SAVEDATESUPPORTED always holds (RFC 8514 section 4).
         return dateMatches(key.op, internalDay(msg.saveDate), key.date);
       case 'age': {
-        const ageSeconds = (this.now - msg.internalDate.getTime()) / 1000;
+        const ageSeconds = (this.now - msg.internalDate) / 1000;
         return key.op === 'older' ? ageSeconds >= key.seconds : ageSeconds <= key.seconds;
       }
       case 'modseq':

@@ -159,5 +159,5 @@ export async function parseSortData(mailbox: MailboxSession, msg: MessageMeta): 
 
 /** RFC 5256 section 3 DATE: the sent date, or INTERNALDATE when there is none (seconds, as Dovecot compares). */
 export function sortDate(data: SortData, msg: MessageMeta): number {
-  return data.sentDate !== null && data.sentDate !== 0 ? data.sentDate : Math.floor(msg.internalDate.getTime() / 1000);
+  return data.sentDate !== null && data.sentDate !== 0 ? data.sentDate : Math.floor(msg.internalDate / 1000);
 }

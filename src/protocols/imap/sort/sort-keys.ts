@@ -167,7 +167,7 @@ export class SortKeys {
     const known = this.slotOf(msg.uid);
     if (known !== undefined) return known;
     const slot = this.newSlot(msg.uid);
-    this.arrival[slot] = Math.floor(msg.internalDate.getTime() / 1000);
+    this.arrival[slot] = Math.floor(msg.internalDate / 1000);
     this.size[slot] = msg.size;
     this.date[slot] = sortDate(data, msg);
     for (let k = 0; k < TEXT_FIELDS.length; k++) this.textIds[k]![slot] = this.text[k]!.intern(data[TEXT_FIELDS[k]!]);
