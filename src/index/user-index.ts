@@ -59,9 +59,6 @@ function viewKey(st: MailboxState): string {
  */
 const SNAPSHOT_MIN_MESSAGES = 1000;
 
-/** The identity view: cachedRecords. */
-const sameRecord = (rec: MessageRecord): MessageRecord => rec;
-
 /** A record by UID in a UID-ordered array such as cachedRecords gives: a binary search, no decoding. */
 export function findByUid<T extends { uid: number }>(items: readonly T[], uid: number): T | undefined {
   const at = indexOfUid(items, uid);
@@ -86,9 +83,9 @@ export function indexOfUid(items: ReadonlyArray<{ uid: number }>, uid: number): 
  * A new view array with a transaction's puts and removes applied (the old one is shared and stays as it was), or
  * undefined when a new UID would land among existing ones (never from Roost's own saves: rebuild from the records).
  */
-function applyChanges<T extends { uid: number }>(view: readonly T[], changes: ReadonlyMap<number, MessageRecord | null>, toView: (rec: MessageRecord) => T): T[] | undefined {
-  if (changes.size === 0) return view as T[];
-  const next: Array<T | undefined> = view.slice();
+function applyChanges(view: readonly MessageRecord[], changes: ReadonlyMap<number, MessageRecord | null>): MessageRecord[] | undefined {
+  if (changes.size === 0) return view as MessageRecord[];
+  const next: Array<MessageRecord | undefined> = view.slice();
   const lastUid = view.length ? view[view.length - 1]!.uid : 0;
   const appended: MessageRecord[] = [];
   let removed = false;
@@ -102,12 +99,12 @@ function applyChanges<T extends { uid: number }>(view: readonly T[], changes: Re
       next[at] = undefined;
       removed = true;
     } else {
-      next[at] = toView(rec);
+      next[at] = rec;
     }
   }
-  const out = (removed ? next.filter((v) => v !== undefined) : next) as T[];
+  const out = (removed ? next.filter((v) => v !== undefined) : next) as MessageRecord[];
   appended.sort((a, b) => a.uid - b.uid);
-  for (const rec of appended) out.push(toView(rec));
+  for (const rec of appended) out.push(rec);
   return out;
 }
 
@@ -283,29 +280,22 @@ export class UserIndex {
   }
 
   /**
-   * The messages of a mailbox as sessions see them (one view object per record, in UID order), shared by every
-   * session and never changed in place. This process's own writes carry it forward (a STORE replaces one object in a
-   * copy of the array, it does not decode the mailbox again); a change it did not make here (another process) moves
-   * HIGHESTMODSEQ, the message count or UIDNEXT, and the next call builds it anew from the records.
+   * The records of a mailbox in UID order, as sessions see them: shared by every session and never changed in place.
+   * This process's own writes carry the array forward (a STORE replaces one record in a copy of it, it does not
+   * decode the mailbox again); a change it did not make here (another process) moves HIGHESTMODSEQ, the message
+   * count or UIDNEXT, and the next call loads it anew.
    */
-  private readonly viewCache = new Map<string, { key: string; views: Map<(rec: MessageRecord) => { uid: number }, Array<{ uid: number }>> }>();
+  private readonly viewCache = new Map<string, { key: string; records: MessageRecord[] }>();
 
-  cachedView<T extends { uid: number }>(mailbox: string, toView: (rec: MessageRecord) => T): readonly T[] {
+  cachedRecords(mailbox: string): readonly MessageRecord[] {
     const st = this.state(mailbox);
-    if (!st) return this.records(mailbox).map(toView);
+    if (!st) return this.records(mailbox);
     let entry = this.viewCache.get(mailbox);
     if (!entry || entry.key !== viewKey(st)) {
-      const loaded = this.loadRecords(mailbox, st);
-      entry = { key: loaded.key, views: new Map([[sameRecord, loaded.records]]) };
+      entry = this.loadRecords(mailbox, st);
       this.viewCache.set(mailbox, entry);
     }
-    let value = entry.views.get(toView) as T[] | undefined;
-    if (!value) {
-      // Another view of the same records maps them instead of decoding the mailbox again.
-      value = (entry.views.get(sameRecord) as MessageRecord[]).map(toView);
-      entry.views.set(toView, value);
-    }
-    return value;
+    return entry.records;
   }
 
   /**
@@ -319,7 +309,8 @@ export class UserIndex {
       // The state again, inside the transaction: another process may have written since `st` was read.
       const now = this.mailboxes.get(mailbox);
       if (!now) return { key: '', records: [] }; // deleted meanwhile
-      const snapshot = this.views.get(mailbox);
+      // Decoded at once (copied into its own arrays and strings) before any other read: no copy of the value first.
+      const snapshot = this.views.getBinaryFast(mailbox);
       let records = snapshot ? decodeViewSnapshot(snapshot) : undefined;
       let changedSince = 0;
       if (records) {
@@ -328,7 +319,7 @@ export class UserIndex {
           changes.set(uid, this.messages.get([mailbox, uid]) ?? null);
         }
         changedSince = changes.size;
-        records = applyChanges(records, changes, sameRecord);
+        records = applyChanges(records, changes);
         if (records && records.length !== now.messages) {
           log.warn({ mailbox, snapshot: records.length, messages: now.messages }, 'view snapshot out of step with the index; rewritten');
           records = undefined;
@@ -352,31 +343,24 @@ export class UserIndex {
     else this.views.removeSync(mailbox);
   }
 
-  /** The records of a mailbox in UID order, kept like cachedView (for lookups by UID without decoding). */
-  cachedRecords(mailbox: string): readonly MessageRecord[] {
-    return this.cachedView(mailbox, sameRecord);
-  }
-
-  /** After a committed write: the cached views follow the writer's changes when they matched the state before them. */
+  /** After a committed write: the cached records follow the writer's changes when they matched the state before them. */
   private advanceView(mailbox: string, before: MailboxState | undefined, writer: MailboxWriter, firstRecords?: MessageRecord[]): void {
     const cached = this.viewCache.get(mailbox);
     if (!cached) {
       // A mailbox's first write (its first scan) holds every record: the record view is there without reading them back.
-      if (firstRecords) this.viewCache.set(mailbox, { key: viewKey(writer.state), views: new Map([[sameRecord, firstRecords]]) });
+      if (firstRecords) this.viewCache.set(mailbox, { key: viewKey(writer.state), records: firstRecords });
       return;
     }
     if (!before || cached.key !== viewKey(before)) {
       this.viewCache.delete(mailbox);
       return;
     }
-    for (const [toView, value] of cached.views) {
-      const next = applyChanges(value, writer.changes, toView);
-      if (!next) {
-        this.viewCache.delete(mailbox);
-        return;
-      }
-      cached.views.set(toView, next);
+    const next = applyChanges(cached.records, writer.changes);
+    if (!next) {
+      this.viewCache.delete(mailbox);
+      return;
     }
+    cached.records = next;
     cached.key = viewKey(writer.state);
   }
 
