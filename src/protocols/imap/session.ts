@@ -181,7 +181,7 @@ export class ImapSession implements Session, ImapSessionApi {
     }
     if (this.closed && cmd.name !== 'LOGOUT') return;
     // Tell the client what changed meanwhile, before the tagged reply (RFC 9051 section 7).
-    if (this.selected && this.state === 'selected' && !result.silent && result.status !== 'BAD') {
+    if (this.selected && this.state === 'selected' && !result.silent && result.status !== 'BAD' && !spec?.opensMailbox) {
       try {
         await this.selected.announceChanges(this, { expunges: !spec?.deferExpunges });
       } catch (err) {

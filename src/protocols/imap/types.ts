@@ -75,6 +75,8 @@ export interface ImapCommandSpec {
   states: ImapState[];
   /** FETCH, STORE and SEARCH by sequence number: no EXPUNGE responses while they run (RFC 9051 section 7.5.1). */
   deferExpunges?: boolean;
+  /** SELECT and EXAMINE: the mailbox was brought up to date as it opened, so no second sync before the tagged reply. */
+  opensMailbox?: boolean;
   /** Capabilities this command adds (e.g. "IDLE"), given the session. */
   capabilities?(s: ImapSessionApi): string[];
   /** Where a literal of this command goes while it is read: a sink (APPEND streams big messages), a refusal, or undefined (buffered). */

@@ -50,11 +50,13 @@ export const selectCommand: ImapCommandSpec = {
   name: 'SELECT',
   states: ['authenticated', 'selected'],
   capabilities: () => CONDSTORE_CAPABILITIES,
+  opensMailbox: true,
   run: (s, cmd) => open(s, cmd, false).catch((err) => (err?.code === 'NOTFOUND' ? no('Mailbox does not exist.', 'NONEXISTENT') : Promise.reject(err))),
 };
 
 export const examineCommand: ImapCommandSpec = {
   name: 'EXAMINE',
   states: ['authenticated', 'selected'],
+  opensMailbox: true,
   run: (s, cmd) => open(s, cmd, true).catch((err) => (err?.code === 'NOTFOUND' ? no('Mailbox does not exist.', 'NONEXISTENT') : Promise.reject(err))),
 };
