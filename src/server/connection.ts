@@ -160,7 +160,8 @@ export class Connection extends EventEmitter {
     this.emit('close');
   }
 
-  write(data: string | Buffer): boolean {
+  /** Sends data; `onWritten` (buffers only) runs once the socket is done with it, when it may be reused. */
+  write(data: string | Buffer, onWritten?: () => void): boolean {
     if (this.closed || this.socket.destroyed) return false;
     if (this.deflate) {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
@@ -179,7 +180,7 @@ export class Connection extends EventEmitter {
       return !this.socket.writableNeedDrain;
     }
     this.flushText();
-    const more = this.socket.write(data);
+    const more = onWritten ? this.socket.write(data, () => onWritten()) : this.socket.write(data);
     if (this.socket.writableLength >= OUTPUT_BATCH_BYTES) this.uncorkNow();
     return more;
   }

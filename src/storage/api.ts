@@ -12,6 +12,7 @@ export { StorageError, isStorageError, STORAGE_ERROR_CODES, type StorageErrorCod
 export type { FlagUpdateResult, MessageMeta, SyncResult, ChangesEvent, QuotaUsage };
 export { registerBackend, type BackendFactory } from './user-storage.js';
 export { SYSTEM_FLAGS } from './common/flags.js';
+export { releaseFrame as releaseFramed } from './common/frame-pool.js';
 export { MetadataStore, MetadataLimitError, METADATA_MAX_ENTRIES, METADATA_MAX_VALUE_SIZE, SERVER_SCOPE } from './metadata/metadata-store.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
 import type { UserChangeEvent } from './user-events.js';
@@ -66,6 +67,7 @@ export interface MessageContent {
   /**
    * The message with CRLF line ends at [before, length - after) of the returned buffer: room in front and behind for
    * a protocol's own framing (POP3's status line and terminator), so a small message leaves in one write, uncopied.
+   * Once written out, the buffer may be handed back with releaseFramed() for the next read to reuse.
    */
   readFramed(before: number, after: number): Promise<Buffer>;
 }

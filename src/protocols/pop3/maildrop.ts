@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import type { ServerContext } from '../../server/context.js';
 import type { UserRecord } from '../../auth/service.js';
-import { openUserStorage, type MailboxSession, type MessageMeta, type UserStorage } from '../../storage/api.js';
+import { openUserStorage, releaseFramed, type MailboxSession, type MessageMeta, type UserStorage } from '../../storage/api.js';
 import { varExpand } from '../../lib/var-expand.js';
 import type { Logger } from '../../lib/logger.js';
 import { DotStuffer, DotStuffing, needsDotStuffing, terminatorAfter } from './dot-stuffing.js';
@@ -168,7 +168,7 @@ export class Maildrop {
         // The usual RETR: status line, message and terminator written around the message where it was read, one write.
         const from = STATUS_ROOM - framed.write(status, STATUS_ROOM - status.length, 'latin1');
         const to = messageEnd + framed.write(terminatorAfter(message), messageEnd, 'latin1');
-        s.write(framed.subarray(from, to));
+        s.write(framed.subarray(from, to), () => releaseFramed(framed));
       } else {
         const stuffing = new DotStuffing(topLines);
         // Three writes, no copy: the connection sends them with the answers around them in its batched writes.

@@ -152,9 +152,9 @@ export class Pop3Session implements Session, Pop3SessionApi {
     this.write(code ? `-ERR [${code}] ${text}\r\n` : `-ERR ${text}\r\n`);
   }
 
-  write(data: Buffer | string): void {
+  write(data: Buffer | string, onWritten?: () => void): void {
     this.undrained += data.length;
-    this.conn.write(data);
+    this.conn.write(data, onWritten);
   }
 
   drain(): Promise<void> {

@@ -21,7 +21,8 @@ export interface Pop3SessionApi {
   /** -ERR with an optional RFC 2449/3206 response code, e.g. err('IN-USE', 'Mailbox is locked'). */
   err(text: string, code?: string): void;
   /** Writes raw bytes (multi-line bodies, already dot-stuffed and terminated). */
-  write(data: Buffer | string): void;
+  /** `onWritten`: the socket is done with the buffer (see Connection.write). */
+  write(data: Buffer | string, onWritten?: () => void): void;
   drain(): Promise<void>;
   /** Reads the next client line (SASL continuation); null when the connection closes. */
   readLine(): Promise<string | null>;

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageError, toStorageError } from '../../errors.js';
 import { CrlfToLf, LfToCrlf, crlfSize, toCrlf, toCrlfInPlace } from '../../common/crlf.js';
+import { takeFrame } from '../../common/frame-pool.js';
 import { Mutex, appendFileDurable, fdatasyncFd, fsyncDir, pathExists, writeAllv, writeFileDurable } from '../../common/fsutil.js';
 import { acquireDotlock, type Dotlock } from '../../common/dotlock.js';
 import { framedCopy, type KnownMessage, type MailboxStore, type MessageContent, type PreparedSave, type SaveInput, type StoreSnapshot, type StoredMessage } from '../backend.js';
@@ -53,7 +54,7 @@ interface FramedFile {
  */
 function framedFileLayout(msg: StoredMessage, before: number, after: number): { frame: Buffer; rawStart: number; ask: number } {
   const crs = Math.max(0, msg.size - msg.physicalSize);
-  return { frame: Buffer.allocUnsafe(before + crs + msg.physicalSize + Math.max(after, 1)), rawStart: before + crs, ask: msg.physicalSize + 1 };
+  return { frame: takeFrame(before + crs + msg.physicalSize + Math.max(after, 1)), rawStart: before + crs, ask: msg.physicalSize + 1 };
 }
 
 function framedFile(frame: Buffer, rawStart: number, got: number): FramedFile {
