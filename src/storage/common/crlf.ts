@@ -110,18 +110,23 @@ export function toCrlfInPlace(buf: Buffer, from: number, to: number, extra: numb
   const start = from - extra;
   let out = start;
   let pos = from;
-  for (let lf = buf.indexOf(LF, from); lf >= 0 && lf < to; lf = buf.indexOf(LF, lf + 1)) {
+  // The methods are called off their prototypes: buffers read into pooled memory reach here with more than one
+  // object shape, and a per-line property lookup on them was a measurable part of a POP3 download.
+  for (let lf = bufferIndexOf.call(buf, LF, from); lf >= 0 && lf < to; lf = bufferIndexOf.call(buf, LF, lf + 1)) {
     if (lf > from && buf[lf - 1] === CR) continue;
     // More bare LFs than counted: out has caught up with pos, so [start, lf) is converted and [lf, to) is not.
     if (out === pos) return Buffer.concat([buf.subarray(start, lf), lfToCrlf(buf.subarray(lf, to), -1)]);
-    buf.copyWithin(out, pos, lf);
+    typedArrayCopyWithin.call(buf, out, pos, lf);
     out += lf - pos;
     buf[out++] = CR;
     pos = lf;
   }
-  if (out !== pos) buf.copyWithin(out, pos, to);
+  if (out !== pos) typedArrayCopyWithin.call(buf, out, pos, to);
   return buf.subarray(start, out + to - pos);
 }
+
+const bufferIndexOf = Buffer.prototype.indexOf;
+const typedArrayCopyWithin = Uint8Array.prototype.copyWithin;
 
 /** Converts bare LF to CRLF while reading, optionally passing on only the output byte range [start, end). */
 export class LfToCrlf extends Transform {

@@ -1,11 +1,11 @@
 // Reusable buffers for message reads that a protocol writes out and then hands back (POP3 RETR), so a download of
 // thousands of messages does not allocate, and the garbage collector then sweep, a fresh buffer per message.
 
-/** Buffers come in power-of-two sizes from 16 KiB to 256 KiB; larger reads are not pooled. */
+/** Buffers come in power-of-two sizes from 16 KiB to 2 MiB (a POP3 RETR reads up to 1 MiB whole); larger reads are not pooled. */
 const SMALLEST = 16 * 1024;
-const LARGEST = 256 * 1024;
+const LARGEST = 2 * 1024 * 1024;
 /** Free buffers kept at most, over all sizes. */
-const KEPT_BYTES_MAX = 8 * 1024 * 1024;
+const KEPT_BYTES_MAX = 16 * 1024 * 1024;
 
 /** Every buffer this pool made (so that only those come back), and the free ones by size. */
 const made = new WeakSet<ArrayBufferLike>();
