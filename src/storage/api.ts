@@ -67,7 +67,7 @@ export interface MessageContent {
   /**
    * The message with CRLF line ends at [before, length - after) of the returned buffer: room in front and behind for
    * a protocol's own framing (POP3's status line and terminator), so a small message leaves in one write, uncopied.
-   * Once written out, the buffer may be handed back with releaseFramed() for the next read to reuse.
+   * When the message was opened with `pooled`, the caller hands the buffer back with releaseFramed() once written out.
    */
   readFramed(before: number, after: number): Promise<Buffer>;
 }
@@ -95,7 +95,8 @@ export interface MailboxSession extends EventEmitter {
   /** \Recent messages of this session (one session gets each, as in Dovecot). */
   recentUids(): ReadonlySet<number>;
   /** The message's bytes (CRLF); StorageError EXPUNGED when it is gone. */
-  openMessage(uid: number): Promise<MessageContent>;
+  /** `pooled`: the caller gives readFramed()'s buffer back with releaseFramed() once written. */
+  openMessage(uid: number, opts?: { pooled?: boolean }): Promise<MessageContent>;
   /** All or nothing; UIDs already expunged are skipped; UNCHANGEDSINCE failures are listed in `modified`. */
   updateFlags(uids: number[], mode: 'add' | 'remove' | 'replace', flags: string[], opts?: { unchangedSince?: number }): Promise<FlagUpdateResult>;
   copy(uids: number[], dest: string): Promise<CopyResult>;

@@ -5,7 +5,7 @@ import { emitUserChange } from './user-events.js';
 import { EventEmitter } from 'node:events';
 import { StorageError } from './errors.js';
 import { applyFlagChange, hasFlag, normalizeFlags, sameFlags } from './common/flags.js';
-import type { MailboxStore, MessageContent, PreparedSave, StoredMessage } from './backends/backend.js';
+import type { MailboxStore, MessageContent, OpenOptions, PreparedSave, StoredMessage } from './backends/backend.js';
 import { findByUid, indexOfUid, type MailboxState, type MessageRecord, type UserIndex } from '../index/user-index.js';
 import { getLogger } from '../lib/logger.js';
 
@@ -251,10 +251,8 @@ export class SharedMailbox extends EventEmitter {
       let current = this.index.state(this.name);
       if (current && current.uidValidity !== snap.uidValidity) {
         log.warn({ mailbox: this.name, old: current.uidValidity, now: snap.uidValidity }, 'UIDVALIDITY changed; index entry dropped');
-        const floor = current.highestModseq;
         this.index.dropMailbox(this.name);
         current = undefined;
-        void floor;
       }
       const firstUnseen = snap.messages.find((m) => m.unseenBySessions)?.uid ?? snap.uidNext;
       const existing = new Map(this.index.cachedRecords(this.name).map((r) => [r.uid, r]));
@@ -333,6 +331,14 @@ function keywordsIn(view: readonly MessageMeta[]): readonly string[] {
   return keywords;
 }
 
+/**
+ * UIDNEXT for a view taken after `state` was read: the state's, or past the view's last UID when a save landed in
+ * between. Never the live value, which may count a message the session has not announced yet (RFC 9051 section 2.3.1.1).
+ */
+function uidNextOf(view: readonly MessageMeta[], state: MailboxState): number {
+  return Math.max(state.uidNext, view.length ? view[view.length - 1]!.uid + 1 : 1);
+}
+
 /** One session's view of a mailbox (an IMAP SELECT, a POP3 session...). */
 export class MailboxSessionImpl extends EventEmitter {
   /** Shared with the index's cached view (and other sessions) until this session changes it: copied on first write. */
@@ -341,6 +347,8 @@ export class MailboxSessionImpl extends EventEmitter {
   /** Keywords in use in this view, once asked; own flag changes add to it, a sync that changes the view drops it. */
   private keywords?: readonly string[];
   private knownModseq = 0;
+  /** UIDNEXT as of this session's view (never behind a UID in it, never ahead of a message it was not told of). */
+  private viewUidNext = 1;
   private recent = new Set<number>();
   private closed = false;
   private readonly onChanges = (event: ChangesEvent, origin: unknown) => {
@@ -374,6 +382,7 @@ export class MailboxSessionImpl extends EventEmitter {
     session.view = shared.index.cachedRecords(shared.name) as MessageRecord[];
     session.viewIsShared = true;
     session.knownModseq = state.highestModseq;
+    session.viewUidNext = uidNextOf(session.view, state);
     return session;
   }
 
@@ -417,7 +426,7 @@ export class MailboxSessionImpl extends EventEmitter {
   }
 
   uidNext(): number {
-    return this.shared.state().uidNext;
+    return this.viewUidNext;
   }
 
   highestModseq(): number {
@@ -494,14 +503,15 @@ export class MailboxSessionImpl extends EventEmitter {
     result.exists = this.view.length;
     result.recent = this.recent.size;
     this.knownModseq = state.highestModseq;
+    this.viewUidNext = result.uidNext = uidNextOf(newView, state);
     return result;
   }
 
-  async openMessage(uid: number): Promise<MessageContent> {
+  async openMessage(uid: number, opts?: OpenOptions): Promise<MessageContent> {
     this.ensureOpen();
     const rec = this.shared.index.record(this.shared.name, uid);
     if (!rec) throw new StorageError('EXPUNGED');
-    return this.shared.store.open(recordToStored(rec));
+    return this.shared.store.open(recordToStored(rec), opts);
   }
 
   async updateFlags(uids: number[], mode: 'add' | 'remove' | 'replace', flags: string[], opts: { unchangedSince?: number } = {}): Promise<FlagUpdateResult> {

@@ -178,11 +178,12 @@ for (const backend of BACKENDS) {
             assert.equal(framedFirst.subarray(7, 7 + text.length).toString(), text);
             // After a partial read, and read() after readFramed(): the same bytes each time.
             const content = await box.openMessage(uid);
-            const chunks: Buffer[] = [];
-            for await (const c of content.stream(0, 20)) chunks.push(c as Buffer);
-            assert.equal(Buffer.concat(chunks).toString(), text.slice(0, 20));
+            // Prefixes read first (one without a line end) keep their bytes when the whole message is converted after.
+            const prefixes: Array<[number, Buffer[]]> = [[10, []], [20, []]];
+            for (const [end, chunks] of prefixes) for await (const c of content.stream(0, end)) chunks.push(c as Buffer);
             assert.equal((await content.readFramed(0, 0)).toString(), text);
             assert.equal((await content.read()).toString(), text);
+            for (const [end, chunks] of prefixes) assert.equal(Buffer.concat(chunks).toString(), text.slice(0, end), `prefix of ${end} bytes after the whole read`);
           }
           if (format === maildir) {
             // A file rewritten behind the index (longer, then shorter than its record says): its bytes as they are now.
@@ -196,6 +197,24 @@ for (const backend of BACKENDS) {
               }
             }
           }
+        } finally {
+          await box.close();
+        }
+      });
+    });
+
+    test("a session's UIDNEXT follows its view: a save it has not been told of moves it only at the next sync", async (t) => {
+      const { opts, user } = await fresh(t);
+      await withStorage(user, opts, async (st) => {
+        await st.save('INBOX', Buffer.from(MSG1));
+        const box = await st.openMailbox('INBOX');
+        try {
+          assert.equal(box.uidNext(), 2);
+          await st.save('INBOX', Buffer.from(MSG2));
+          assert.equal(box.uidNext(), 2, 'the new message is not in the view yet, so neither is its UID');
+          const sync = await box.sync();
+          assert.deepEqual(sync.added.map((m) => m.uid), [2]);
+          assert.equal(box.uidNext(), 3);
         } finally {
           await box.close();
         }

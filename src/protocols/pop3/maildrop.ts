@@ -134,7 +134,7 @@ export class Maildrop {
   private load(i: number): Promise<Buffer | undefined> {
     const m = this.messages[i];
     if (m.size >= SEND_WHOLE_BELOW) return Promise.resolve(undefined);
-    return this.mailbox.openMessage(m.uid).then((c) => c.readFramed(STATUS_ROOM, TERMINATOR_ROOM));
+    return this.mailbox.openMessage(m.uid, { pooled: true }).then((c) => c.readFramed(STATUS_ROOM, TERMINATOR_ROOM));
   }
 
   /**

@@ -51,6 +51,11 @@ export function framedCopy(message: Buffer, before: number, after: number): Buff
   return out;
 }
 
+export interface OpenOptions {
+  /** The caller gives readFramed()'s buffer back (releaseFramed) once written: the store may read into pooled memory. */
+  pooled?: boolean;
+}
+
 export interface SaveInput {
   data: Buffer | NodeJS.ReadableStream;
   flags: string[];
@@ -76,7 +81,7 @@ export interface MailboxStore {
   scan(known?: (uid: number) => KnownMessage | undefined): Promise<StoreSnapshot>;
   /** Writes the message durably outside the lock (temp file); `commit` (locked) makes it visible with a UID. */
   prepareSave(input: SaveInput): Promise<PreparedSave>;
-  open(msg: StoredMessage): Promise<MessageContent>;
+  open(msg: StoredMessage, opts?: OpenOptions): Promise<MessageContent>;
   /** locked: replaces the flags of each message; all or nothing. Returns the updated messages (keys may change). */
   setFlags(changes: Array<{ msg: StoredMessage; flags: string[] }>): Promise<StoredMessage[]>;
   /** locked: marks messages as seen by a session (Maildir: new/ to cur/). */

@@ -1,7 +1,7 @@
 // One Maildir mailbox (cur/ new/ tmp/ + dovecot-uidlist + dovecot-keywords) as a MailboxStore: deliveries go
 // tmp -> fsync -> rename into new/ or cur/ -> fsync dir; UIDs assigned under dovecot-uidlist.lock (Dovecot maildir-*.c).
 import { closeSync, createReadStream, fstatSync, futimesSync, openSync, readSync, renameSync, statSync, watch as fsWatch, type BigIntStats, type FSWatcher } from 'node:fs';
-import { link, open as openFile, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -11,7 +11,7 @@ import { CrlfToLf, LfToCrlf, crlfSize, toCrlf, toCrlfInPlace } from '../../commo
 import { takeFrame } from '../../common/frame-pool.js';
 import { Mutex, appendFileDurable, fdatasyncFd, fsyncDir, pathExists, writeAllv, writeFileDurable } from '../../common/fsutil.js';
 import { acquireDotlock, type Dotlock } from '../../common/dotlock.js';
-import { framedCopy, type KnownMessage, type MailboxStore, type MessageContent, type PreparedSave, type SaveInput, type StoreSnapshot, type StoredMessage } from '../backend.js';
+import { framedCopy, type KnownMessage, type MailboxStore, type MessageContent, type OpenOptions, type PreparedSave, type SaveInput, type StoreSnapshot, type StoredMessage } from '../backend.js';
 import { KeptHandles } from './kept-handles.js';
 import { flagsToLetters, lettersToFlags, newBaseFilename, parseMaildirFilename, withInfo, type ParsedFilename } from './filename.js';
 import { formatKeywordsFile, freeKeywordIndex, parseKeywordsFile } from './keywords.js';
@@ -45,20 +45,20 @@ interface FramedFile {
   frame: Buffer;
   rawStart: number;
   raw: Buffer;
+  /** Room kept in front of raw for the CRs of its conversion (undefined: none was kept, the file was not the expected size). */
+  crRoom?: number;
 }
 
 /**
  * Where a message file is read: behind `before` bytes of room plus the CRs its conversion adds (RFC822.SIZE minus the
  * size on disk), with `after` bytes of room behind it. The read asks for one byte more than the index says the file
- * holds: a short read of a regular file is its end, so a file of the expected size costs one read and no fstat.
+ * holds: a read that stops at the expected size is the file's end, so a file of that size costs one read and no fstat.
+ * `pooled`: the buffer comes from the frame pool (the caller gives it back), else it is allocated to size.
  */
-function framedFileLayout(msg: StoredMessage, before: number, after: number): { frame: Buffer; rawStart: number; ask: number } {
-  const crs = Math.max(0, msg.size - msg.physicalSize);
-  return { frame: takeFrame(before + crs + msg.physicalSize + Math.max(after, 1)), rawStart: before + crs, ask: msg.physicalSize + 1 };
-}
-
-function framedFile(frame: Buffer, rawStart: number, got: number): FramedFile {
-  return { frame, rawStart, raw: frame.subarray(rawStart, rawStart + got) };
+function framedFileLayout(msg: StoredMessage, before: number, after: number, pooled: boolean): { frame: Buffer; rawStart: number; ask: number; crRoom: number } {
+  const crRoom = Math.max(0, msg.size - msg.physicalSize);
+  const length = before + crRoom + msg.physicalSize + Math.max(after, 1);
+  return { frame: pooled ? takeFrame(length) : Buffer.allocUnsafe(length), rawStart: before + crRoom, ask: msg.physicalSize + 1, crRoom };
 }
 
 /** A file larger than its index record (changed behind the index): read whole at its real size, without room for CRs. */
@@ -66,20 +66,25 @@ function wholeFileLayout(size: number, before: number, after: number): { frame: 
   return { frame: Buffer.allocUnsafe(before + size + after), rawStart: before, ask: size };
 }
 
-function readFramedFileSync(fd: number, msg: StoredMessage, before: number, after: number): FramedFile {
-  const first = framedFileLayout(msg, before, after);
-  const got = readSync(fd, first.frame, first.rawStart, first.ask, 0);
-  if (got < first.ask) return framedFile(first.frame, first.rawStart, got);
-  const whole = wholeFileLayout(fstatSync(fd).size, before, after);
-  let read = 0;
-  for (let n = 1; n > 0 && read < whole.ask; read += n) n = readSync(fd, whole.frame, whole.rawStart + read, whole.ask - read, read);
-  return framedFile(whole.frame, whole.rawStart, read);
+/**
+ * Reads a message file into its framed layout with `read` (positioned reads), reading on after a short read until the
+ * expected size or the end; a file that turns out larger is read again whole at the size `size()` gives.
+ */
+function readFramedWith(read: (buf: Buffer, at: number, length: number, position: number) => number, size: () => number, msg: StoredMessage, before: number, after: number, pooled: boolean): FramedFile {
+  const first = framedFileLayout(msg, before, after, pooled);
+  let got = 0;
+  for (let n = 1; n > 0 && got < msg.physicalSize; got += n) n = read(first.frame, first.rawStart + got, first.ask - got, got);
+  if (got < first.ask) return { frame: first.frame, rawStart: first.rawStart, raw: first.frame.subarray(first.rawStart, first.rawStart + got), crRoom: first.crRoom };
+  const whole = wholeFileLayout(size(), before, after);
+  let wholeGot = 0;
+  for (let n = 1; n > 0 && wholeGot < whole.ask; wholeGot += n) n = read(whole.frame, whole.rawStart + wholeGot, whole.ask - wholeGot, wholeGot);
+  return { frame: whole.frame, rawStart: whole.rawStart, raw: whole.frame.subarray(whole.rawStart, whole.rawStart + wholeGot) };
 }
 
 /** The CRLF form of a framed file's message: converted where it was read when the file has the size the index says. */
 function crlfOf(file: FramedFile, msg: StoredMessage): Buffer {
-  const { frame, rawStart, raw } = file;
-  return raw.length === msg.physicalSize ? toCrlfInPlace(frame, rawStart, rawStart + raw.length, Math.max(0, msg.size - raw.length)) : toCrlf(raw);
+  const { frame, rawStart, raw, crRoom } = file;
+  return crRoom !== undefined && raw.length === msg.physicalSize ? toCrlfInPlace(frame, rawStart, rawStart + raw.length, crRoom) : toCrlf(raw);
 }
 
 /** The message with the room asked for around it: in the buffer it was read into when that has the room, else a copy. */
@@ -89,23 +94,10 @@ function framedIn(frame: Buffer, message: Buffer, before: number, after: number)
   return fits ? frame.subarray(at - before, at + message.length + after) : framedCopy(message, before, after);
 }
 
-async function readFramedPath(path: string, msg: StoredMessage, before: number, after: number): Promise<FramedFile> {
-  const file = await openFile(path, 'r');
-  try {
-    return await readFramedFile(file, msg, before, after);
-  } finally {
-    await file.close();
-  }
-}
-
-async function readFramedFile(file: FileHandle, msg: StoredMessage, before: number, after: number): Promise<FramedFile> {
-  const first = framedFileLayout(msg, before, after);
-  const { bytesRead: got } = await file.read(first.frame, first.rawStart, first.ask, 0);
-  if (got < first.ask) return framedFile(first.frame, first.rawStart, got);
-  const whole = wholeFileLayout((await file.stat()).size, before, after);
-  let read = 0;
-  for (let n = 1; n > 0 && read < whole.ask; read += n) n = (await file.read(whole.frame, whole.rawStart + read, whole.ask - read, read)).bytesRead;
-  return framedFile(whole.frame, whole.rawStart, read);
+/** A message file read through the thread pool (a large one, or one renamed since the index saw it), copied into its layout. */
+async function readFramedPath(path: string, msg: StoredMessage, before: number, after: number, pooled: boolean): Promise<FramedFile> {
+  const data = await readFile(path);
+  return readFramedWith((buf, at, length, position) => data.copy(buf, at, position, Math.min(data.length, position + length)), () => data.length, msg, before, after, pooled);
 }
 
 export const UIDLIST_FILE = 'dovecot-uidlist';
@@ -582,7 +574,7 @@ export class MaildirMailboxStore implements MailboxStore {
     return join(this.path, entry.subdir, entry.filename);
   }
 
-  async open(msg: StoredMessage): Promise<MessageContent> {
+  async open(msg: StoredMessage, { pooled = false }: OpenOptions = {}): Promise<MessageContent> {
     const size = msg.size;
     if (size <= BLOCKING_READ_MAX_BYTES) {
       // A small message is read at once with one blocking read (a page-cache hit, as Dovecot reads): no stat
@@ -590,11 +582,17 @@ export class MaildirMailboxStore implements MailboxStore {
       // The file is read here (so a vanished message fails before anything is sent), but converted to CRLF only as far
       // as asked: a FETCH of BODY[HEADER] converts the header, not the whole message. Conversion is per line end, so a
       // converted prefix is the prefix of the whole conversion; k stored bytes give at least k converted ones.
-      const loaded = this.readSmallFile(join(this.path, msg.key), msg) ?? (await readFramedPath(await this.resolve(msg), msg, FRAME_ROOM, FRAME_ROOM));
+      const loaded = this.readSmallFile(join(this.path, msg.key), msg, pooled) ?? (await readFramedPath(await this.resolve(msg), msg, FRAME_ROOM, FRAME_ROOM, pooled));
       const { frame, raw } = loaded;
       let whole: Buffer | undefined;
       const wholeCrlf = (): Buffer => (whole ??= crlfOf(loaded, msg));
-      const converted = (end: number): Buffer => whole ?? (end >= raw.length ? wholeCrlf() : toCrlf(raw.subarray(0, end)));
+      // A prefix converted before the whole message is a copy when it would be a view of the frame: converting the
+      // whole in place later moves the frame's lines, under a view already handed out (and maybe not yet written).
+      const prefix = (end: number): Buffer => {
+        const part = toCrlf(raw.subarray(0, end));
+        return part.buffer === frame.buffer ? Buffer.from(part) : part;
+      };
+      const converted = (end: number): Buffer => whole ?? (end >= raw.length ? wholeCrlf() : prefix(end));
       return {
         size,
         stream: (start = 0, end = Infinity) => Readable.from([converted(end).subarray(start, end)], { objectMode: false }),
@@ -609,7 +607,7 @@ export class MaildirMailboxStore implements MailboxStore {
       read: async () => toCrlf(await readFile(path)),
       readFramed: async (before, after) => {
         // Read into the buffer that is sent and converted there: no second copy of a large message.
-        const file = await readFramedPath(path, msg, before, after);
+        const file = await readFramedPath(path, msg, before, after, pooled);
         return framedIn(file.frame, crlfOf(file, msg), before, after);
       },
     };
@@ -620,7 +618,7 @@ export class MaildirMailboxStore implements MailboxStore {
    * (RFC822.SIZE minus the size on disk) and FRAME_ROOM behind; undefined when the file is not there (renamed by a
    * flag change: resolve() finds it).
    */
-  private readSmallFile(path: string, msg: StoredMessage): FramedFile | undefined {
+  private readSmallFile(path: string, msg: StoredMessage, pooled: boolean): FramedFile | undefined {
     let fd: number;
     try {
       fd = openSync(path, 'r');
@@ -629,7 +627,7 @@ export class MaildirMailboxStore implements MailboxStore {
       throw toStorageError(err);
     }
     try {
-      return readFramedFileSync(fd, msg, FRAME_ROOM, FRAME_ROOM);
+      return readFramedWith((buf, at, length, position) => readSync(fd, buf, at, length, position), () => fstatSync(fd).size, msg, FRAME_ROOM, FRAME_ROOM, pooled);
     } catch (err) {
       throw toStorageError(err);
     } finally {
