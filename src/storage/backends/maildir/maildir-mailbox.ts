@@ -606,7 +606,8 @@ export class MaildirMailboxStore implements MailboxStore {
       stream: (start = 0, end = Infinity) => createReadStream(path, { highWaterMark: MESSAGE_READ_CHUNK_BYTES }).pipe(new LfToCrlf(start, end)),
       read: async () => toCrlf(await readFile(path)),
       readFramed: async (before, after) => {
-        // Read into the buffer that is sent and converted there: no second copy of a large message.
+        // Read through the thread pool (a large file would block the event loop), copied once into the buffer that is
+        // sent and converted there.
         const file = await readFramedPath(path, msg, before, after, pooled);
         return framedIn(file.frame, crlfOf(file, msg), before, after);
       },
