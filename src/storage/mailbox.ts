@@ -3,6 +3,7 @@
 // hands out \Recent to one session, and tells the other sessions of the user in this process about changes.
 import { emitUserChange } from './user-events.js';
 import { EventEmitter } from 'node:events';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { StorageError } from './errors.js';
 import { applyFlagChange, hasFlag, normalizeFlags, sameFlags } from './common/flags.js';
 import type { MailboxStore, MessageContent, OpenOptions, PreparedSave, StoredMessage } from './backends/backend.js';
@@ -10,6 +11,13 @@ import { findByUid, indexOfUid, type MailboxState, type MessageRecord, type User
 import { getLogger } from '../lib/logger.js';
 
 const log = getLogger({ component: 'mailbox' });
+
+/**
+ * Runs a function in the async context this module was loaded in, where no store lock is held. Background work
+ * (fs events, timers, refreshes) starts through it: started from inside an own change, it would otherwise carry the
+ * change's lock context and count as holding a lock that is long gone (mbox locks are reentrant by async context).
+ */
+const detached = AsyncLocalStorage.snapshot();
 
 /**
  * A message as a session sees it. The index's own records are handed out as they are (a record has these fields and
@@ -133,7 +141,7 @@ export class SharedMailbox extends EventEmitter {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
     if (!this.watcher) {
-      this.watcher = this.store.watch(() => {
+      this.watcher = detached(() => this.store.watch(() => {
         // Coalesce bursts of fs events into one refresh.
         if (this.watchTimer) return;
         this.watchTimer = setTimeout(() => {
@@ -144,13 +152,13 @@ export class SharedMailbox extends EventEmitter {
           if (this.changesInFlight > 0) this.refreshAfterChanges = true;
           else this.refreshAndNotify('refresh after fs event');
         }, 20);
-      });
+      }));
     }
   }
 
   /** Refreshes, and tells the sessions when something changed (fs events, stamp confirmation). */
   private refreshAndNotify(what: string): void {
-    const run: Promise<void> = this.refresh()
+    const run: Promise<void> = detached(() => this.refresh())
       .then((changed) => {
         if (changed) this.notify();
       })
@@ -232,12 +240,12 @@ export class SharedMailbox extends EventEmitter {
     if (this.confirmTimer || this.refs <= 0) return;
     const since = this.index.state(this.name)?.stampUnconfirmedSince;
     if (!since) return;
-    this.confirmTimer = setTimeout(() => {
+    this.confirmTimer = detached(() => setTimeout(() => {
       this.confirmTimer = undefined;
       if (this.refs <= 0) return;
       if (confirmationDue(this.index.state(this.name))) this.refreshAndNotify('stamp confirmation');
       else this.scheduleConfirm();
-    }, Math.max(0, since + CONFIRM_OWN_STAMP_MS - Date.now()) + 10);
+    }, Math.max(0, since + CONFIRM_OWN_STAMP_MS - Date.now()) + 10));
     this.confirmTimer.unref();
   }
 

@@ -6,6 +6,7 @@ import { mkdtemp, rm, readFile, appendFile, writeFile, stat, readdir, utimes } f
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { deleteIndex, type StorageOptions, type MailUserInfo } from '../../src/storage/api.js';
 import { crlf, isCode, withStorage } from './storage-helpers.js';
@@ -168,6 +169,50 @@ test('a lock held elsewhere gives TEMP within the bounded time, never a hang; a 
     await writeFile(join(root, 'inbox.lock'), '');
     await utimes(join(root, 'inbox.lock'), new Date(0), new Date(0));
     assert.equal((await store.scan()).messages.length, 0);
+  } finally {
+    await be.close();
+  }
+});
+
+test('work started under the lock that runs after its release takes the lock again, after the holder of the moment', async (t) => {
+  const { root } = await fresh(t);
+  const be = await createMboxUserBackend({ root, inboxPath: join(root, 'inbox'), user: 'later' });
+  try {
+    await be.createMailbox('INBOX');
+    const store = be.mailboxStore('INBOX');
+    const lockFile = join(root, 'inbox.lock');
+    const events: string[] = [];
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let later!: Promise<boolean>;
+    let lateWorkStarted!: () => void;
+    const lateWorkStarts = new Promise<void>((resolve) => (lateWorkStarted = resolve));
+    await store.locked(async () => {
+      // A continuation made under the lock (as a timer or an fs event handler started by an own change) carries the
+      // lock's async context with it.
+      later = gate.then(() =>
+        store.locked(async () => {
+          lateWorkStarted();
+          events.push('later');
+          return existsSync(lockFile);
+        }),
+      );
+    });
+    assert.equal(existsSync(lockFile), false, 'the dotlock is gone after the release');
+    let holding!: () => void;
+    const holds = new Promise<void>((resolve) => (holding = resolve));
+    const holder = store.locked(async () => {
+      events.push('holder in');
+      holding();
+      // Long enough for late work that wrongly counts as holding the lock to run beside this holder.
+      await Promise.race([lateWorkStarts, new Promise((resolve) => setTimeout(resolve, 300))]);
+      events.push('holder out');
+    });
+    await holds;
+    openGate();
+    await holder;
+    assert.equal(await later, true, 'the dotlock is held while the late work runs');
+    assert.deepEqual(events, ['holder in', 'holder out', 'later']);
   } finally {
     await be.close();
   }

@@ -51,6 +51,11 @@ async function sleepUntilRetry(delay: number, deadline: number): Promise<void> {
   await new Promise((r) => setTimeout(r, wait));
 }
 
+/** One acquisition of a SharedMbox's lock; `live` until it is released. */
+interface LockHolding {
+  live: boolean;
+}
+
 /** One open descriptor of one mbox inode, shared by every reader in the process (closing any fd drops fcntl locks). */
 export class MboxFileHandle {
   private refs = 1;
@@ -75,7 +80,11 @@ export class MboxFileHandle {
 export class SharedMbox {
   private handle?: MboxFileHandle;
   private queue: Promise<void> = Promise.resolve();
-  private readonly owner = new AsyncLocalStorage<SharedMbox>();
+  /**
+   * The holding of the lock the current async context runs under. Timers and callbacks started under the lock carry
+   * the context on after the lock is gone, so a holding is only valid while it is live (released: not held).
+   */
+  private readonly owner = new AsyncLocalStorage<LockHolding>();
   private dotlockRefresh?: NodeJS.Timeout;
   /** Mailbox-level cache, owned by the mailbox code (cleared whenever the file is replaced). */
   cache: Map<string, unknown> = new Map();
@@ -91,7 +100,7 @@ export class SharedMbox {
 
   /** True inside withLock() of this file in the current async context. */
   get held(): boolean {
-    return this.owner.getStore() === this;
+    return this.owner.getStore()?.live === true;
   }
 
   /** The descriptor of the file as it is now at `path` (reopened when someone replaced the file). */
@@ -150,9 +159,11 @@ export class SharedMbox {
         await this.takeFcntl(handle, deadline);
         this.dotlockRefresh = setInterval(() => void utimes(this.lockPath, new Date(), new Date()).catch(() => undefined), this.lockOptions.refreshMs);
         this.dotlockRefresh.unref();
+        const holding: LockHolding = { live: true };
         try {
-          return await this.owner.run(this, fn);
+          return await this.owner.run(holding, fn);
         } finally {
+          holding.live = false;
           clearInterval(this.dotlockRefresh);
           if (this.handle) await fcntlLock(this.handle.fh.fd, fsExt.constants.F_UNLCK).catch(() => undefined);
         }
