@@ -218,6 +218,33 @@ test('work started under the lock that runs after its release takes the lock aga
   }
 });
 
+test('a message opened before another session expunges it is read whole, the last one and one in the middle', async (t) => {
+  const { root } = await fresh(t);
+  const be = await createMboxUserBackend({ root, inboxPath: join(root, 'inbox'), user: 'reader' });
+  try {
+    await be.createMailbox('INBOX');
+    const store = be.mailboxStore('INBOX');
+    const texts = ['Subject: one\n\n' + 'first\n'.repeat(20), 'Subject: two\n\n' + 'second\n'.repeat(20), 'Subject: three\n\n' + 'third\n'.repeat(20)];
+    for (const text of texts) {
+      const p = await store.prepareSave({ data: Buffer.from(text), flags: [] });
+      await store.locked(() => p.commit());
+    }
+    const [, second, third] = (await store.scan()).messages;
+    // the last message: expunging it alone would cut the file short under the reader
+    const lastOpen = await store.open(third!);
+    await store.expunge([third!]);
+    assert.equal((await lastOpen.read()).toString(), crlf(texts[2]!));
+    // one in the middle: the file is rewritten into a new one
+    const middleOpen = await store.open(second!);
+    await store.expunge([second!]);
+    assert.equal((await middleOpen.read()).toString(), crlf(texts[1]!));
+    assert.deepEqual((await store.scan()).messages.map((m) => m.uid), [1]);
+    assert.doesNotMatch(await readFile(join(root, 'inbox'), 'latin1'), /Subject: (two|three)/);
+  } finally {
+    await be.close();
+  }
+});
+
 test('an append torn by a crash is cut away at the next lock; mail appended after it survives', async (t) => {
   const { root } = await fresh(t);
   const be = await createMboxUserBackend({ root, inboxPath: join(root, 'inbox'), user: 'torn' });

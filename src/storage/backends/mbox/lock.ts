@@ -63,6 +63,10 @@ export class MboxFileHandle {
     readonly fh: FileHandle,
     readonly ino: bigint,
   ) {}
+  /** True while a reader besides the SharedMbox holds this descriptor (an open message being streamed). */
+  get readersActive(): boolean {
+    return this.refs > 1;
+  }
   ref(): this {
     this.refs++;
     return this;

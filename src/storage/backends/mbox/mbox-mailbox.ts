@@ -809,12 +809,27 @@ export class MboxMailboxStore implements MailboxStore {
     return this.locked(() => this.syncedState());
   }
 
+  /**
+   * The parse of the file and a descriptor of the same inode: a rewrite by another session of this process (a new
+   * file renamed over the path) between reading the state and taking the descriptor would pair old offsets with new bytes.
+   */
+  private async stateWithHandle(): Promise<{ state: MboxState; handle: MboxFileHandle }> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const state = await this.currentState();
+      const handle = await this.shared.current();
+      if (handle.ino === state.ino) return { state, handle: handle.ref() };
+    }
+    throw new StorageError('TEMP', 'Mailbox is being rewritten, try again');
+  }
+
   async open(msg: StoredMessage): Promise<MessageContent> {
-    const state = await this.currentState();
+    const { state, handle } = await this.stateWithHandle();
     const i = this.indexOfUid(state, msg.uid);
-    if (i < 0) throw new StorageError('EXPUNGED');
+    if (i < 0) {
+      void handle.unref();
+      throw new StorageError('EXPUNGED');
+    }
     const r = state.parse.records[i]!;
-    const handle = (await this.shared.current()).ref();
     const ranges: Array<[number, number]> = [...r.visibleHeaders, r.eoh, [r.bodyOffset, r.endOffset]];
     let released = false;
     const release = () => {
@@ -935,10 +950,12 @@ export class MboxMailboxStore implements MailboxStore {
       const n = state.parse.records.length;
       const suffixStart = Math.min(...drop);
       const isSuffix = drop.size === n - suffixStart;
-      if (isSuffix && (suffixStart > 0 || state.parse.pseudo)) {
+      const { handle } = await this.handleAndSize();
+      // A message being streamed to a client reads the inode it was opened on: cut it only when nobody reads, else
+      // rewrite into a new file and leave the readers theirs.
+      if (isSuffix && (suffixStart > 0 || state.parse.pseudo) && !handle.readersActive) {
         // Only the last messages go: cutting the file is atomic and leaves the previous message's separator as the trailer.
         await this.clearJournal(true);
-        const { handle } = await this.handleAndSize();
         await handle.fh.truncate(state.parse.records[suffixStart]!.fromOffset);
         if (this.opts.fsync) await handle.fh.sync();
         this.shared.cache.delete('state');
