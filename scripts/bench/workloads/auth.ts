@@ -5,7 +5,7 @@ import { benchUsers } from '../sides.js';
 import { LineSocket, ProtocolError } from '../net.js';
 import type { BenchUser, Workload } from '../types.js';
 import { hashPassword } from '../../../src/auth/schemes/index.js';
-import { runConcurrent, scaled, startSide } from './common.js';
+import { minRunSeconds, runConcurrent, scaled, startSide } from './common.js';
 
 interface AuthSession {
   socket: LineSocket;
@@ -130,6 +130,7 @@ const auth: Workload = {
           return 0;
         },
         async () => undefined,
+        minRunSeconds(options, warmup),
       );
     } finally {
       for (const s of sessions) s.socket.close();

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { benchUsers } from '../sides.js';
 import { LineSocket, ProtocolError, anyLine, imapTagged } from '../net.js';
 import type { Workload } from '../types.js';
-import { runConcurrent, scaled, startSide } from './common.js';
+import { minRunSeconds, runConcurrent, scaled, startSide } from './common.js';
 
 const imapLogin: Workload = {
   name: 'imap-login',
@@ -42,6 +42,7 @@ const imapLogin: Workload = {
         return 0;
       },
       async () => undefined,
+      minRunSeconds(options, warmup),
     );
   },
   teardown: (server) => server.stop(),

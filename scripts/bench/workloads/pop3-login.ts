@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { benchUsers } from '../sides.js';
 import { LineSocket, ProtocolError, anyLine, pop3Status } from '../net.js';
 import type { Workload } from '../types.js';
-import { runConcurrent, scaled, startSide } from './common.js';
+import { minRunSeconds, runConcurrent, scaled, startSide } from './common.js';
 
 const pop3Login: Workload = {
   name: 'pop3-login',
@@ -18,8 +18,8 @@ const pop3Login: Workload = {
   },
   async run(server, benchCase, { options, warmup }) {
     const connections = Number(benchCase.params.connections);
-    // Roost logs in about ten times faster than the baseline: it runs more sessions, so that its run is not a second long.
-    const perRep = scaled(options.quick, 24, server.kind === 'roost' ? 2000 : 400, options.scale);
+    // At least 400 sessions, and as many more as fit in minRunSeconds (the faster side's run is otherwise too short to measure).
+    const perRep = scaled(options.quick, 24, 400, options.scale);
     const total = warmup ? Math.max(connections, Math.ceil(perRep / 4)) : perRep;
     const port = server.endpoints.pop3!;
     // One POP3 session per mailbox at a time (pop3_lock_session on both sides): each stream has its own user.
@@ -46,6 +46,7 @@ const pop3Login: Workload = {
         return 0;
       },
       async () => undefined,
+      minRunSeconds(options, warmup),
     );
   },
   teardown: (server) => server.stop(),
