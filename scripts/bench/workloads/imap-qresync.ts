@@ -12,7 +12,12 @@ import { scaled } from './common.js';
 const TAIL_MAX = 1024 * 1024;
 const COMMAND_TIMEOUT_MS = 300_000;
 /** Resyncs per run (each after its own changes): one takes milliseconds, too short for a sample on its own. */
-const RESYNCS_PER_RUN = 5;
+/**
+ * Resyncs per run after changes (each follows 1,000 STOREs), and after nothing changed: such a resync takes a millisecond
+ * or two, and one of them now and then takes tens (on either side), so a run needs many to give a stable figure.
+ */
+const RESYNCS_AFTER_CHANGES = 5;
+const RESYNCS_UNCHANGED = 50;
 /** a keyword no corpus message has: adding it and removing it again always changes the message (and its MODSEQ) */
 const KEYWORD = '$BenchResync';
 
@@ -95,7 +100,7 @@ async function resyncOnce(imapServer: ImapServer, changes: number): Promise<{ ms
 
 const imapQresync: Workload = {
   name: 'imap-qresync',
-  description: `SELECT INBOX (QRESYNC (uidvalidity modseq)) of a client reconnecting after another session changed the flags of many messages (one STORE each), and after nothing changed; ${RESYNCS_PER_RUN} resyncs per run, each after its own changes (CPU s includes the other session's STOREs)`,
+  description: `SELECT INBOX (QRESYNC (uidvalidity modseq)) of a client reconnecting after another session changed the flags of many messages (one STORE each), and after nothing changed; ${RESYNCS_AFTER_CHANGES} resyncs per run after changes, ${RESYNCS_UNCHANGED} after nothing changed (quick: 5), each after its own changes (CPU s includes the other session's STOREs)`,
   opName: 'resyncs',
   cases(options) {
     const n = messageCount(options);
@@ -111,11 +116,13 @@ const imapQresync: Workload = {
     state.set(server, { corpus, keywordSet: false });
     return server;
   },
-  async run(server, benchCase, { warmup }) {
+  async run(server, benchCase, { options, warmup }) {
     const latenciesMs: number[] = [];
     let bytes = 0;
-    for (let i = 0; i < (warmup ? 1 : RESYNCS_PER_RUN); i++) {
-      const one = await resyncOnce(server as ImapServer, Number(benchCase.params.changes));
+    const changes = Number(benchCase.params.changes);
+    const resyncs = warmup ? 1 : changes > 0 || options.quick ? RESYNCS_AFTER_CHANGES : RESYNCS_UNCHANGED;
+    for (let i = 0; i < resyncs; i++) {
+      const one = await resyncOnce(server as ImapServer, changes);
       latenciesMs.push(one.ms);
       bytes += one.bytes;
     }
