@@ -810,14 +810,16 @@ export class MboxMailboxStore implements MailboxStore {
   }
 
   /**
-   * The parse of the file and a descriptor of the same inode: a rewrite by another session of this process (a new
-   * file renamed over the path) between reading the state and taking the descriptor would pair old offsets with new bytes.
+   * The parse of the file and a descriptor of the same inode, taken together: a rewrite by another session of this
+   * process (a new file renamed over the path) between reading the state and taking the descriptor would pair old
+   * offsets with new bytes. The state must still be the current one when the descriptor is taken: an expunge drops it
+   * before it decides whether it may cut the file (no readers), so a reader either counts or reads the file after it.
    */
   private async stateWithHandle(): Promise<{ state: MboxState; handle: MboxFileHandle }> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const state = await this.currentState();
       const handle = await this.shared.current();
-      if (handle.ino === state.ino) return { state, handle: handle.ref() };
+      if (handle.ino === state.ino && this.shared.cache.get('state') === state) return { state, handle: handle.ref() };
     }
     throw new StorageError('TEMP', 'Mailbox is being rewritten, try again');
   }
@@ -950,6 +952,9 @@ export class MboxMailboxStore implements MailboxStore {
       const n = state.parse.records.length;
       const suffixStart = Math.min(...drop);
       const isSuffix = drop.size === n - suffixStart;
+      // From here a new reader waits for the lock (and reads the file as the expunge leaves it); one that opened a
+      // message before holds a reference to the descriptor.
+      this.shared.cache.delete('state');
       const { handle } = await this.handleAndSize();
       // A message being streamed to a client reads the inode it was opened on: cut it only when nobody reads, else
       // rewrite into a new file and leave the readers theirs.
