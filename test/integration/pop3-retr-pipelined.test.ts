@@ -18,13 +18,19 @@ function messageText(i: number): string {
 
 test('80 RETRs sent in one write come back whole, each with its own message, however the read buffers are reused', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'roost-pop3-pipe-'));
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const maildir = join(dataDir, 'mail', 'alice', 'Maildir');
   for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, sub), { recursive: true });
   const count = 80;
   for (let i = 1; i <= count; i++) writeFileSync(join(maildir, 'cur', `170000${String(i).padStart(4, '0')}.M${i}P1.test:2,`), messageText(i));
-  const h = await startRoost({ dataDir, users: [{ name: 'alice', password: 'wonderland' }] });
-  t.after(() => h.stop());
+  const h = await startRoost({ dataDir, users: [{ name: 'alice', password: 'wonderland' }] }).catch((err: unknown) => {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  });
+  // The daemon stops before its data goes (it may still be writing the index when the test ends).
+  t.after(async () => {
+    await h.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
   const c = await LineClient.connect({ port: h.ports.pop3 });
   try {
     assert.match((await c.readLine())!, /^\+OK/);
