@@ -79,7 +79,8 @@ s.quit()
   assert.match(message, /through postfix and roost/);
   // Postfix saw Roost accept it: relay= names Roost's SMTP port.
   assert.match(postfix.maillog(), new RegExp(`to=<alice@roost\\.test>, relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${roost.ports.smtp},.*status=sent \\(250 2\\.0\\.0 Ok: queued as [0-9A-Z]+\\)`));
-  assert.ok(roost.output.some((l) => l.includes('to=<alice@roost.test>') && l.includes('status=sent')), 'Roost logged the local delivery');
+  // The log line may reach the pipe after the queue file is gone: wait for it rather than look once.
+  await roost.waitForLog((l) => l.includes('to=<alice@roost.test>') && l.includes('status=sent'));
 });
 
 function swaks(args: string[]): Promise<{ code: number; out: string }> {
