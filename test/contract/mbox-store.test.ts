@@ -11,6 +11,8 @@ import { spawn } from 'node:child_process';
 import { deleteIndex, type StorageOptions, type MailUserInfo } from '../../src/storage/api.js';
 import { crlf, isCode, withStorage } from './storage-helpers.js';
 import { createMboxUserBackend } from '../../src/storage/backends/mbox/mbox-user.js';
+import type { MailboxStore } from '../../src/storage/backends/backend.js';
+import type { MboxLockOptions } from '../../src/storage/backends/mbox/lock.js';
 
 const MSG1 = 'From: a@example.org\nTo: b@example.org\nSubject: one\n\nHello\nWorld\nFrom the start\n>From quoted\n';
 const MSG2 = 'From: c@example.org\r\nSubject: two\r\n\r\nBody two\r\n';
@@ -25,6 +27,24 @@ async function fresh(t: TestContext) {
   return { dir, root, inbox: join(root, 'inbox'), opts, user };
 }
 
+
+/** The backend's INBOX store of a fresh mbox user (no index layer above it), closed after `fn`. */
+async function withInboxStore(t: TestContext, user: string, fn: (store: MailboxStore, root: string) => Promise<void>, lock?: Partial<MboxLockOptions>): Promise<void> {
+  const { root } = await fresh(t);
+  const be = await createMboxUserBackend({ root, inboxPath: join(root, 'inbox'), user, lock });
+  try {
+    await be.createMailbox('INBOX');
+    await fn(be.mailboxStore('INBOX'), root);
+  } finally {
+    await be.close();
+  }
+}
+
+/** Saves one message straight into the store, as a commit under its lock does. */
+async function saveLocked(store: MailboxStore, text: string): Promise<void> {
+  const prepared = await store.prepareSave({ data: Buffer.from(text), flags: [] });
+  await store.locked(() => prepared.commit());
+}
 
 /** A child process holding a POSIX (fcntl) write lock on a file until stopped. */
 function holdFcntlInChild(path: string): Promise<{ stop(): Promise<void> }> {
@@ -142,44 +162,39 @@ test('folders: a mailbox file holds no children, names ending in .lock are refus
 });
 
 test('a lock held elsewhere gives TEMP within the bounded time, never a hang; a stale dotlock is taken over', async (t) => {
-  const { root } = await fresh(t);
-  const be = await createMboxUserBackend({ root, inboxPath: join(root, 'inbox'), user: 'locker', lock: { timeoutMs: 400 } });
-  try {
-    await be.createMailbox('INBOX');
-    const store = be.mailboxStore('INBOX');
-    await store.scan();
-    // a fresh dotlock from a live process (the test runner's parent)
-    await writeFile(join(root, 'inbox.lock'), `${process.ppid}:${hostname()}\n`);
-    let t0 = Date.now();
-    await assert.rejects(store.scan(), isCode('TEMP'));
-    assert.ok(Date.now() - t0 < 5_000);
-    await rm(join(root, 'inbox.lock'));
-    // an fcntl write lock held by another process
-    const holder = await holdFcntlInChild(join(root, 'inbox'));
-    try {
-      t0 = Date.now();
+  await withInboxStore(
+    t,
+    'locker',
+    async (store, root) => {
+      await store.scan();
+      // a fresh dotlock from a live process (the test runner's parent)
+      await writeFile(join(root, 'inbox.lock'), `${process.ppid}:${hostname()}\n`);
+      let t0 = Date.now();
       await assert.rejects(store.scan(), isCode('TEMP'));
       assert.ok(Date.now() - t0 < 5_000);
-    } finally {
-      await holder.stop();
-    }
-    await assert.rejects(stat(join(root, 'inbox.lock')), 'our dotlock is gone after the failure');
-    assert.equal((await store.scan()).messages.length, 0);
-    // a stale dotlock (old mtime) is taken over
-    await writeFile(join(root, 'inbox.lock'), '');
-    await utimes(join(root, 'inbox.lock'), new Date(0), new Date(0));
-    assert.equal((await store.scan()).messages.length, 0);
-  } finally {
-    await be.close();
-  }
+      await rm(join(root, 'inbox.lock'));
+      // an fcntl write lock held by another process
+      const holder = await holdFcntlInChild(join(root, 'inbox'));
+      try {
+        t0 = Date.now();
+        await assert.rejects(store.scan(), isCode('TEMP'));
+        assert.ok(Date.now() - t0 < 5_000);
+      } finally {
+        await holder.stop();
+      }
+      await assert.rejects(stat(join(root, 'inbox.lock')), 'our dotlock is gone after the failure');
+      assert.equal((await store.scan()).messages.length, 0);
+      // a stale dotlock (old mtime) is taken over
+      await writeFile(join(root, 'inbox.lock'), '');
+      await utimes(join(root, 'inbox.lock'), new Date(0), new Date(0));
+      assert.equal((await store.scan()).messages.length, 0);
+    },
+    { timeoutMs: 400 },
+  );
 });
 
 test('work started under the lock that runs after its release takes the lock again, after the holder of the moment', async (t) => {
-  const { root } = await fresh(t);
-  const be = await createMboxUserBackend({ root, inboxPath: join(root, 'inbox'), user: 'later' });
-  try {
-    await be.createMailbox('INBOX');
-    const store = be.mailboxStore('INBOX');
+  await withInboxStore(t, 'later', async (store, root) => {
     const lockFile = join(root, 'inbox.lock');
     const events: string[] = [];
     let openGate!: () => void;
@@ -213,22 +228,13 @@ test('work started under the lock that runs after its release takes the lock aga
     await holder;
     assert.equal(await later, true, 'the dotlock is held while the late work runs');
     assert.deepEqual(events, ['holder in', 'holder out', 'later']);
-  } finally {
-    await be.close();
-  }
+  });
 });
 
 test('a message opened before another session expunges it is read whole, the last one and one in the middle', async (t) => {
-  const { root } = await fresh(t);
-  const be = await createMboxUserBackend({ root, inboxPath: join(root, 'inbox'), user: 'reader' });
-  try {
-    await be.createMailbox('INBOX');
-    const store = be.mailboxStore('INBOX');
+  await withInboxStore(t, 'reader', async (store, root) => {
     const texts = ['Subject: one\n\n' + 'first\n'.repeat(20), 'Subject: two\n\n' + 'second\n'.repeat(20), 'Subject: three\n\n' + 'third\n'.repeat(20)];
-    for (const text of texts) {
-      const p = await store.prepareSave({ data: Buffer.from(text), flags: [] });
-      await store.locked(() => p.commit());
-    }
+    for (const text of texts) await saveLocked(store, text);
     const [, second, third] = (await store.scan()).messages;
     // the last message: expunging it alone would cut the file short under the reader
     const lastOpen = await store.open(third!);
@@ -240,19 +246,12 @@ test('a message opened before another session expunges it is read whole, the las
     assert.equal((await middleOpen.read()).toString(), crlf(texts[1]!));
     assert.deepEqual((await store.scan()).messages.map((m) => m.uid), [1]);
     assert.doesNotMatch(await readFile(join(root, 'inbox'), 'latin1'), /Subject: (two|three)/);
-  } finally {
-    await be.close();
-  }
+  });
 });
 
 test('an append torn by a crash is cut away at the next lock; mail appended after it survives', async (t) => {
-  const { root } = await fresh(t);
-  const be = await createMboxUserBackend({ root, inboxPath: join(root, 'inbox'), user: 'torn' });
-  try {
-    await be.createMailbox('INBOX');
-    const store = be.mailboxStore('INBOX');
-    const p = await store.prepareSave({ data: Buffer.from(MSG1), flags: [] });
-    await store.locked(() => p.commit());
+  await withInboxStore(t, 'torn', async (store, root) => {
+    await saveLocked(store, MSG1);
     const good = await readFile(join(root, 'inbox'));
     const ino = (await stat(join(root, 'inbox'), { bigint: true })).ino;
     // what a crash halfway through the next append leaves: the journal and half a message
@@ -266,7 +265,5 @@ test('an append torn by a crash is cut away at the next lock; mail appended afte
     assert.ok(!text.includes('Subject: torn') && !text.includes('partial bo'), 'the torn message is gone');
     assert.ok(text.startsWith(good.toString('latin1').replace('0000000001', '0000000002')), 'the good message is intact');
     assert.equal((await (await store.open(snap.messages[1]!)).read()).toString(), 'Subject: later\r\n\r\nlater\r\n');
-  } finally {
-    await be.close();
-  }
+  });
 });
