@@ -517,9 +517,13 @@ export class MailboxSessionImpl extends EventEmitter {
 
   async openMessage(uid: number, opts?: OpenOptions): Promise<MessageContent> {
     this.ensureOpen();
-    const rec = this.shared.index.record(this.shared.name, uid);
+    const { index, name, store } = this.shared;
+    // The view's records are the index's (MessageRecord, key included) or copies of them with other flags.
+    const viewed = store.opensStaleKeys ? (findByUid(this.view, uid) as MessageRecord | undefined) : undefined;
+    if (viewed) return store.open(recordToStored(viewed), { ...opts, latestKey: () => index.record(name, uid)?.key });
+    const rec = index.record(name, uid);
     if (!rec) throw new StorageError('EXPUNGED');
-    return this.shared.store.open(recordToStored(rec), opts);
+    return store.open(recordToStored(rec), opts);
   }
 
   async updateFlags(uids: number[], mode: 'add' | 'remove' | 'replace', flags: string[], opts: { unchangedSince?: number } = {}): Promise<FlagUpdateResult> {

@@ -46,3 +46,28 @@ test('messages are named and moved as Dovecot does; flags and keywords are lette
     await st.close();
   }
 });
+
+test("a session reads a message from its own view's record after another session renamed or expunged the file", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'roost-maildir-store-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const opts: StorageOptions = { dataDir: join(dir, 'data'), defaultMailLocation: `maildir:${join(dir, 'Maildir')}`, fsync: false };
+  const st = await openUserStorage({ user: 'alice' }, opts);
+  try {
+    const large = `Subject: large\n\n${'y'.repeat(199)}\n`.repeat(1000); // over the size read with one blocking read
+    await st.save('INBOX', Buffer.from(MSG), { flags: ['\\Seen'] });
+    await st.save('INBOX', Buffer.from(large), { flags: ['\\Seen'] });
+    await st.save('INBOX', Buffer.from(MSG), { flags: ['\\Seen'] });
+    const reader = await st.openMailbox('INBOX');
+    const writer = await st.openMailbox('INBOX');
+    await writer.updateFlags([1, 2], 'add', ['\\Flagged']); // both files renamed (:2,FS); the reader's view still has :2,S
+    await writer.updateFlags([3], 'add', ['\\Deleted']);
+    await writer.expunge([3]);
+    assert.equal((await (await reader.openMessage(1)).read()).toString(), MSG.replaceAll('\n', '\r\n'));
+    assert.equal((await (await reader.openMessage(2)).read()).toString(), large.replaceAll('\n', '\r\n'));
+    await assert.rejects(reader.openMessage(3), { code: 'EXPUNGED' });
+    await reader.close();
+    await writer.close();
+  } finally {
+    await st.close();
+  }
+});

@@ -54,6 +54,11 @@ export function framedCopy(message: Buffer, before: number, after: number): Buff
 export interface OpenOptions {
   /** The caller gives readFramed()'s buffer back (releaseFramed) once written: the store may read into pooled memory. */
   pooled?: boolean;
+  /**
+   * The message's key as the index holds it now (undefined: expunged), asked only when no file is at the key given
+   * (the caller opened from an older record, see MailboxStore.opensStaleKeys).
+   */
+  latestKey?: () => string | undefined;
 }
 
 export interface SaveInput {
@@ -82,6 +87,11 @@ export interface MailboxStore {
   /** Writes the message durably outside the lock (temp file); `commit` (locked) makes it visible with a UID. */
   prepareSave(input: SaveInput): Promise<PreparedSave>;
   open(msg: StoredMessage, opts?: OpenOptions): Promise<MessageContent>;
+  /**
+   * open() finds a message by a key that is out of date (Maildir: a file renamed by a flag change is found by its base
+   * name), so a session may open it from the record in its own view without asking the index for the latest one.
+   */
+  readonly opensStaleKeys?: boolean;
   /** locked: replaces the flags of each message; all or nothing. Returns the updated messages (keys may change). */
   setFlags(changes: Array<{ msg: StoredMessage; flags: string[] }>): Promise<StoredMessage[]>;
   /** locked: marks messages as seen by a session (Maildir: new/ to cur/). */

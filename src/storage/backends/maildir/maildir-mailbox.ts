@@ -564,17 +564,27 @@ export class MaildirMailboxStore implements MailboxStore {
 
   // ---- reading -----------------------------------------------------------------------------------------------
 
-  /** The current path of a message, following a rename by another process (flags changed); EXPUNGED when gone. */
-  async resolve(msg: Pick<StoredMessage, 'key'>): Promise<string> {
+  /**
+   * The current path of a message, following a rename by another process (flags changed); EXPUNGED when gone.
+   * `latestKey` (OpenOptions) names the file the index knows now, tried before the directories are listed.
+   */
+  async resolve(msg: Pick<StoredMessage, 'key'>, latestKey?: () => string | undefined): Promise<string> {
     const full = join(this.path, msg.key);
     if (await pathExists(full)) return full;
+    if (latestKey) {
+      const latest = latestKey();
+      if (latest === undefined) throw new StorageError('EXPUNGED');
+      if (latest !== msg.key && (await pathExists(join(this.path, latest)))) return join(this.path, latest);
+    }
     const base = parseMaildirFilename(msg.key.slice(4)).base;
     const entry = (await this.listDir()).get(base);
     if (!entry) throw new StorageError('EXPUNGED');
     return join(this.path, entry.subdir, entry.filename);
   }
 
-  async open(msg: StoredMessage, { pooled = false }: OpenOptions = {}): Promise<MessageContent> {
+  readonly opensStaleKeys = true;
+
+  async open(msg: StoredMessage, { pooled = false, latestKey }: OpenOptions = {}): Promise<MessageContent> {
     const size = msg.size;
     if (size <= BLOCKING_READ_MAX_BYTES) {
       // A small message is read at once with one blocking read (a page-cache hit, as Dovecot reads): no stat
@@ -582,7 +592,7 @@ export class MaildirMailboxStore implements MailboxStore {
       // The file is read here (so a vanished message fails before anything is sent), but converted to CRLF only as far
       // as asked: a FETCH of BODY[HEADER] converts the header, not the whole message. Conversion is per line end, so a
       // converted prefix is the prefix of the whole conversion; k stored bytes give at least k converted ones.
-      const loaded = this.readSmallFile(join(this.path, msg.key), msg, pooled) ?? (await readFramedPath(await this.resolve(msg), msg, FRAME_ROOM, FRAME_ROOM, pooled));
+      const loaded = this.readSmallFile(join(this.path, msg.key), msg, pooled) ?? (await readFramedPath(await this.resolve(msg, latestKey), msg, FRAME_ROOM, FRAME_ROOM, pooled));
       const { frame, raw } = loaded;
       let whole: Buffer | undefined;
       const wholeCrlf = (): Buffer => (whole ??= crlfOf(loaded, msg));
@@ -600,7 +610,7 @@ export class MaildirMailboxStore implements MailboxStore {
         readFramed: (before, after) => Promise.resolve(framedIn(frame, wholeCrlf(), before, after)),
       };
     }
-    const path = await this.resolve(msg);
+    const path = await this.resolve(msg, latestKey);
     return {
       size,
       stream: (start = 0, end = Infinity) => createReadStream(path, { highWaterMark: MESSAGE_READ_CHUNK_BYTES }).pipe(new LfToCrlf(start, end)),
