@@ -163,6 +163,31 @@ for (const backend of BACKENDS) {
       });
     });
 
+    test('a message of several read chunks streams the right bytes for ranges within, across and past chunk ends', async (t) => {
+      const { opts, user } = await fresh(t);
+      // 700 KiB of lines of many lengths, some sent with CRLF: the stored form spans three 256 KiB read chunks.
+      const lines: string[] = ['Subject: chunks', ''];
+      for (let i = 0; lines.join('\n').length < 700 * 1024; i++) lines.push(`${i % 7 === 0 ? '.' : ''}line ${i}${'x'.repeat(i % 97)}${i % 3 === 0 ? '\r' : ''}`);
+      const text = lines.join('\n');
+      await withStorage(user, opts, async (st) => {
+        await st.save('INBOX', Buffer.from(text));
+        const box = await st.openMailbox('INBOX');
+        try {
+          const expected = crlf(text);
+          const content = await box.openMessage(1);
+          assert.equal(content.size, expected.length);
+          const ranges: Array<[number, number]> = [[0, Infinity], [0, 100], [262_000, 263_000], [262_143, 524_289], [500_000, expected.length + 10]];
+          for (const [start, end] of ranges) {
+            const chunks: Buffer[] = [];
+            for await (const c of content.stream(start, end)) chunks.push(c as Buffer);
+            assert.ok(Buffer.concat(chunks).equals(Buffer.from(expected.slice(start, end))), `stream(${start}, ${end})`);
+          }
+        } finally {
+          await box.close();
+        }
+      });
+    });
+
     test('readFramed gives the CRLF message with the room asked for around it, small and large, in any order of reads', async (t) => {
       const { opts, user, pathOf } = await fresh(t);
       // Over 128 KiB, so Maildir reads it the streamed way; lines starting with dots and no final line end.

@@ -101,20 +101,21 @@ function lfToCrlf(buf: Buffer, before: number): Buffer {
 }
 
 /**
- * Converts in place: buf[from, to) holds stored bytes with `extra` bare LFs and room for `extra` bytes in front of
- * them; the CRLF form ends at `to`. Each line moves down by the CRs still to come, so nothing unread is overwritten
- * and no second buffer or per-line view is made. Answers the converted message: buf[from - extra, to) when the
- * count was right, else (a store changed behind the index) the correct bytes in whatever buffer they ended up in.
+ * Converts in place: buf[from, to) holds stored bytes with at most `room` bare LFs and `room` bytes free in front of
+ * them; `before` is the byte stored before buf[from] (-1 at the start). Each line moves down by the CRs still to
+ * come, so nothing unread is overwritten and no second buffer or per-line view is made. Answers the converted bytes:
+ * from buf[from - room] on (ending at `to` when `room` was the exact count), or, when there were more bare LFs than
+ * room (a store changed behind the index), the correct bytes in whatever buffer they ended up in.
  */
-export function toCrlfInPlace(buf: Buffer, from: number, to: number, extra: number): Buffer {
-  const start = from - extra;
+export function toCrlfInPlace(buf: Buffer, from: number, to: number, room: number, before = -1): Buffer {
+  const start = from - room;
   let out = start;
   let pos = from;
   // The methods are called off their prototypes: buffers read into pooled memory reach here with more than one
   // object shape, and a per-line property lookup on them was a measurable part of a POP3 download.
   for (let lf = bufferIndexOf.call(buf, LF, from); lf >= 0 && lf < to; lf = bufferIndexOf.call(buf, LF, lf + 1)) {
-    if (lf > from && buf[lf - 1] === CR) continue;
-    // More bare LFs than counted: out has caught up with pos, so [start, lf) is converted and [lf, to) is not.
+    if ((lf > from ? buf[lf - 1] : before) === CR) continue;
+    // More bare LFs than room: out has caught up with pos, so [start, lf) is converted and [lf, to) is not.
     if (out === pos) return Buffer.concat([buf.subarray(start, lf), lfToCrlf(buf.subarray(lf, to), -1)]);
     typedArrayCopyWithin.call(buf, out, pos, lf);
     out += lf - pos;

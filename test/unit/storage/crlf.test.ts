@@ -85,3 +85,22 @@ test('toCrlfInPlace converts where the bytes were read, and gives the right byte
     { numRuns: 1000 },
   );
 });
+
+test('toCrlfInPlace converts chunk by chunk given the byte before each chunk and room for at most its CRs', () => {
+  fc.assert(
+    fc.property(lineBytes, cuts, (input, cutPoints) => {
+      const pieces: Buffer[] = [];
+      let before = -1;
+      for (const chunk of chunked(input, cutPoints)) {
+        // Room for a CR per byte: more than the chunk gains, as a reader that knows only an upper bound gives.
+        const room = chunk.length;
+        const buf = Buffer.alloc(room + chunk.length, 0x7e);
+        chunk.copy(buf, room);
+        pieces.push(Buffer.from(toCrlfInPlace(buf, room, room + chunk.length, room, before)));
+        before = chunk.length ? chunk[chunk.length - 1]! : before;
+      }
+      assert.deepEqual(Buffer.concat(pieces), referenceToCrlf(input));
+    }),
+    { numRuns: 1000 },
+  );
+});

@@ -1,13 +1,13 @@
 // One Maildir mailbox (cur/ new/ tmp/ + dovecot-uidlist + dovecot-keywords) as a MailboxStore: deliveries go
 // tmp -> fsync -> rename into new/ or cur/ -> fsync dir; UIDs assigned under dovecot-uidlist.lock (Dovecot maildir-*.c).
-import { closeSync, createReadStream, fstatSync, futimesSync, openSync, readSync, renameSync, statSync, watch as fsWatch, type BigIntStats, type FSWatcher } from 'node:fs';
-import { link, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { closeSync, fstatSync, futimesSync, openSync, readSync, renameSync, statSync, watch as fsWatch, type BigIntStats, type FSWatcher } from 'node:fs';
+import { link, open as openFile, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageError, toStorageError } from '../../errors.js';
-import { CrlfToLf, LfToCrlf, crlfSize, toCrlf, toCrlfInPlace } from '../../common/crlf.js';
+import { CrlfToLf, crlfSize, toCrlf, toCrlfInPlace } from '../../common/crlf.js';
 import { takeFrame } from '../../common/frame-pool.js';
 import { Mutex, appendFileDurable, fdatasyncFd, fsyncDir, pathExists, writeAllv, writeFileDurable } from '../../common/fsutil.js';
 import { acquireDotlock, type Dotlock } from '../../common/dotlock.js';
@@ -94,10 +94,57 @@ function framedIn(frame: Buffer, message: Buffer, before: number, after: number)
   return fits ? frame.subarray(at - before, at + message.length + after) : framedCopy(message, before, after);
 }
 
-/** A message file read through the thread pool (a large one, or one renamed since the index saw it), copied into its layout. */
+/**
+ * A message file read through the thread pool (a large one, or one renamed since the index saw it) straight into its
+ * layout: the same reads as readFramedWith makes for a small one, awaited.
+ */
 async function readFramedPath(path: string, msg: StoredMessage, before: number, after: number, pooled: boolean): Promise<FramedFile> {
-  const data = await readFile(path);
-  return readFramedWith((buf, at, length, position) => data.copy(buf, at, position, Math.min(data.length, position + length)), () => data.length, msg, before, after, pooled);
+  const handle = await openFile(path, 'r');
+  try {
+    const readInto = async (frame: Buffer, at: number, ask: number, enough: number): Promise<number> => {
+      let got = 0;
+      for (let n = 1; n > 0 && got < enough; got += n) n = (await handle.read(frame, at + got, ask - got, got)).bytesRead;
+      return got;
+    };
+    const first = framedFileLayout(msg, before, after, pooled);
+    const got = await readInto(first.frame, first.rawStart, first.ask, msg.physicalSize);
+    if (got < first.ask) return { frame: first.frame, rawStart: first.rawStart, raw: first.frame.subarray(first.rawStart, first.rawStart + got), crRoom: first.crRoom };
+    const whole = wholeFileLayout((await handle.stat()).size, before, after);
+    const wholeGot = await readInto(whole.frame, whole.rawStart, whole.ask, whole.ask);
+    return { frame: whole.frame, rawStart: whole.rawStart, raw: whole.frame.subarray(whole.rawStart, whole.rawStart + wholeGot) };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The CRLF form of a large message file, bytes [start, end) of it, in chunks: each chunk is read behind room for the
+ * CRs it can gain (at most the message's `crCount`, RFC822.SIZE minus the size on disk) and converted where it was
+ * read. Reading stops once `end` is reached.
+ */
+async function* crlfChunks(path: string, crCount: number, start: number, end: number): AsyncGenerator<Buffer> {
+  const handle = await openFile(path, 'r');
+  try {
+    const room = Math.min(crCount, MESSAGE_READ_CHUNK_BYTES);
+    let position = 0;
+    let converted = 0;
+    let before = -1;
+    while (converted < end) {
+      const frame = Buffer.allocUnsafe(room + MESSAGE_READ_CHUNK_BYTES);
+      const { bytesRead } = await handle.read(frame, room, MESSAGE_READ_CHUNK_BYTES, position);
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      const last = frame[room + bytesRead - 1]!;
+      const chunk = toCrlfInPlace(frame, room, room + bytesRead, room, before);
+      before = last;
+      const from = Math.max(start - converted, 0);
+      const to = Math.min(end - converted, chunk.length);
+      converted += chunk.length;
+      if (to > from) yield chunk.subarray(from, to);
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 export const UIDLIST_FILE = 'dovecot-uidlist';
@@ -613,11 +660,11 @@ export class MaildirMailboxStore implements MailboxStore {
     const path = await this.resolve(msg, latestKey);
     return {
       size,
-      stream: (start = 0, end = Infinity) => createReadStream(path, { highWaterMark: MESSAGE_READ_CHUNK_BYTES }).pipe(new LfToCrlf(start, end)),
+      stream: (start = 0, end = Infinity) => Readable.from(crlfChunks(path, Math.max(0, msg.size - msg.physicalSize), start, end), { objectMode: false }),
       read: async () => toCrlf(await readFile(path)),
       readFramed: async (before, after) => {
-        // Read through the thread pool (a large file would block the event loop), copied once into the buffer that is
-        // sent and converted there.
+        // Read through the thread pool (a large file would block the event loop) into the buffer that is sent, and
+        // converted there.
         const file = await readFramedPath(path, msg, before, after, pooled);
         return framedIn(file.frame, crlfOf(file, msg), before, after);
       },
