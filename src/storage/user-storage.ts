@@ -26,6 +26,14 @@ export type BackendFactory = (loc: MailLocation, user: MailUserInfo, opts: Stora
 
 const backendFactories = new Map<string, BackendFactory>();
 
+/**
+ * When this process last made sure of a user's default mailboxes, by special-use file path: a login within
+ * DEFAULTS_RECHECK_MS of that skips the listing and the file read. A DELETE or RENAME made here forgets it at once;
+ * a mailbox removed behind the server's back comes back at the first login after the interval.
+ */
+const defaultsEnsuredAt = new Map<string, number>();
+const DEFAULTS_RECHECK_MS = 60_000;
+
 export function registerBackend(format: string, factory: BackendFactory): void {
   backendFactories.set(format, factory);
 }
@@ -150,6 +158,7 @@ export class UserStorageImpl {
     if (name === 'INBOX') throw new StorageError('PERM', 'INBOX cannot be deleted');
     await this.listMutex.run(async () => {
       await this.backend.deleteMailbox(name);
+      defaultsEnsuredAt.delete(this.specialUsePath);
       this.index.dropMailbox(name);
       await this.metadata().dropMailbox(name);
       const map = await readSpecialUse(this.specialUsePath, this.separator);
@@ -177,6 +186,7 @@ export class UserStorageImpl {
     }
     await this.listMutex.run(async () => {
       const pairs = await this.backend.renameMailbox(from, to);
+      defaultsEnsuredAt.delete(this.specialUsePath);
       for (const [oldName, newName] of pairs) this.index.renameMailbox(oldName, newName);
       await this.metadata().renameMailboxes(pairs);
       const subs = await readSubscriptions(this.subscriptionsPath, this.separator);
@@ -292,6 +302,8 @@ export class UserStorageImpl {
   }
 
   async ensureDefaultMailboxes(): Promise<void> {
+    const ensuredAt = defaultsEnsuredAt.get(this.specialUsePath);
+    if (ensuredAt !== undefined && Date.now() - ensuredAt < DEFAULTS_RECHECK_MS) return;
     const existing = new Set((await this.backend.listMailboxes()).filter((e) => e.selectable).map((e) => e.name));
     const uses = await readSpecialUse(this.specialUsePath, this.separator);
     let usesChanged = false;
@@ -309,6 +321,7 @@ export class UserStorageImpl {
       }
     }
     if (usesChanged) await writeSpecialUse(this.specialUsePath, uses, this.separator, this.opts.fsync);
+    defaultsEnsuredAt.set(this.specialUsePath, Date.now());
   }
 
   async quota(): Promise<QuotaUsage | undefined> {

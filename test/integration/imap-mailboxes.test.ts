@@ -10,7 +10,7 @@ import { startRoost, type RoostHandle } from '../helpers/roost.js';
 import { LineClient } from '../helpers/line-client.js';
 
 const run = promisify(execFile);
-const users = ['raw', 'ext', 'status', 'names', 'flow', 'py'].map((name) => ({ name, password: `${name}-secret` }));
+const users = ['raw', 'ext', 'status', 'names', 'flow', 'py', 'again'].map((name) => ({ name, password: `${name}-secret` }));
 let h: RoostHandle;
 const clients: LineClient[] = [];
 
@@ -218,6 +218,17 @@ test('mailbox names: modified UTF-7 by default, UTF-8 after ENABLE IMAP4rev2; ba
   assert.deepEqual(await cmd('LIST "" "*t\xc3\xa9"'), ['* LIST (\\HasNoChildren) "." "\xc3\xa9t\xc3\xa9"', 'm11 OK List completed.']);
   assertCreated(await cmd('CREATE "\xc3\xa5r"'), 'm12');
   assert.deepEqual(await cmd('STATUS "\xc3\xa5r" (MESSAGES)'), ['* STATUS "\xc3\xa5r" (MESSAGES 0)', 'm13 OK Status completed.']);
+});
+
+test('a default mailbox the user deleted or renamed away is there again at the next login, with its special use', async () => {
+  const first = await login('again');
+  assert.match((await first.cmd('DELETE Trash')).at(-1)!, /^m2 OK /);
+  assert.match((await first.cmd('RENAME Junk Spam')).at(-1)!, /^m3 OK /);
+  const second = await login('again');
+  const listed = await second.cmd('LIST "" *');
+  assert.ok(listed.includes('* LIST (\\HasNoChildren \\Trash) "." Trash'), listed.join(' | '));
+  assert.ok(listed.includes('* LIST (\\HasNoChildren \\Junk) "." Junk'), listed.join(' | '));
+  assert.ok(listed.some((l) => l.endsWith('"." Spam')), listed.join(' | '));
 });
 
 test('mailbox commands in the wrong state are refused', async () => {
