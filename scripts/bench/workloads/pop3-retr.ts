@@ -5,7 +5,7 @@ import { copyMaildir, type Corpus } from '../corpus.js';
 import { benchUsers } from '../sides.js';
 import { LineSocket, ProtocolError, anyLine, pop3Multiline, pop3Status } from '../net.js';
 import type { Workload, WorkloadRun } from '../types.js';
-import { scaled, startSide } from './common.js';
+import { minRunSeconds, scaled, startSide } from './common.js';
 
 const WINDOW = 16;
 
@@ -65,7 +65,7 @@ let corpusInUse: Corpus | undefined;
 
 const pop3Retr: Workload = {
   name: 'pop3-retr',
-  description: 'POP3 download of the whole corpus mailbox (10,000 messages in a full run; RETR every one, no DELE), pipelined 16 deep, one mailbox per session',
+  description: 'POP3 download of the whole corpus mailbox (10,000 messages in a full run; RETR every one, no DELE), pipelined 16 deep, one mailbox per session; each connection downloads it again until the run lasts 2 s',
   opName: 'messages',
   reportBytes: true,
   cases() {
@@ -83,14 +83,24 @@ const pop3Retr: Workload = {
       populate: (_user, maildir) => copyMaildir(corpus, maildir),
     });
   },
-  async run(server, benchCase) {
+  async run(server, benchCase, { options, warmup }) {
     const connections = Number(benchCase.params.connections);
     const latenciesMs: number[] = [];
+    const minSeconds = minRunSeconds(options, warmup);
     const started = performance.now();
+    // Each connection downloads its mailbox, again in a new session until minRunSeconds have passed (a download of
+    // the full corpus takes about a second, short enough for the machine's noise to move its rate by a third).
     const results = await Promise.all(
-      Array.from({ length: connections }, (_, i) => {
+      Array.from({ length: connections }, async (_, i) => {
         const user = server.users[i % server.users.length]!;
-        return downloadAll(server.endpoints.pop3!, user.name, user.password, latenciesMs);
+        const total = { messages: 0, bytes: 0, count: 0 };
+        do {
+          const one = await downloadAll(server.endpoints.pop3!, user.name, user.password, latenciesMs);
+          total.messages += one.messages;
+          total.bytes += one.bytes;
+          total.count = one.messages;
+        } while (performance.now() - started < minSeconds * 1000);
+        return total;
       }),
     );
     const seconds = (performance.now() - started) / 1000;
@@ -101,8 +111,8 @@ const pop3Retr: Workload = {
       latenciesMs,
       errors: 0,
     };
-    if (corpusInUse && results.some((r) => r.messages !== corpusInUse!.count)) {
-      throw new ProtocolError(`mailbox holds ${results[0]!.messages} messages, the corpus ${corpusInUse.count}`);
+    if (corpusInUse && results.some((r) => r.count !== corpusInUse!.count)) {
+      throw new ProtocolError(`mailbox holds ${results[0]!.count} messages, the corpus ${corpusInUse.count}`);
     }
     return run;
   },
