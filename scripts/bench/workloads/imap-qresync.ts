@@ -6,7 +6,7 @@ import { ImapClient, existsOf, ok, within, type ImapResult } from '../imap-clien
 import { startImapSide, type ImapServer } from '../imap-side.js';
 import { benchUsers } from '../sides.js';
 import type { BenchOptions, Workload, WorkloadRun } from '../types.js';
-import { scaled } from './common.js';
+import { minRunSeconds, scaled } from './common.js';
 
 /** the same corpus as imap-fetch and imap-search, so one cached copy serves all three */
 const TAIL_MAX = 1024 * 1024;
@@ -100,7 +100,7 @@ async function resyncOnce(imapServer: ImapServer, changes: number): Promise<{ ms
 
 const imapQresync: Workload = {
   name: 'imap-qresync',
-  description: `SELECT INBOX (QRESYNC (uidvalidity modseq)) of a client reconnecting after another session changed the flags of many messages (one STORE each), and after nothing changed; ${RESYNCS_AFTER_CHANGES} resyncs per run after changes, ${RESYNCS_UNCHANGED} after nothing changed (quick: 5), each after its own changes (CPU s includes the other session's STOREs)`,
+  description: `SELECT INBOX (QRESYNC (uidvalidity modseq)) of a client reconnecting after another session changed the flags of many messages (one STORE each), and after nothing changed; ${RESYNCS_AFTER_CHANGES} resyncs per run after changes, at least ${RESYNCS_UNCHANGED} after nothing changed, more until the run lasts 2 s (quick: 5), each after its own changes (CPU s includes the other session's STOREs)`,
   opName: 'resyncs',
   cases(options) {
     const n = messageCount(options);
@@ -121,7 +121,10 @@ const imapQresync: Workload = {
     let bytes = 0;
     const changes = Number(benchCase.params.changes);
     const resyncs = warmup ? 1 : changes > 0 || options.quick ? RESYNCS_AFTER_CHANGES : RESYNCS_UNCHANGED;
-    for (let i = 0; i < resyncs; i++) {
+    // After nothing changed a resync takes a millisecond or two: more of them until minRunSeconds have passed.
+    const minSeconds = changes > 0 ? 0 : minRunSeconds(options, warmup);
+    const started = performance.now();
+    for (let i = 0; i < resyncs || performance.now() - started < minSeconds * 1000; i++) {
       const one = await resyncOnce(server as ImapServer, changes);
       latenciesMs.push(one.ms);
       bytes += one.bytes;
