@@ -532,6 +532,8 @@ export class MailboxSessionImpl extends EventEmitter {
     const change = normalizeFlags(flags);
     const { index, name, store } = this.shared;
     const result: FlagUpdateResult = { updated: [], modified: [] };
+    /** The records written, by UID: the view takes them (a Maildir file's new name included, see openMessage). */
+    const written = new Map<number, MessageRecord>();
     let caughtUp = false;
     await this.shared.changeStore(async () => {
       const changes: Array<{ rec: MessageRecord; flags: string[] }> = [];
@@ -558,7 +560,9 @@ export class MailboxSessionImpl extends EventEmitter {
         for (const [i, s] of stored.entries()) {
           const rec = changes[i]!.rec;
           const modseq = w.nextModseq();
-          w.put({ ...rec, key: s.key, flags: s.flags, modseq });
+          const next = { ...rec, key: s.key, flags: s.flags, modseq };
+          w.put(next);
+          written.set(rec.uid, next);
           result.updated.push({ uid: rec.uid, seq: this.seqOfUid(rec.uid), flags: s.flags, modseq });
         }
         if (caughtUp) this.knownModseq = w.state.highestModseq;
@@ -571,7 +575,7 @@ export class MailboxSessionImpl extends EventEmitter {
     }
     for (const u of result.updated) {
       const seq = this.seqOfUid(u.uid);
-      if (seq !== undefined) this.view[seq - 1] = { ...this.view[seq - 1]!, flags: u.flags, modseq: u.modseq };
+      if (seq !== undefined) this.view[seq - 1] = written.get(u.uid) ?? { ...this.view[seq - 1]!, flags: u.flags, modseq: u.modseq };
       if (this.keywords && u.flags.some((f) => !f.startsWith('\\') && !this.keywords!.includes(f))) {
         this.keywords = [...new Set([...this.keywords, ...u.flags.filter((f) => !f.startsWith('\\'))])].sort();
       }

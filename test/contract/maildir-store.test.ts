@@ -63,6 +63,9 @@ test("a session reads a message from its own view's record after another session
     await writer.updateFlags([3], 'add', ['\\Deleted']);
     await writer.expunge([3]);
     assert.equal((await (await reader.openMessage(1)).read()).toString(), MSG.replaceAll('\n', '\r\n'));
+    // The reader's own flag change renames the file again; its view follows the new name.
+    await reader.updateFlags([1], 'add', ['\\Answered']);
+    assert.equal((await (await reader.openMessage(1)).read()).toString(), MSG.replaceAll('\n', '\r\n'));
     assert.equal((await (await reader.openMessage(2)).read()).toString(), large.replaceAll('\n', '\r\n'));
     await assert.rejects(reader.openMessage(3), { code: 'EXPUNGED' });
     await reader.close();
