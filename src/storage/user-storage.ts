@@ -306,6 +306,8 @@ export class UserStorageImpl {
     if (ensuredAt !== undefined && Date.now() - ensuredAt < DEFAULTS_RECHECK_MS) return;
     const existing = new Set((await this.backend.listMailboxes()).filter((e) => e.selectable).map((e) => e.name));
     const uses = await readSpecialUse(this.specialUsePath, this.separator);
+    // A use already held by another mailbox (the user renamed Junk to Spam: the use went with it) is not given twice.
+    const usesHeld = new Set(uses.values());
     let usesChanged = false;
     for (const def of DEFAULT_MAILBOXES) {
       if (!existing.has(def.name)) {
@@ -315,7 +317,7 @@ export class UserStorageImpl {
           if (!(err instanceof StorageError && err.code === 'EXISTS')) throw err;
         }
       }
-      if (def.specialUse && !uses.has(def.name)) {
+      if (def.specialUse && !uses.has(def.name) && !usesHeld.has(def.specialUse)) {
         uses.set(def.name, def.specialUse);
         usesChanged = true;
       }
