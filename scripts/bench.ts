@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { cpuSeconds, dovecotVersion, makeTraversable, measurePss, peerAvailable, postfixVersion } from '../test/interop/peers.js';
+import { pinHarness, pinServer } from './bench/cpu-pinning.js';
 import { compareRuns, comparisonMarkdown, previousFullRun } from './bench/compare.js';
 import { DEFAULT_CACHE_DIR, REPO_ROOT, ensureCorpus } from './bench/corpus.js';
 import { roostVersion } from './bench/sides.js';
@@ -45,6 +46,9 @@ function log(message: string): void {
 
 /** One measured repetition: the workload's own figures plus peak PSS (sampled) and CPU seconds of the server. */
 async function measure(workload: Workload, server: Server, benchCase: CaseResult & { params: Record<string, number | string> }, options: BenchOptions, rep: number, warmup: boolean): Promise<RepSample> {
+  // Again before every repetition: processes a server forked since (Dovecot's login and mail processes) follow their parent,
+  // but one restarted by a workload starts on the harness's CPU.
+  pinServer(server.pids());
   const cpuBefore = cpuSeconds(server.pids());
   let peak = await measurePss(server.pids());
   let sampling = false;
@@ -121,6 +125,7 @@ async function runWorkload(workload: Workload, options: BenchOptions, workRoot: 
         });
         servers[kind] = server;
         running.add(server);
+        pinServer(server.pids());
         result.sides[kind] = { available: true, label: server.label };
       } catch (err) {
         const reason = err instanceof SideUnavailable ? err.message : `failed to start: ${(err as Error).message.split('\n')[0]}`;
@@ -129,7 +134,7 @@ async function runWorkload(workload: Workload, options: BenchOptions, workRoot: 
       }
     }
 
-    for (const benchCase of workload.cases(options)) {
+    for (const benchCase of workload.cases(options).filter((c) => !options.cases || options.cases.includes(c.id))) {
       const caseResult: CaseResult & { params: Record<string, number | string> } = {
         id: benchCase.id,
         label: benchCase.label,
@@ -209,13 +214,15 @@ async function main(): Promise<void> {
     .option('--quick', 'a smoke run: little work, 2 repetitions', false)
     .option('--scale <n>', 'multiply the work per repetition', positiveNumber, 1)
     .option('--repeat <n>', 'measured repetitions per side and case (default 5, quick 2)', positiveInt)
+    .option('--case <id>', 'only the cases with this id (repeatable; ids are in the JSON of a run)', (id: string, ids: string[]) => [...ids, id], [] as string[])
+    .option('--no-pin', 'leave the client and the servers on every CPU (by default the client gets one CPU, servers the rest)')
     .option('--results <dir>', 'where the JSON of the run goes', join(REPO_ROOT, 'bench', 'results'))
     .option('--docs', 'write docs/BENCHMARKS.md and bench/charts even for a quick run')
     .option('--no-docs', 'do not write docs/BENCHMARKS.md and bench/charts')
     .parse();
   const name = program.args[0]!;
-  const flags = program.opts<{ quick: boolean; scale: number; repeat?: number; results: string; docs?: boolean }>();
-  const options: BenchOptions = { quick: flags.quick, scale: flags.scale, repeat: flags.repeat ?? (flags.quick ? 2 : 5) };
+  const flags = program.opts<{ quick: boolean; scale: number; repeat?: number; case: string[]; pin: boolean; results: string; docs?: boolean }>();
+  const options: BenchOptions = { quick: flags.quick, scale: flags.scale, repeat: flags.repeat ?? (flags.quick ? 2 : 5), cases: flags.case.length > 0 ? flags.case : undefined };
   const selected = name === 'all' ? workloads : workloads.filter((w) => w.name === name);
   if (selected.length === 0) {
     log(`unknown workload "${name}"; known: ${workloads.map((w) => w.name).join(', ')}, all`);
@@ -224,7 +231,11 @@ async function main(): Promise<void> {
   }
   // --docs / --no-docs given explicitly wins; by default only a full run writes the docs.
   const explicitDocs = process.argv.includes('--docs') || process.argv.includes('--no-docs');
-  const writeDocsNow = explicitDocs ? flags.docs !== false : !options.quick;
+  // A run of chosen cases is an investigation, not the latest full run: it writes no docs unless asked.
+  const writeDocsNow = explicitDocs ? flags.docs !== false : !options.quick && !options.cases;
+
+  const cpuPlan = flags.pin ? pinHarness() : undefined;
+  log(cpuPlan ? `client on CPU ${cpuPlan.client}, servers on CPU ${cpuPlan.servers}` : 'client and servers share every CPU');
 
   const workRoot = mkdtempSync(join(tmpdir(), 'roost-bench-'));
   makeTraversable(workRoot);
@@ -243,7 +254,7 @@ async function main(): Promise<void> {
     argv: process.argv.slice(2),
     options,
     versions: await versions(),
-    machine: machine(),
+    machine: { ...machine(), ...(cpuPlan ? { clientCpus: cpuPlan.client, serverCpus: cpuPlan.servers } : {}) },
     workloads: [],
   };
   try {

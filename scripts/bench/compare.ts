@@ -52,7 +52,7 @@ export function previousFullRun(resultsDir: string, report: RunReport, exclude: 
   for (const f of files) {
     try {
       const run = JSON.parse(readFileSync(join(resultsDir, f), 'utf8')) as RunReport;
-      if (run.options.quick || run.options.scale !== report.options.scale) continue;
+      if (run.options.quick || run.options.cases || run.options.scale !== report.options.scale) continue;
       if (wanted.every((name) => run.workloads.some((w) => w.name === name))) return { file: join(resultsDir, f), report: run };
     } catch {
       /* not a run report */

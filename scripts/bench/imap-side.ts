@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { canConnect, dovecotVersion, peerAvailable, processTree, startDovecot } from '../../test/interop/peers.js';
 import { REPO_ROOT } from './corpus.js';
+import { pinServer } from './cpu-pinning.js';
 import { roostVersion } from './sides.js';
 import { SideUnavailable, type BenchUser, type Server, type SetupContext, type SideKind } from './types.js';
 
@@ -82,6 +83,7 @@ async function startDovecotImap(dir: string, options: ImapSideOptions): Promise<
     async restart() {
       await dovecot.stop();
       dovecot = await start();
+      pinServer(dovecot.pids());
       server.endpoints.imap = dovecot.imapPort;
     },
     maildirOf,
@@ -132,6 +134,7 @@ async function startRoostImap(dir: string, options: ImapSideOptions): Promise<Im
     async restart() {
       await roost.stop();
       roost = await start();
+      pinServer(processTree(roost.pid));
       server.endpoints.imap = roost.ports.imap;
     },
     maildirOf,

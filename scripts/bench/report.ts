@@ -59,7 +59,7 @@ export interface RunReport {
   startedAt: string;
   finishedAt: string;
   argv: string[];
-  options: { quick: boolean; scale: number; repeat: number };
+  options: { quick: boolean; scale: number; repeat: number; cases?: string[] };
   versions: Record<string, string>;
   machine: Record<string, string | number>;
   workloads: WorkloadResult[];
@@ -218,6 +218,9 @@ over the same users and the same generated store, driven by the same load client
 - **Repetitions.** One warm-up run per side and case (discarded), then \`--repeat\` runs with Roost and Dovecot
   interleaved (ABBA order). Throughput is the median over runs, ± the spread (max − min) / median;
   p50/p99 are the medians of each run's percentiles of per-operation latency.
+- **CPUs.** On a machine with two CPUs or more the harness and its clients run on the first one and both
+  servers, every process and thread, on the others (\`taskset\`, \`scripts/bench/cpu-pinning.ts\`; \`--no-pin\`
+  turns it off): a client never takes CPU from the server it measures, and both sides get the same cores.
 - **Memory** is the peak of the sum of PSS over every process of the server (\`/proc/PID/smaps_rollup\`,
   sampled every 250 ms), since Dovecot runs a process per connection. **CPU** is user + system seconds of the
   server's processes (reaped children included) per run, median over runs.
@@ -228,7 +231,7 @@ over the same users and the same generated store, driven by the same load client
   10 MB, plain, multipart/alternative and attachments, RFC 2047 headers in several charsets, threads; cached
   under \`bench/cache/\`.
 
-Run: \`npm run bench -- <workload|all> [--quick] [--scale N] [--repeat N]\`. Raw samples of every run are in
+Run: \`npm run bench -- <workload|all> [--quick] [--scale N] [--repeat N] [--case ID] [--no-pin]\`. Raw samples of every run are in
 \`bench/results/\`; this table is from \`${relative(repoRoot, resultFile)}\`.
 
 ## Latest run

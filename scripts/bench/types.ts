@@ -10,6 +10,8 @@ export interface BenchOptions {
   scale: number;
   /** measured repetitions per side and case */
   repeat: number;
+  /** only these case ids (an investigation run); every case when absent */
+  cases?: string[];
 }
 
 export interface BenchUser {

@@ -51,11 +51,11 @@ export async function runConcurrent<S>(
 
 /**
  * The shortest repetition worth measuring for operations of a few milliseconds or less: two seconds in a full run
- * (one for the warm-up, enough for V8 to optimise the hot paths), none in a quick run.
+ * (the warm-up `warmupSeconds`, by default one: enough for V8 to optimise the hot paths), none in a quick run.
  */
-export function minRunSeconds(options: BenchOptions, warmup: boolean): number {
+export function minRunSeconds(options: BenchOptions, warmup: boolean, warmupSeconds = 1): number {
   if (options.quick) return 0;
-  return warmup ? 1 : 2;
+  return warmup ? warmupSeconds : 2;
 }
 
 export function scaled(quick: boolean, quickCount: number, fullCount: number, scale: number): number {
