@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { deleteIndex, type StorageOptions, type MailUserInfo } from '../../src/storage/api.js';
 import { crlf, isCode, withStorage } from './storage-helpers.js';
 import { createMboxUserBackend } from '../../src/storage/backends/mbox/mbox-user.js';
@@ -246,6 +248,30 @@ test('a message opened before another session expunges it is read whole, the las
     assert.equal((await middleOpen.read()).toString(), crlf(texts[1]!));
     assert.deepEqual((await store.scan()).messages.map((m) => m.uid), [1]);
     assert.doesNotMatch(await readFile(join(root, 'inbox'), 'latin1'), /Subject: (two|three)/);
+  });
+});
+
+test('a message opened and never read gives its descriptor back once collected, so the last message is then cut off in place', async (t) => {
+  setFlagsFromString('--expose-gc');
+  const collectGarbage = runInNewContext('gc') as () => void;
+  await withInboxStore(t, 'unread', async (store, root) => {
+    for (const text of ['Subject: one\n\nfirst\n', 'Subject: two\n\nsecond\n']) await saveLocked(store, text);
+    const [first, second] = (await store.scan()).messages;
+    const inoBefore = (await stat(join(root, 'inbox'))).ino;
+    // Opened and dropped unread, as a FETCH answered from the cache after all leaves it.
+    await (async () => {
+      await store.open(first!);
+    })();
+    const shared = (store as unknown as { shared: { current(): Promise<{ readersActive: boolean }> } }).shared;
+    // The give-back runs in a task after a collection: collect and yield until it has run (bounded).
+    for (let i = 0; i < 200 && (await shared.current()).readersActive; i++) {
+      collectGarbage();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal((await shared.current()).readersActive, false, 'the unread content still holds the descriptor');
+    await store.expunge([second!]);
+    assert.equal((await stat(join(root, 'inbox'))).ino, inoBefore, 'with no reader left the file is cut, not rewritten');
+    assert.deepEqual((await store.scan()).messages.map((m) => m.uid), [1]);
   });
 });
 

@@ -20,6 +20,8 @@ import { getLogger } from '../../../lib/logger.js';
 
 const log = getLogger({ component: 'mbox' });
 const COPY_CHUNK = 64 * 1024;
+/** Runs the give-back of a message content's descriptor reference once the content is garbage. */
+const unreadContents = new FinalizationRegistry<() => void>((giveBack) => giveBack());
 /** A save's temp file older than this was left by a crash (Dovecot removes Maildir tmp/ files after 36 hours). */
 const SAVE_TEMP_MAX_AGE_MS = 36 * 3600 * 1000;
 /** A dotlock's temp file (lock.ts) older than this was left by a crash. */
@@ -873,12 +875,18 @@ export class MboxMailboxStore implements MailboxStore {
       for await (const c of track(raw(Infinity).pipe(new LfToCrlf()))) chunks.push(c as Buffer);
       return Buffer.concat(chunks);
     };
-    return {
+    const content: MessageContent = {
       size,
       stream: (start = 0, end = Infinity) => track(raw(end).pipe(new LfToCrlf(start, end))),
       read,
       readFramed: async (before, after) => framedCopy(await read(), before, after),
     };
+    // Content opened and never read (a FETCH answered from the cache after all) gives its descriptor back once it is
+    // collected; a stream still running gives it back when it closes.
+    unreadContents.register(content, () => {
+      if (streams === 0) release();
+    });
+    return content;
   }
 
   // ---- changing ------------------------------------------------------------------------------------------------
