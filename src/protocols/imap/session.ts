@@ -209,8 +209,8 @@ export class ImapSession implements Session, ImapSessionApi {
     this.write(`* ${text}\r\n`);
   }
 
-  write(data: string | Buffer): void {
-    this.conn.write(data);
+  write(data: string | Buffer, onWritten?: () => void): void {
+    this.conn.write(data, onWritten);
   }
 
   drain(): Promise<void> {

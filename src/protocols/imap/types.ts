@@ -51,8 +51,8 @@ export interface ImapSessionApi {
   idling: boolean;
   /** Writes an untagged response: "* " + text + CRLF. */
   untagged(text: string): void;
-  /** Writes raw bytes (literals, pre-formatted responses). */
-  write(data: string | Buffer): void;
+  /** Writes raw bytes (literals, pre-formatted responses); `onWritten` runs once a Buffer has left for the network. */
+  write(data: string | Buffer, onWritten?: () => void): void;
   drain(): Promise<void>;
   /** The next raw client line (AUTHENTICATE continuation, IDLE's DONE); null when the connection closes. */
   readLine(): Promise<string | null>;

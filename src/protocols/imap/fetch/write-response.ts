@@ -1,6 +1,7 @@
 // Writes untagged FETCH responses whose literals may be streams (RFC 9051 section 7.5.2), gathered into one
 // Buffer per batch (one write, one compressor feed with COMPRESS, RFC 4978) and honouring back-pressure.
 import type { Readable } from 'node:stream';
+import { releaseFramed } from '../../../storage/api.js';
 import type { ImapSessionApi } from '../types.js';
 import type { SectionData } from './body-sections.js';
 
@@ -19,7 +20,8 @@ async function writeStream(s: ImapSessionApi, stream: Readable, size: number): P
       stream.destroy();
       throw new Error(`message data longer than its announced ${size} bytes`);
     }
-    s.write(buf);
+    // A chunk read into the store's pooled memory goes back to the pool once written (other buffers are left alone).
+    s.write(buf, () => releaseFramed(buf));
     await s.drain();
   }
   if (written !== size) throw new Error(`message data gave ${written} of its announced ${size} bytes`);

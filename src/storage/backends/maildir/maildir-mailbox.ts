@@ -130,7 +130,8 @@ async function* crlfChunks(path: string, crCount: number, start: number, end: nu
     let converted = 0;
     let before = -1;
     while (converted < end) {
-      const frame = Buffer.allocUnsafe(room + MESSAGE_READ_CHUNK_BYTES);
+      // From the frame pool: a FETCH writing the chunk gives it back once it has left, and the next chunk reuses it.
+      const frame = takeFrame(room + MESSAGE_READ_CHUNK_BYTES);
       const { bytesRead } = await handle.read(frame, room, MESSAGE_READ_CHUNK_BYTES, position);
       if (bytesRead === 0) return;
       position += bytesRead;
