@@ -89,6 +89,8 @@ export interface MailboxSession extends EventEmitter {
   messages(): readonly MessageMeta[];
   /** Keywords set on some message of the view (kept, not recounted, when this session's own changes add one). */
   keywordsInUse(): readonly string[];
+  /** The sequence number of the first message without \Seen in the view, if any. */
+  firstUnseenSeq(): number | undefined;
   seqOf(uid: number): number | undefined;
   /** Picks up changes by anyone; returns what changed in this view for EXISTS/EXPUNGE/FETCH responses. */
   sync(): Promise<SyncResult>;

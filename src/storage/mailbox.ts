@@ -327,6 +327,8 @@ export class SharedMailbox extends EventEmitter {
 
 /** Keywords in use in a view array, computed once per array: sessions of an unchanged mailbox share the index's array. */
 const keywordsOfView = new WeakMap<readonly MessageMeta[], readonly string[]>();
+/** The index of the first message without \Seen (-1: none) in a shared view array: SELECTs of a large, mostly read mailbox. */
+const firstUnseenOfView = new WeakMap<readonly MessageMeta[], number>();
 
 function keywordsIn(view: readonly MessageMeta[]): readonly string[] {
   let keywords = keywordsOfView.get(view);
@@ -447,6 +449,17 @@ export class MailboxSessionImpl extends EventEmitter {
 
   keywordsInUse(): readonly string[] {
     return (this.keywords ??= keywordsIn(this.view));
+  }
+
+  firstUnseenSeq(): number | undefined {
+    // A shared view array is never changed in place (an own flag change copies it first), so its answer is kept.
+    const view = this.view;
+    let index = this.viewIsShared ? firstUnseenOfView.get(view) : undefined;
+    if (index === undefined) {
+      index = view.findIndex((m) => !m.flags.includes('\\Seen'));
+      if (this.viewIsShared) firstUnseenOfView.set(view, index);
+    }
+    return index < 0 ? undefined : index + 1;
   }
 
   seqOf(uid: number): number | undefined {

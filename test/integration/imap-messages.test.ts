@@ -456,3 +456,20 @@ describe('FETCH', () => {
     assert.ok((out.uidfetch as string[]).some((d) => /^\d+ \(UID \d+ RFC822.SIZE \d+\)$/.test(d)), JSON.stringify(out.uidfetch));
   });
 });
+
+test('SELECT names the first unseen message (IMAP4rev1 UNSEEN) after this and another session change \\Seen, and none once all are read', async () => {
+  const a = await rawSession(roost.ports.imap);
+  const b = await rawSession(roost.ports.imap);
+  open.push(a.c, b.c);
+  assert.match((await a.cmd('CREATE FirstUnseen')).at(-1)!, /^TAG OK/);
+  for (const [i, flags] of ['\\Seen', '', '', '\\Seen'].entries()) await append(a.c, 'FirstUnseen', Buffer.from(plain(`unseen ${i}`)), flags);
+  const unseenOf = async (s: typeof a) => (await s.cmd('SELECT FirstUnseen')).find((l) => l.includes('[UNSEEN '));
+  assert.equal(await unseenOf(a), '* OK [UNSEEN 2] First unseen.');
+  assert.equal(await unseenOf(b), '* OK [UNSEEN 2] First unseen.', 'a second session of the unchanged mailbox');
+  assert.match((await a.cmd('STORE 2 +FLAGS.SILENT (\\Seen)')).at(-1)!, /^TAG OK/);
+  assert.equal(await unseenOf(a), '* OK [UNSEEN 3] First unseen.', 'after its own change');
+  assert.match((await b.cmd('STORE 3 +FLAGS.SILENT (\\Seen)')).at(-1)!, /^TAG OK/);
+  assert.equal(await unseenOf(a), undefined, 'after the other session read the last unseen one');
+  assert.match((await b.cmd('STORE 1 -FLAGS.SILENT (\\Seen)')).at(-1)!, /^TAG OK/);
+  assert.equal(await unseenOf(a), '* OK [UNSEEN 1] First unseen.');
+});

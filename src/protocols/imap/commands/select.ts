@@ -30,8 +30,8 @@ async function open(s: ImapSessionApi, cmd: ImapCommand, readOnly: boolean): Pro
   s.untagged(`${msgs.length} EXISTS`);
   if (!s.enabled.has('IMAP4REV2')) {
     s.untagged(`${mailbox.recentUids().size} RECENT`);
-    const firstUnseen = msgs.findIndex((m) => !m.flags.includes('\\Seen'));
-    if (firstUnseen >= 0) s.untagged(`OK [UNSEEN ${firstUnseen + 1}] First unseen.`);
+    const firstUnseen = mailbox.firstUnseenSeq();
+    if (firstUnseen !== undefined) s.untagged(`OK [UNSEEN ${firstUnseen}] First unseen.`);
   }
   s.untagged(`OK [UIDVALIDITY ${mailbox.uidValidity}] UIDs valid`);
   s.untagged(`OK [UIDNEXT ${mailbox.uidNext()}] Predicted next UID`);

@@ -13,8 +13,20 @@ function digest(text: string): string {
  * Roost hands out UIDVALIDITY values that increase, so no two of a user's mailboxes share one.
  */
 export function mailboxId(user: string, uidValidity: number): string {
-  return `F${digest(`${user}\0${uidValidity}`)}`;
+  const key = `${user}\0${uidValidity}`;
+  let id = mailboxIds.get(key);
+  if (id === undefined) {
+    // Every SELECT names it: a SHA-256 per SELECT showed in the profile of repeated SELECTs.
+    if (mailboxIds.size >= MAILBOX_IDS_KEPT) mailboxIds.clear();
+    id = `F${digest(key)}`;
+    mailboxIds.set(key, id);
+  }
+  return id;
 }
+
+/** MAILBOXIDs computed lately, by user and UIDVALIDITY (a cache: cleared whole when full). */
+const mailboxIds = new Map<string, string>();
+const MAILBOX_IDS_KEPT = 10_000;
 
 /**
  * EMAILID: derived from the message GUID the store keeps (Maildir: the uidlist G extension or the base file name;
