@@ -251,6 +251,21 @@ test('a message opened before another session expunges it is read whole, the las
   });
 });
 
+test('a message read once, then expunged by another session, reads whole again (a FETCH reads the header, then a section)', async (t) => {
+  await withInboxStore(t, 'twice', async (store) => {
+    const texts = ['Subject: one\n\n' + 'first\n'.repeat(20), 'Subject: two\n\n' + 'second\n'.repeat(20)];
+    for (const text of texts) await saveLocked(store, text);
+    const [, second] = (await store.scan()).messages;
+    const content = await store.open(second!);
+    const head: Buffer[] = [];
+    for await (const c of content.stream(0, 14)) head.push(c as Buffer);
+    assert.equal(Buffer.concat(head).toString(), 'Subject: two\r\n');
+    // the last message: with no reader counted, the expunge would cut the file short under the second read
+    await store.expunge([second!]);
+    assert.equal((await content.read()).toString(), crlf(texts[1]!));
+  });
+});
+
 test('a message opened and never read gives its descriptor back once collected, so the last message is then cut off in place', async (t) => {
   setFlagsFromString('--expose-gc');
   const collectGarbage = runInNewContext('gc') as () => void;

@@ -20,7 +20,7 @@ import { getLogger } from '../../../lib/logger.js';
 
 const log = getLogger({ component: 'mbox' });
 const COPY_CHUNK = 64 * 1024;
-/** Runs the give-back of a message content's descriptor reference once the content is garbage. */
+/** Gives back a message content's descriptor reference once the content is garbage (see open()). */
 const unreadContents = new FinalizationRegistry<() => void>((giveBack) => giveBack());
 /** A save's temp file older than this was left by a crash (Dovecot removes Maildir tmp/ files after 36 hours). */
 const SAVE_TEMP_MAX_AGE_MS = 36 * 3600 * 1000;
@@ -860,12 +860,15 @@ export class MboxMailboxStore implements MailboxStore {
         })(),
       );
     const size = r.size;
+    // The reference is given back once the content is garbage and no stream of it still reads: one content serves
+    // several streams in turn (a FETCH reads the header, then a section), and between them the old file must stay.
     let streams = 0;
+    let collected = false;
     const track = (s: NodeJS.ReadableStream) => {
       streams++;
       const done = () => {
         streams--;
-        if (streams === 0) release();
+        if (streams === 0 && collected) release();
       };
       (s as Readable).once('close', done);
       return s;
@@ -881,9 +884,8 @@ export class MboxMailboxStore implements MailboxStore {
       read,
       readFramed: async (before, after) => framedCopy(await read(), before, after),
     };
-    // Content opened and never read (a FETCH answered from the cache after all) gives its descriptor back once it is
-    // collected; a stream still running gives it back when it closes.
     unreadContents.register(content, () => {
+      collected = true;
       if (streams === 0) release();
     });
     return content;
