@@ -307,7 +307,7 @@ export class UserStorageImpl {
     const existing = new Set((await this.backend.listMailboxes()).filter((e) => e.selectable).map((e) => e.name));
     const uses = await readSpecialUse(this.specialUsePath, this.separator);
     // A use already held by another mailbox (the user renamed Junk to Spam: the use went with it) is not given twice.
-    const usesHeld = new Set(uses.values());
+    const usesHeld = new Set([...uses].filter(([name]) => existing.has(name)).map(([, use]) => use));
     let usesChanged = false;
     for (const def of DEFAULT_MAILBOXES) {
       if (!existing.has(def.name)) {
