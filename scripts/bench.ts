@@ -21,14 +21,12 @@ import {
   type SideSummary,
   type WorkloadResult,
 } from './bench/report.js';
-import { SideUnavailable, type BenchOptions, type Server, type SideKind, type Workload } from './bench/types.js';
+import { EXTRA_REPS_WHEN_NOISY, SideUnavailable, type BenchOptions, type Server, type SideKind, type Workload } from './bench/types.js';
 
 const WORKLOAD_DIR = join(REPO_ROOT, 'scripts', 'bench', 'workloads');
 const SIDES: SideKind[] = ['roost', 'baseline'];
-/** A case whose throughput spread (max - min over median) on either side exceeds this after --repeat runs is noisy... */
+/** A case whose throughput spread (max - min over median) on either side exceeds this after --repeat runs is noisy. */
 const NOISY_SPREAD = 0.3;
-/** ...and gets up to this many more repetitions (a full run only) until it is not. */
-const EXTRA_REPS_WHEN_NOISY = 4;
 /** Servers running right now, so an interrupt stops them before the harness exits. */
 const running = new Set<Server>();
 
@@ -160,13 +158,14 @@ async function runWorkload(workload: Workload, options: BenchOptions, workRoot: 
       log(`${workload.name} ${benchCase.label}: warm-up`);
       for (const kind of active()) await attempt(kind, -1, true);
       const noisy = () => SIDES.some((k) => relativeSpread(caseResult.samples[k].map((s) => s.opsPerSec)) > NOISY_SPREAD);
-      // A full run gives a noisy case more repetitions: the median of nine moves less from run to run than that of five.
-      const maxReps = options.quick ? options.repeat : options.repeat + EXTRA_REPS_WHEN_NOISY;
-      for (let rep = 0; rep < options.repeat || (rep < maxReps && noisy()); rep++) {
+      const runPair = async (rep: number) => {
         // ABBA: alternate which side goes first, so drift over time hits both alike.
         const order = rep % 2 === 0 ? SIDES : [...SIDES].reverse();
         for (const kind of order) if (active().includes(kind)) await attempt(kind, rep, false);
-      }
+      };
+      for (let rep = 0; rep < options.repeat; rep++) await runPair(rep);
+      // A full run gives a noisy case more pairs: the median of nine moves less from run to run than that of five.
+      if (!options.quick && noisy()) for (let rep = options.repeat; rep < options.repeat + EXTRA_REPS_WHEN_NOISY; rep++) await runPair(rep);
       for (const kind of SIDES) caseResult.summary[kind] = summarize(caseResult.samples[kind]);
       const { params: _params, ...stored } = caseResult;
       result.cases.push(stored);

@@ -1,7 +1,7 @@
 // Gives the load client and the servers under test their own CPUs (sched_setaffinity through taskset): the client never
 // competes with the server it measures, and Roost and the baseline run on the same cores. Nothing is pinned on one CPU.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 export interface CpuPlan {
   /** the harness and the client processes it starts */
@@ -28,8 +28,9 @@ function setAffinity(pid: number, cpus: string): void {
   try {
     // -a: every thread of the process (Roost's worker threads, libuv's pool); children forked later inherit it.
     execFileSync('taskset', ['-a', '-pc', cpus, String(pid)], { stdio: 'ignore' });
-  } catch {
-    /* the process has exited, or taskset is missing: it runs unpinned */
+  } catch (err) {
+    // A process that has exited meanwhile needs no pinning; any other failure leaves it unpinned, which the log says.
+    if (existsSync(`/proc/${pid}`)) process.stderr.write(`bench: could not pin process ${pid} to CPU ${cpus}: ${(err as Error).message.split('\n')[0]}\n`);
   }
 }
 

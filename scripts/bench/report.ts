@@ -216,7 +216,7 @@ over the same users and the same generated store, driven by the same load client
 - **Load.** Clients in \`scripts/bench/net.ts\` on raw sockets, neither server's code: LMTP with MAIL/RCPT/DATA
   pipelined, POP3 RETR pipelined 16 deep, auth-client requests pipelined by id, IMAP one session per login.
 - **Repetitions.** One warm-up run per side and case (discarded), then \`--repeat\` runs with Roost and Dovecot
-  interleaved (ABBA order); in a full run a case whose runs disagree by more than 30% on either side gets up to
+  interleaved (ABBA order); in a full run a case whose runs disagree by more than 30% on either side gets
   four more pairs. Throughput is the median over runs, ± the spread (max − min) / median;
   p50/p99 are the medians of each run's percentiles of per-operation latency.
 - **CPUs.** On a machine with two CPUs or more the harness and its clients run on the first one and both
@@ -237,7 +237,7 @@ Run: \`npm run bench -- <workload|all> [--quick] [--scale N] [--repeat N] [--cas
 
 ## Latest run
 
-${report.startedAt} – ${report.finishedAt}; ${report.options.quick ? 'quick' : 'full'} run, scale ${report.options.scale}, ${report.options.repeat} repetitions${report.options.quick ? '' : ' (up to four more for a noisy case)'}.
+${report.startedAt} – ${report.finishedAt}; ${report.options.quick ? 'quick' : 'full'} run, scale ${report.options.scale}, ${report.options.repeat} repetitions${report.options.quick ? '' : ' (four more for a noisy case)'}.
 
 ${versions}
 

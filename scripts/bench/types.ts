@@ -4,6 +4,9 @@ import type { Corpus } from './corpus.js';
 
 export type SideKind = 'roost' | 'baseline';
 
+/** More repetitions a full run gives a case whose repetitions disagree by over 30% (workloads that use up state per run count them in). */
+export const EXTRA_REPS_WHEN_NOISY = 4;
+
 export interface BenchOptions {
   quick: boolean;
   /** multiplies the amount of work per repetition */

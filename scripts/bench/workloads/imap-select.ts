@@ -7,7 +7,7 @@ import { copyMaildir, type Corpus } from '../corpus.js';
 import { ImapClient, existsOf, ok, within } from '../imap-client.js';
 import { startImapSide, type ImapServer } from '../imap-side.js';
 import { benchUsers } from '../sides.js';
-import type { BenchOptions, Workload, WorkloadRun } from '../types.js';
+import { EXTRA_REPS_WHEN_NOISY, type BenchOptions, type Workload, type WorkloadRun } from '../types.js';
 import { minRunSeconds, scaled } from './common.js';
 
 /** the tail of large messages is capped: SELECT reads names and headers, and 100,000 messages must fit the disk twice */
@@ -61,8 +61,9 @@ const imapSelect: Workload = {
     const { options } = context;
     const count = messageCount(options);
     const corpus = await context.corpus(count, TAIL_MAX);
-    // bench0 holds the corpus; fresh0.. get a hard-linked copy of it at run time, one per repetition of "first"
-    const freshUsers = options.repeat + 2;
+    // bench0 holds the corpus; fresh0.. get a hard-linked copy of it at run time, one per repetition of "first" (the
+    // warm-up, --repeat runs and the extra ones of a noisy case)
+    const freshUsers = options.repeat + 2 + EXTRA_REPS_WHEN_NOISY;
     const users = [
       ...benchUsers(1),
       ...Array.from({ length: freshUsers }, (_, i) => ({ name: `fresh${i}`, password: `fresh-pass-${i}` })),
