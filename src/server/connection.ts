@@ -160,7 +160,10 @@ export class Connection extends EventEmitter {
     this.emit('close');
   }
 
-  /** Sends data; `onWritten` (buffers only) runs once the socket is done with it, when it may be reused. */
+  /**
+   * Sends data; `onWritten` (buffers only) runs once the socket is done with it, when it may be reused. It never runs
+   * on a closed connection or under COMPRESS (the compressor keeps the buffer a while): the buffer is then left to the GC.
+   */
   write(data: string | Buffer, onWritten?: () => void): boolean {
     if (this.closed || this.socket.destroyed) return false;
     if (this.deflate) {

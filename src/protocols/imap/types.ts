@@ -51,7 +51,7 @@ export interface ImapSessionApi {
   idling: boolean;
   /** Writes an untagged response: "* " + text + CRLF. */
   untagged(text: string): void;
-  /** Writes raw bytes (literals, pre-formatted responses); `onWritten` runs once a Buffer has left for the network. */
+  /** Writes raw bytes (literals, pre-formatted responses); `onWritten` runs once a Buffer has left, if it does (see Connection.write). */
   write(data: string | Buffer, onWritten?: () => void): void;
   drain(): Promise<void>;
   /** The next raw client line (AUTHENTICATE continuation, IDLE's DONE); null when the connection closes. */
