@@ -122,8 +122,13 @@ interface MailboxSnapshot {
 }
 type Snapshot = Record<string, MailboxSnapshot>;
 
-async function imapSnapshot(port: number): Promise<Snapshot> {
-  return JSON.parse(await runPython(IMAP_SNAPSHOT, [port, ...USERS.map((u) => u.name)])) as Snapshot;
+/** The snapshot; when it fails (a SELECT answered [INUSE]), the error names the dotlocks left in `dataDir`. */
+async function imapSnapshot(port: number, dataDir: string): Promise<Snapshot> {
+  try {
+    return JSON.parse(await runPython(IMAP_SNAPSHOT, [port, ...USERS.map((u) => u.name)])) as Snapshot;
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; locks left: ${JSON.stringify(await lockFiles(dataDir))}`, { cause: err });
+  }
 }
 
 /** A Python client whose stdout lines arrive as they are printed. */
@@ -274,7 +279,7 @@ test('SIGKILL during LMTP DATA and a STORE storm: no partial or lost mail, index
       const imapPort = h.ports.imap!;
 
       // Recovery: what IMAP shows matches the store, and UIDs seen before the crash did not move.
-      const snap = await imapSnapshot(imapPort);
+      const snap = await imapSnapshot(imapPort, dataDir);
       const fileCounts = await wholeMessagesIn(aliceMaildir);
       assert.deepEqual(
         snap.alice!.messages.map((m) => m[1]).sort(),
@@ -328,7 +333,7 @@ test('SIGKILL during LMTP DATA and a STORE storm: no partial or lost mail, index
 
     // Recovery once more, then the index is thrown away and rebuilt by `roost index rebuild`: same UIDs, flags, UIDVALIDITY.
     h = await startRoost({ dataDir, users: USERS });
-    const recovered = await imapSnapshot(h.ports.imap!);
+    const recovered = await imapSnapshot(h.ports.imap!, dataDir);
     const flagsInStore = await storeFlags(bobMaildir);
     for (const [uid, , flags] of recovered.bob!.messages) assert.deepEqual(flags, flagsInStore.get(uid), `bob UID ${uid}: index flags equal the store's`);
     assert.deepEqual(recovered.alice!.messages.map((m) => m[1]).sort(), [...(await wholeMessagesIn(aliceMaildir)).keys()].sort());
@@ -342,7 +347,7 @@ test('SIGKILL during LMTP DATA and a STORE storm: no partial or lost mail, index
     for (const r of rebuilds) assert.equal(r.code, 0, `${r.output}; locks left: ${JSON.stringify(await lockFiles(dataDir))}`);
 
     h = await startRoost({ dataDir, users: USERS });
-    const rebuilt = await imapSnapshot(h.ports.imap!);
+    const rebuilt = await imapSnapshot(h.ports.imap!, dataDir);
     assert.deepEqual(rebuilt, recovered, 'the rebuilt index has the same UIDVALIDITY, UIDs, message ids and flags');
   } finally {
     if (h) await h.kill();

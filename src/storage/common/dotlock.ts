@@ -1,6 +1,6 @@
 // Dotlocks compatible with Dovecot's file-dotlock (e.g. dovecot-uidlist.lock): the lock file is created with O_EXCL
 // and holds "<pid>:<host>" (dotlock_use_excl); a lock older than the stale timeout, or held by a dead pid here, is overridden.
-import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { readFile, stat, unlink, utimes } from 'node:fs/promises';
 import { StorageError } from '../errors.js';
 import { localHostname } from './fsutil.js';
@@ -26,17 +26,43 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * When process `pid` started, in ms since the epoch (from /proc: its start time in clock ticks after boot); undefined
+ * where /proc cannot tell. USER_HZ is 100 on every Linux build Node runs on.
+ */
+function processStartedAt(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    if (!Number.isFinite(startTicks) || !Number.isFinite(bootSeconds)) return undefined;
+    return bootSeconds * 1000 + startTicks * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An owner writes "<pid>:<host>" straight after creating the lock: one still empty after this long lost its owner. */
+const EMPTY_LOCK_GRACE_MS = 5_000;
+
 async function isStale(lockPath: string, staleMs: number): Promise<boolean> {
   try {
     const st = await stat(lockPath);
-    if (Date.now() - st.mtimeMs > staleMs) return true;
+    const age = Date.now() - st.mtimeMs;
+    if (age > staleMs) return true;
     const content = (await readFile(lockPath, 'utf8')).trim();
+    // Killed between creating the lock and writing its owner into it.
+    if (content === '') return age > EMPTY_LOCK_GRACE_MS;
     const m = /^(\d+):(.*)$/.exec(content);
     if (!m || m[2] !== localHostname()) return false;
     const pid = Number(m[1]);
     // Our own pid on a lock made before this process started: a previous run with the same pid left it.
     if (pid === process.pid) return st.mtimeMs < Date.now() - process.uptime() * 1000;
-    return !pidAlive(pid);
+    if (!pidAlive(pid)) return true;
+    // The pid lives, but as a process started after the lock was made (the owner died and its pid was given again).
+    // A second of slack: the lock's mtime and the start time have different clocks' precision.
+    const startedAt = processStartedAt(pid);
+    return startedAt !== undefined && startedAt > st.mtimeMs + 1000;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
