@@ -235,6 +235,12 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  const unknownCases = (options.cases ?? []).filter((id) => !selected.some((w) => w.cases(options).some((c) => c.id === id)));
+  if (unknownCases.length > 0) {
+    log(`no case ${unknownCases.join(', ')} in ${selected.map((w) => w.name).join(', ')}; case ids: ${selected.flatMap((w) => w.cases(options).map((c) => c.id)).join(', ')}`);
+    process.exitCode = 2;
+    return;
+  }
   // --docs / --no-docs given explicitly wins; by default only a full run writes the docs.
   const explicitDocs = process.argv.includes('--docs') || process.argv.includes('--no-docs');
   // A run of chosen cases is an investigation, not the latest full run: it writes no docs unless asked.
