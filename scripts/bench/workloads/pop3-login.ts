@@ -46,8 +46,8 @@ const pop3Login: Workload = {
         return 0;
       },
       async () => undefined,
-      // Roost's logins per second keep rising over its first ~10,000 sessions (V8 optimising a long login path): a
-      // longer warm-up keeps the measured repetitions past that slope.
+      // Roost's logins per second keep rising over its first ~10,000 sessions (its CPU per login falls from about 2 ms
+      // to 1 ms; the cause is not pinned down): a longer warm-up keeps the measured repetitions past that slope.
       minRunSeconds(options, warmup, 10),
     );
   },
