@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { StorageError } from './errors.js';
 import { normalizeFlags } from './common/flags.js';
-import { Mutex } from './common/fsutil.js';
+import { KeyedMutex } from './common/fsutil.js';
 import type { QuotaStore, QuotaUsage, UserBackend } from './backends/backend.js';
 import { MaildirUserBackend, ensureMaildirRoot } from './backends/maildir/maildir-user.js';
 import { parseQuotaRule } from './backends/maildir/maildirsize.js';
@@ -32,6 +32,11 @@ const backendFactories = new Map<string, BackendFactory>();
  * a mailbox removed behind the server's back comes back at the first login after the interval.
  */
 const defaultsEnsuredAt = new Map<string, number>();
+/**
+ * The list files of a user's store (subscriptions, special uses) are read, changed and written whole: every session
+ * of the user in this process takes its turn, keyed by the store's control directory.
+ */
+const listFileLocks = new KeyedMutex();
 const DEFAULTS_RECHECK_MS = 60_000;
 
 export function registerBackend(format: string, factory: BackendFactory): void {
@@ -61,7 +66,6 @@ export function mailLocationFor(user: MailUserInfo, opts: StorageOptions): strin
 
 export class UserStorageImpl {
   private closed = false;
-  private readonly listMutex = new Mutex();
   private metadataStore: MetadataStore | undefined;
   /** Dovecot's quota=count for a store without a quota file of its own (mbox), when the userdb sets a quota rule. */
   private readonly countQuota: CountQuota | undefined;
@@ -106,6 +110,10 @@ export class UserStorageImpl {
     return name;
   }
 
+  private listLocked<T>(fn: () => Promise<T>): Promise<T> {
+    return listFileLocks.run(this.backend.controlDir, fn);
+  }
+
   private get subscriptionsPath(): string {
     return join(this.backend.controlDir, this.backend.subscriptionsFile);
   }
@@ -142,7 +150,7 @@ export class UserStorageImpl {
   async createMailbox(raw: string, opts: { specialUse?: string } = {}): Promise<void> {
     const name = this.name(raw);
     const use = opts.specialUse ? normalizeSpecialUse(opts.specialUse) : undefined;
-    await this.listMutex.run(async () => {
+    await this.listLocked(async () => {
       await this.backend.createMailbox(name);
       if (use) {
         const map = await readSpecialUse(this.specialUsePath, this.separator);
@@ -156,7 +164,7 @@ export class UserStorageImpl {
   async deleteMailbox(raw: string): Promise<void> {
     const name = this.name(raw);
     if (name === 'INBOX') throw new StorageError('PERM', 'INBOX cannot be deleted');
-    await this.listMutex.run(async () => {
+    await this.listLocked(async () => {
       await this.backend.deleteMailbox(name);
       defaultsEnsuredAt.delete(this.specialUsePath);
       this.index.dropMailbox(name);
@@ -184,7 +192,7 @@ export class UserStorageImpl {
       }
       return;
     }
-    await this.listMutex.run(async () => {
+    await this.listLocked(async () => {
       const pairs = await this.backend.renameMailbox(from, to);
       defaultsEnsuredAt.delete(this.specialUsePath);
       for (const [oldName, newName] of pairs) this.index.renameMailbox(oldName, newName);
@@ -209,7 +217,7 @@ export class UserStorageImpl {
 
   async subscribe(raw: string): Promise<void> {
     const name = this.name(raw);
-    await this.listMutex.run(async () => {
+    await this.listLocked(async () => {
       const subs = await readSubscriptions(this.subscriptionsPath, this.separator);
       if (subs.includes(name)) return;
       subs.push(name);
@@ -220,7 +228,7 @@ export class UserStorageImpl {
 
   async unsubscribe(raw: string): Promise<void> {
     const name = this.name(raw);
-    await this.listMutex.run(async () => {
+    await this.listLocked(async () => {
       const subs = await readSubscriptions(this.subscriptionsPath, this.separator);
       if (!subs.includes(name)) throw new StorageError('NOTFOUND', 'Not subscribed');
       await writeSubscriptions(this.subscriptionsPath, subs.filter((s) => s !== name), this.separator, this.opts.fsync);
@@ -304,25 +312,27 @@ export class UserStorageImpl {
   async ensureDefaultMailboxes(): Promise<void> {
     const ensuredAt = defaultsEnsuredAt.get(this.specialUsePath);
     if (ensuredAt !== undefined && Date.now() - ensuredAt < DEFAULTS_RECHECK_MS) return;
-    const existing = new Set((await this.backend.listMailboxes()).filter((e) => e.selectable).map((e) => e.name));
-    const uses = await readSpecialUse(this.specialUsePath, this.separator);
-    // A use already held by another mailbox (the user renamed Junk to Spam: the use went with it) is not given twice.
-    const usesHeld = new Set([...uses].filter(([name]) => existing.has(name)).map(([, use]) => use));
-    let usesChanged = false;
-    for (const def of DEFAULT_MAILBOXES) {
-      if (!existing.has(def.name)) {
-        try {
-          await this.backend.createMailbox(def.name);
-        } catch (err) {
-          if (!(err instanceof StorageError && err.code === 'EXISTS')) throw err;
+    await this.listLocked(async () => {
+      const existing = new Set((await this.backend.listMailboxes()).filter((e) => e.selectable).map((e) => e.name));
+      const uses = await readSpecialUse(this.specialUsePath, this.separator);
+      // A use already held by another mailbox (the user renamed Junk to Spam: the use went with it) is not given twice.
+      const usesHeld = new Set([...uses].filter(([name]) => existing.has(name)).map(([, use]) => use));
+      let usesChanged = false;
+      for (const def of DEFAULT_MAILBOXES) {
+        if (!existing.has(def.name)) {
+          try {
+            await this.backend.createMailbox(def.name);
+          } catch (err) {
+            if (!(err instanceof StorageError && err.code === 'EXISTS')) throw err;
+          }
+        }
+        if (def.specialUse && !uses.has(def.name) && !usesHeld.has(def.specialUse)) {
+          uses.set(def.name, def.specialUse);
+          usesChanged = true;
         }
       }
-      if (def.specialUse && !uses.has(def.name) && !usesHeld.has(def.specialUse)) {
-        uses.set(def.name, def.specialUse);
-        usesChanged = true;
-      }
-    }
-    if (usesChanged) await writeSpecialUse(this.specialUsePath, uses, this.separator, this.opts.fsync);
+      if (usesChanged) await writeSpecialUse(this.specialUsePath, uses, this.separator, this.opts.fsync);
+    });
     defaultsEnsuredAt.set(this.specialUsePath, Date.now());
   }
 

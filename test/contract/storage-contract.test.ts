@@ -446,6 +446,25 @@ for (const backend of BACKENDS) {
       }
     });
 
+    test("sessions of one user changing subscriptions and special uses at once lose none of each other's changes", async (t) => {
+      const { opts, user } = await fresh(t);
+      const sessions = await Promise.all(Array.from({ length: 6 }, () => openUserStorage(user, opts)));
+      try {
+        const uses = ['\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash'];
+        // Each session reads the shared list files and writes them back with its own change, all at the same time.
+        await Promise.all(sessions.map(async (st, i) => {
+          await st.createMailbox(`Box${i}`, { specialUse: uses[i] });
+          await st.subscribe(`Box${i}`);
+        }));
+        await Promise.all(sessions.map((st, i) => (i % 2 ? st.ensureDefaultMailboxes() : st.unsubscribe(`Box${i}`))));
+        const list = await sessions[0]!.listMailboxes();
+        for (let i = 0; i < sessions.length; i++) assert.equal(list.find((m) => m.name === `Box${i}`)?.specialUse, uses[i], `Box${i}`);
+        assert.deepEqual((await sessions[0]!.listSubscriptions()).sort(), ['Box1', 'Box3', 'Box5']);
+      } finally {
+        await Promise.all(sessions.map((st) => st.close()));
+      }
+    });
+
     test('mail delivered by an outside program shows up as an event and at sync, and in STATUS with no session open', async (t) => {
       const { opts, user, pathOf } = await fresh(t);
       await withStorage(user, opts, async (st) => {

@@ -105,3 +105,25 @@ export class Mutex {
     }
   }
 }
+
+/**
+ * One Mutex per key (a file's path) for the whole process: sessions of one user that each open their own storage
+ * still take turns at that user's files. A key's entry lives while someone holds or waits for it.
+ */
+export class KeyedMutex {
+  private readonly entries = new Map<string, { mutex: Mutex; users: number }>();
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = { mutex: new Mutex(), users: 0 };
+      this.entries.set(key, entry);
+    }
+    entry.users++;
+    try {
+      return await entry.mutex.run(fn);
+    } finally {
+      if (--entry.users === 0) this.entries.delete(key);
+    }
+  }
+}

@@ -3,7 +3,7 @@
 // rename, fsync of the directory) under a per-file lock, with limits on value size and entry count.
 import { readFile } from 'node:fs/promises';
 import { StorageError } from '../errors.js';
-import { Mutex, writeFileDurable } from '../common/fsutil.js';
+import { KeyedMutex, writeFileDurable } from '../common/fsutil.js';
 
 /** The file in the user's control directory (the Maildir root, or the mbox root). */
 export const METADATA_FILE = 'roost-metadata.json';
@@ -31,24 +31,15 @@ export class MetadataLimitError extends StorageError {
   }
 }
 
-const locks = new Map<string, { mutex: Mutex; users: number }>();
+/** Sessions of one user in this process take turns at the file (each call reads and writes it whole). */
+const fileLocks = new KeyedMutex();
 
 /** One user's annotations. Each call reads the file again, so sessions in this process and others agree. */
 export class MetadataStore {
   constructor(private readonly path: string) {}
 
-  private async withLock<T>(fn: () => Promise<T>): Promise<T> {
-    let entry = locks.get(this.path);
-    if (!entry) {
-      entry = { mutex: new Mutex(), users: 0 };
-      locks.set(this.path, entry);
-    }
-    entry.users++;
-    try {
-      return await entry.mutex.run(fn);
-    } finally {
-      if (--entry.users === 0) locks.delete(this.path);
-    }
+  private withLock<T>(fn: () => Promise<T>): Promise<T> {
+    return fileLocks.run(this.path, fn);
   }
 
   private async load(): Promise<FileShape> {
