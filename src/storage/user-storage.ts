@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { StorageError } from './errors.js';
 import { normalizeFlags } from './common/flags.js';
 import { KeyedMutex } from './common/fsutil.js';
+import { withDotlock, type DotlockOptions } from './common/dotlock.js';
 import type { QuotaStore, QuotaUsage, UserBackend } from './backends/backend.js';
 import { MaildirUserBackend, ensureMaildirRoot } from './backends/maildir/maildir-user.js';
 import { parseQuotaRule } from './backends/maildir/maildirsize.js';
@@ -37,6 +38,8 @@ const defaultsEnsuredAt = new Map<string, number>();
  * of the user in this process takes its turn, keyed by the store's control directory.
  */
 const listFileLocks = new KeyedMutex();
+/** Dovecot's subscription-file dotlock: a writer waits up to 120 s; a lock not changed for 30 s is stale. */
+const SUBSCRIPTIONS_LOCK_OPTIONS: DotlockOptions = { timeoutMs: 120_000, staleMs: 30_000 };
 const DEFAULTS_RECHECK_MS = 60_000;
 
 export function registerBackend(format: string, factory: BackendFactory): void {
@@ -110,8 +113,12 @@ export class UserStorageImpl {
     return name;
   }
 
+  /**
+   * Runs a change of the list files under this process's turn for the user and the subscriptions file's dotlock, the
+   * lock Dovecot takes to change that file: a Dovecot (or a `roost` command) working on the same store meanwhile waits.
+   */
   private listLocked<T>(fn: () => Promise<T>): Promise<T> {
-    return listFileLocks.run(this.backend.controlDir, fn);
+    return listFileLocks.run(this.backend.controlDir, () => withDotlock(this.subscriptionsPath, fn, SUBSCRIPTIONS_LOCK_OPTIONS));
   }
 
   private get subscriptionsPath(): string {

@@ -465,6 +465,24 @@ for (const backend of BACKENDS) {
       }
     });
 
+    test("a subscriptions file Dovecot is changing (its dotlock taken) is changed only after Dovecot's rename", async (t) => {
+      const { opts, user, root } = await fresh(t);
+      await withStorage(user, opts, async (st) => {
+        await st.createMailbox('Lists');
+        const file = join(root, format.subscriptionsFile);
+        // Dovecot writes the new list into the lock file itself, then renames it over the old one.
+        await writeFile(`${file}.lock`, 'V\t2\n\nDovecot\n');
+        let subscribed = false;
+        const subscribing = st.subscribe('Lists').then(() => (subscribed = true));
+        // A window for a write that ignores the lock; a correct one waits whatever the window.
+        await new Promise((r) => setTimeout(r, 100));
+        assert.equal(subscribed, false, 'SUBSCRIBE waited for the lock');
+        await fsRename(`${file}.lock`, file);
+        await subscribing;
+        assert.deepEqual((await st.listSubscriptions()).sort(), ['Dovecot', 'Lists']);
+      });
+    });
+
     test('mail delivered by an outside program shows up as an event and at sync, and in STATUS with no session open', async (t) => {
       const { opts, user, pathOf } = await fresh(t);
       await withStorage(user, opts, async (st) => {
