@@ -2,7 +2,7 @@
 // info with flag letters and keyword letters from dovecot-keywords), new/ to cur/ on first sight, dovecot-uidlist records.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, readFile, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, readFile, readdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openUserStorage, type StorageOptions } from '../../src/storage/api.js';
@@ -70,6 +70,29 @@ test("a session reads a message from its own view's record after another session
     await assert.rejects(reader.openMessage(3), { code: 'EXPUNGED' });
     await reader.close();
     await writer.close();
+  } finally {
+    await st.close();
+  }
+});
+
+test("a first scan's own dovecot-uidlist write is in the stamp it records: the next open does not scan the mailbox again", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'roost-maildir-store-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const root = join(dir, 'Maildir');
+  const opts: StorageOptions = { dataDir: join(dir, 'data'), defaultMailLocation: `maildir:${root}`, fsync: false };
+  // A mailbox copied in from elsewhere: files in cur/ and no dovecot-uidlist, untouched for an hour.
+  for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(root, sub), { recursive: true });
+  for (let i = 0; i < 3; i++) await writeFile(join(root, 'cur', `1700000000.M${i}P1.old,S=14,W=17:2,S`), MSG);
+  const anHourAgo = new Date(Date.now() - 3_600_000);
+  for (const sub of ['cur', 'new']) await utimes(join(root, sub), anHourAgo, anHourAgo);
+  const st = await openUserStorage({ user: 'alice' }, opts);
+  try {
+    const box = await st.openMailbox('INBOX');
+    assert.equal(box.messages().length, 3);
+    assert.match(await readFile(join(root, 'dovecot-uidlist'), 'utf8'), /\n3 :1700000000\.M2P1\.old,S=14,W=17\n$/);
+    const { shared } = box as unknown as { shared: { name: string; index: { state(name: string): { stamp: string } }; store: { changeStamp(): Promise<string> } } };
+    assert.equal(shared.index.state(shared.name).stamp, await shared.store.changeStamp(), 'the index is in step with the store after its first scan');
+    await box.close();
   } finally {
     await st.close();
   }

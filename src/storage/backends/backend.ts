@@ -30,7 +30,10 @@ export interface StoreSnapshot {
   uidNext: number;
   /** Ascending by UID. */
   messages: StoredMessage[];
-  /** The change stamp taken before the scan started (see MailboxStore.changeStamp). */
+  /**
+   * The change stamp the scan's result matches (see MailboxStore.changeStamp): what others may change as it was before
+   * the scan read it, what the scan wrote itself under the lock (Maildir's dovecot-uidlist) as the scan left it.
+   */
   stamp: string;
 }
 

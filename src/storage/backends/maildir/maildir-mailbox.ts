@@ -219,14 +219,19 @@ export class MaildirMailboxStore implements MailboxStore {
   }
 
   changeStamp(): Promise<string> {
-    const paths = [join(this.path, 'new'), join(this.path, 'cur'), this.uidlistPath];
-    const stats = paths.map((p) => statQuietly(p));
-    for (const [i, sub] of ['new', 'cur'].entries()) {
-      const st = stats[i];
-      if (st) this.dirInos.set(sub, st.ino);
-      else this.dirInos.delete(sub);
-    }
-    return Promise.resolve(stats.map((st) => (st ? `${st.ino}.${st.mtimeNs}.${st.size}` : '-')).join(':'));
+    return Promise.resolve(`${this.dirsStamp()}:${fileStamp(statQuietly(this.uidlistPath))}`);
+  }
+
+  /** The change stamp's part for new/ and cur/ (their inodes noted for syncSubdir). */
+  private dirsStamp(): string {
+    return ['new', 'cur']
+      .map((sub) => {
+        const st = statQuietly(join(this.path, sub));
+        if (st) this.dirInos.set(sub, st.ino);
+        else this.dirInos.delete(sub);
+        return fileStamp(st);
+      })
+      .join(':');
   }
 
   /**
@@ -267,7 +272,7 @@ export class MaildirMailboxStore implements MailboxStore {
     const st = statSync(this.uidlistPath, { bigint: true, throwIfNoEntry: false });
     if (st) {
       this.uidlistIno = st.ino;
-      const stamp = `${st.ino}.${st.mtimeNs}.${st.size}`;
+      const stamp = fileStamp(st);
       if (this.uidlist && stamp === this.uidlistStamp) return this.uidlist;
       const text = await readFile(this.uidlistPath, 'utf8');
       try {
@@ -309,7 +314,7 @@ export class MaildirMailboxStore implements MailboxStore {
   private rememberUidlistStamp(): void {
     const st = statSync(this.uidlistPath, { bigint: true });
     this.uidlistIno = st.ino;
-    this.uidlistStamp = `${st.ino}.${st.mtimeNs}.${st.size}`;
+    this.uidlistStamp = fileStamp(st);
   }
 
   /**
@@ -330,8 +335,7 @@ export class MaildirMailboxStore implements MailboxStore {
       await handle.write(data);
       if (this.opts.fsync) await handle.datasync();
       this.uidlist!.records.push(...records);
-      const st = fstatSync(handle.fd, { bigint: true });
-      this.uidlistStamp = `${st.ino}.${st.mtimeNs}.${st.size}`;
+      this.uidlistStamp = fileStamp(fstatSync(handle.fd, { bigint: true }));
     } catch (err) {
       await this.kept.drop(this.uidlistPath);
       throw toStorageError(err);
@@ -355,7 +359,7 @@ export class MaildirMailboxStore implements MailboxStore {
     const path = join(this.path, KEYWORDS_FILE);
     try {
       const st = await stat(path, { bigint: true });
-      const stamp = `${st.ino}.${st.mtimeNs}.${st.size}`;
+      const stamp = fileStamp(st);
       if (stamp !== this.keywordsStamp) {
         this.keywords = parseKeywordsFile(await readFile(path, 'utf8'));
         this.keywordsStamp = stamp;
@@ -389,7 +393,7 @@ export class MaildirMailboxStore implements MailboxStore {
     if (added) {
       await writeFileDurable(join(this.path, KEYWORDS_FILE), formatKeywordsFile(map), { fsync: this.opts.fsync });
       const st = await stat(join(this.path, KEYWORDS_FILE), { bigint: true });
-      this.keywordsStamp = `${st.ino}.${st.mtimeNs}.${st.size}`;
+      this.keywordsStamp = fileStamp(st);
     }
     return flagsToLetters(flags.filter((f) => f.startsWith('\\')), indexes, keep);
   }
@@ -455,7 +459,8 @@ export class MaildirMailboxStore implements MailboxStore {
       const k = known(uid);
       return k ? { base: parseMaildirFilename(basename(k.key)).base, internalDate: k.internalDate, size: k.size, physicalSize: k.physicalSize } : undefined;
     };
-    const stamp = await this.changeStamp();
+    // new/ and cur/ as they were before the listing: whatever arrives after it moves their part of the stamp.
+    const dirsStamp = this.dirsStamp();
     const list = await this.loadUidlist();
     await this.loadKeywords();
     const files = await this.listDir();
@@ -496,6 +501,9 @@ export class MaildirMailboxStore implements MailboxStore {
     } else {
       await this.appendUidlistRecords(records);
     }
+    // The uidlist as this scan left it (records appended, or rewritten): only a lock holder writes it, and the lock is
+    // ours, so the next refresh does not take the scan's own uidlist write for someone else's change.
+    const stamp = `${dirsStamp}:${this.uidlistStamp}`;
     return { uidValidity: list.uidValidity, uidNext: Math.max(nextUid, effectiveNextUid(list)), messages, stamp };
   }
 
@@ -794,6 +802,11 @@ interface ReuseInfo {
   internalDate: number;
   size: number;
   physicalSize: number;
+}
+
+/** A file's or directory's part of a change stamp: inode, time and size, or '-' when it is missing. */
+function fileStamp(st: BigIntStats | undefined): string {
+  return st ? `${st.ino}.${st.mtimeNs}.${st.size}` : '-';
 }
 
 /**
