@@ -82,9 +82,10 @@ function newState(uidValidity: number, uidNext: number, firstRecentUid: number):
 }
 
 /**
- * How long a change stamp recorded after this process's own change stays unconfirmed. Directory and file times are
- * coarse (a few milliseconds on ext4), so an outside change made in the same instant as ours could hide behind the
- * stamp; one rescan this long after catches it (Dovecot's MAILDIR_SYNC_SECS "dirty" directories).
+ * How long a change stamp recorded after this process's own change, or by a scan of a directory that had just
+ * changed (StoreSnapshot.stampSettled), stays unconfirmed. Directory and file times are coarse (a few milliseconds on
+ * ext4), so an outside change made in the same instant could hide behind the stamp; one rescan this long after
+ * catches it (Dovecot's MAILDIR_SYNC_SECS "dirty" directories).
  */
 const CONFIRM_OWN_STAMP_MS = 1000;
 
@@ -154,6 +155,8 @@ export class SharedMailbox extends EventEmitter {
         }, 20);
       }));
     }
+    // A stamp the opening refresh left unconfirmed (a directory that had just changed) is confirmed while held.
+    this.scheduleConfirm();
   }
 
   /** Refreshes, and tells the sessions when something changed (fs events, stamp confirmation). */
@@ -285,10 +288,10 @@ export class SharedMailbox extends EventEmitter {
         }
         w.state.uidNext = Math.max(w.state.uidNext, snap.uidNext);
         w.state.stamp = snap.stamp;
-        w.state.stampUnconfirmedSince = 0;
+        w.state.stampUnconfirmedSince = snap.stampSettled === false ? Date.now() : 0;
         return changed;
       });
-    });
+    }).finally(() => this.scheduleConfirm());
   }
 
   /** Tells every session of this mailbox in this process (except `origin`) that something changed. */

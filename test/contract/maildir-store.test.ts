@@ -1,9 +1,10 @@
 // What only the Maildir backend does, beside the shared storage contract: Dovecot's file names (base,S=,W= and the :2,
 // info with flag letters and keyword letters from dovecot-keywords), new/ to cur/ on first sight, dovecot-uidlist records.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, readFile, readdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { renameSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { openUserStorage, type StorageOptions } from '../../src/storage/api.js';
 
@@ -75,13 +76,18 @@ test("a session reads a message from its own view's record after another session
   }
 });
 
-test("a first scan's own dovecot-uidlist write is in the stamp it records: the next open does not scan the mailbox again", async (t) => {
+/** A temp dir (removed after the test) with an empty Maildir made by hand, as an outside program leaves one. */
+async function bareMaildir(t: TestContext): Promise<{ root: string; opts: StorageOptions }> {
   const dir = await mkdtemp(join(tmpdir(), 'roost-maildir-store-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const root = join(dir, 'Maildir');
-  const opts: StorageOptions = { dataDir: join(dir, 'data'), defaultMailLocation: `maildir:${root}`, fsync: false };
-  // A mailbox copied in from elsewhere: files in cur/ and no dovecot-uidlist, untouched for an hour.
   for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(root, sub), { recursive: true });
+  return { root, opts: { dataDir: join(dir, 'data'), defaultMailLocation: `maildir:${root}`, fsync: false } };
+}
+
+test("a first scan's own dovecot-uidlist write is in the stamp it records: the next open does not scan the mailbox again", async (t) => {
+  // A mailbox copied in from elsewhere: files in cur/ and no dovecot-uidlist, untouched for an hour.
+  const { root, opts } = await bareMaildir(t);
   for (let i = 0; i < 3; i++) await writeFile(join(root, 'cur', `1700000000.M${i}P1.old,S=14,W=17:2,S`), MSG);
   const anHourAgo = new Date(Date.now() - 3_600_000);
   for (const sub of ['cur', 'new']) await utimes(join(root, sub), anHourAgo, anHourAgo);
@@ -92,6 +98,34 @@ test("a first scan's own dovecot-uidlist write is in the stamp it records: the n
     assert.match(await readFile(join(root, 'dovecot-uidlist'), 'utf8'), /\n3 :1700000000\.M2P1\.old,S=14,W=17\n$/);
     const { shared } = box as unknown as { shared: { name: string; index: { state(name: string): { stamp: string } }; store: { changeStamp(): Promise<string> } } };
     assert.equal(shared.index.state(shared.name).stamp, await shared.store.changeStamp(), 'the index is in step with the store after its first scan');
+    await box.close();
+  } finally {
+    await st.close();
+  }
+});
+
+test('a delivery that leaves new/ with the time it had at the last scan (the same clock tick) still reaches open sessions', async (t) => {
+  const { root, opts } = await bareMaildir(t);
+  // new/ changed "just now", at a whole second the test can give it again after the delivery.
+  const tick = new Date(Math.ceil(Date.now() / 1000) * 1000);
+  await utimes(join(root, 'new'), tick, tick);
+  const st = await openUserStorage({ user: 'alice' }, opts);
+  try {
+    const box = await st.openMailbox('INBOX');
+    assert.equal(box.messages().length, 0);
+    // A timer that keeps the process up (the store's own timers do not) and fails the test if nothing comes.
+    let timer: NodeJS.Timeout | undefined;
+    const changes = new Promise<void>((resolve, reject) => {
+      box.once('changes', () => resolve());
+      timer = setTimeout(() => reject(new Error('the delivery never reached the session')), 15_000);
+    }).finally(() => clearTimeout(timer));
+    // An outside delivery, and new/'s time as the scan saw it: its stamp is what the index recorded.
+    await writeFile(join(root, 'tmp', '1700000000.M1P1.outside'), MSG);
+    renameSync(join(root, 'tmp', '1700000000.M1P1.outside'), join(root, 'new', '1700000000.M1P1.outside'));
+    utimesSync(join(root, 'new'), tick, tick);
+    await changes;
+    const synced = await box.sync();
+    assert.deepEqual(synced.added.map((m) => m.uid), [1]);
     await box.close();
   } finally {
     await st.close();

@@ -35,6 +35,8 @@ export interface StoreSnapshot {
    * the scan read it, what the scan wrote itself under the lock (Maildir's dovecot-uidlist) as the scan left it.
    */
   stamp: string;
+  /** False when the stamp may miss a change made in the same tick of the file system's clock: confirm it later. */
+  stampSettled?: boolean;
 }
 
 export interface MessageContent {

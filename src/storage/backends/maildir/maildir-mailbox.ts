@@ -34,6 +34,11 @@ const BLOCKING_READ_MAX_BYTES = 128 * 1024;
 /** Bytes kept free before and after a small message read, so readFramed() needs no copy for framing up to this size. */
 const FRAME_ROOM = 64;
 
+/**
+ * A directory changed this recently may change again without its time moving (the same clock tick): a stamp taken
+ * then is confirmed by a rescan (Dovecot's MAILDIR_SYNC_SECS).
+ */
+const STAMP_SETTLE_MS = 1000;
 /** A scan lets other connections run after this many messages (its stats are direct calls). */
 const SCAN_YIELD_EVERY = 2000;
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -219,19 +224,29 @@ export class MaildirMailboxStore implements MailboxStore {
   }
 
   changeStamp(): Promise<string> {
-    return Promise.resolve(`${this.dirsStamp()}:${fileStamp(statQuietly(this.uidlistPath))}`);
+    return Promise.resolve(`${this.statDirs().stamp}:${fileStamp(statQuietly(this.uidlistPath))}`);
   }
 
-  /** The change stamp's part for new/ and cur/ (their inodes noted for syncSubdir). */
-  private dirsStamp(): string {
-    return ['new', 'cur']
+  /**
+   * The change stamp's part for new/ and cur/ (their inodes noted for syncSubdir), and whether one of them changed
+   * within the last STAMP_SETTLE_MS: a file added in the same tick of the file system's clock may not move its time.
+   */
+  private statDirs(): { stamp: string; settled: boolean } {
+    const now = Date.now();
+    let settled = true;
+    const stamp = ['new', 'cur']
       .map((sub) => {
         const st = statQuietly(join(this.path, sub));
-        if (st) this.dirInos.set(sub, st.ino);
-        else this.dirInos.delete(sub);
+        if (st) {
+          this.dirInos.set(sub, st.ino);
+          if (Number(st.mtimeNs / 1_000_000n) > now - STAMP_SETTLE_MS) settled = false;
+        } else {
+          this.dirInos.delete(sub);
+        }
         return fileStamp(st);
       })
       .join(':');
+    return { stamp, settled };
   }
 
   /**
@@ -460,7 +475,7 @@ export class MaildirMailboxStore implements MailboxStore {
       return k ? { base: parseMaildirFilename(basename(k.key)).base, internalDate: k.internalDate, size: k.size, physicalSize: k.physicalSize } : undefined;
     };
     // new/ and cur/ as they were before the listing: whatever arrives after it moves their part of the stamp.
-    const dirsStamp = this.dirsStamp();
+    const dirs = this.statDirs();
     const list = await this.loadUidlist();
     await this.loadKeywords();
     const files = await this.listDir();
@@ -503,8 +518,8 @@ export class MaildirMailboxStore implements MailboxStore {
     }
     // The uidlist as this scan left it (records appended, or rewritten): only a lock holder writes it, and the lock is
     // ours, so the next refresh does not take the scan's own uidlist write for someone else's change.
-    const stamp = `${dirsStamp}:${this.uidlistStamp}`;
-    return { uidValidity: list.uidValidity, uidNext: Math.max(nextUid, effectiveNextUid(list)), messages, stamp };
+    const stamp = `${dirs.stamp}:${this.uidlistStamp}`;
+    return { uidValidity: list.uidValidity, uidNext: Math.max(nextUid, effectiveNextUid(list)), messages, stamp, stampSettled: dirs.settled };
   }
 
   // ---- saving ------------------------------------------------------------------------------------------------
