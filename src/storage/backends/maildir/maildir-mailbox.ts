@@ -239,7 +239,8 @@ export class MaildirMailboxStore implements MailboxStore {
         const st = statQuietly(join(this.path, sub));
         if (st) {
           this.dirInos.set(sub, st.ino);
-          if (Number(st.mtimeNs / 1_000_000n) > now - STAMP_SETTLE_MS) settled = false;
+          // A time far ahead of the clock is not "now" either: a change would set it back to the present.
+          if (Math.abs(Number(st.mtimeNs / 1_000_000n) - now) < STAMP_SETTLE_MS) settled = false;
         } else {
           this.dirInos.delete(sub);
         }
