@@ -2,7 +2,7 @@
 // X-UID, Status, X-Status, X-Keywords, the folder-data pseudo message), padding overflow, folder rules, locking, torn appends.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, readFile, appendFile, writeFile, stat, readdir, utimes } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, readFile, appendFile, writeFile, stat, readdir, utimes } from 'node:fs/promises';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { deleteIndex, type StorageOptions, type MailUserInfo } from '../../src/storage/api.js';
-import { crlf, isCode, withStorage } from './storage-helpers.js';
+import { crlf, indexInStepWithStore, isCode, withStorage } from './storage-helpers.js';
 import { createMboxUserBackend } from '../../src/storage/backends/mbox/mbox-user.js';
 import type { MailboxStore } from '../../src/storage/backends/backend.js';
 import type { MboxLockOptions } from '../../src/storage/backends/mbox/lock.js';
@@ -138,6 +138,22 @@ test('mail appended by an outside program gets its X-UID written back into the f
     await appendFile(inbox, 'From someone@example.org  Mon Nov  2 10:00:00 2026\nSubject: outside\n\nhi\n\n');
     assert.equal((await st.status('INBOX')).messages, 2);
     assert.match(await readFile(inbox, 'latin1'), /\nSubject: outside\nX-UID: 2\n/);
+  });
+});
+
+test("a first scan's own X-IMAPbase and X-UID writes are in the stamp it records: the next open does not parse the file again", async (t) => {
+  const { opts, user, root, inbox } = await fresh(t);
+  // An mbox from another program: no X-IMAPbase, no X-UID.
+  await mkdir(root, { recursive: true });
+  let mbox = '';
+  for (let i = 0; i < 3; i++) mbox += `From someone@example.org  Mon Nov  2 10:00:00 2026\nSubject: m${i}\n\nbody ${i}\n\n`;
+  await writeFile(inbox, mbox);
+  await withStorage(user, opts, async (st) => {
+    const box = await st.openMailbox('INBOX');
+    assert.equal(box.messages().length, 3);
+    assert.match(await readFile(inbox, 'latin1'), /\nSubject: m2\nX-UID: 3\n/);
+    assert.ok(await indexInStepWithStore(box), 'the index is in step with the file after its first scan');
+    await box.close();
   });
 });
 

@@ -1,6 +1,6 @@
 // Helpers shared by the storage contract suite and the backend-specific store tests: a storage opened for the length of
 // a callback, StorageError matchers, CRLF forms of test messages.
-import { openUserStorage, StorageError, type MailUserInfo, type StorageOptions, type UserStorage } from '../../src/storage/api.js';
+import { openUserStorage, StorageError, type MailboxSession, type MailUserInfo, type StorageOptions, type UserStorage } from '../../src/storage/api.js';
 
 /** The message with CRLF line ends, as every store gives it back. */
 export const crlf = (s: string): string => s.replace(/\r?\n/g, '\r\n');
@@ -19,4 +19,13 @@ export async function withStorage<T>(user: MailUserInfo, opts: StorageOptions, f
   } finally {
     await st.close();
   }
+}
+
+/**
+ * Whether the stamp the index recorded for a session's mailbox is the store's stamp now: the next refresh will not
+ * rescan. Reaches into the session's shared mailbox (not part of the storage API).
+ */
+export async function indexInStepWithStore(box: MailboxSession): Promise<boolean> {
+  const { shared } = box as unknown as { shared: { name: string; index: { state(name: string): { stamp: string } }; store: { changeStamp(): Promise<string> } } };
+  return shared.index.state(shared.name).stamp === (await shared.store.changeStamp());
 }

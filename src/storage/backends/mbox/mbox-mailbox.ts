@@ -617,17 +617,21 @@ export class MboxMailboxStore implements MailboxStore {
   }
 
   async scan(known?: (uid: number) => KnownMessage | undefined): Promise<StoreSnapshot> {
-    const stamp = await stampOf(this.path);
-    const state = await this.shared.withLock(async () => {
+    const snapshot = await this.shared.withLock(async () => {
       await this.recoverCrashLeftovers();
-      return this.syncedState(known);
+      const state = await this.syncedState(known);
+      // Taken before the lock goes: the cached state is another locked caller's to change after that.
+      const messages = state.parse.records.map((_r, i) => this.storedMessage(state, i));
+      // An empty file has no X-IMAPbase: its UIDVALIDITY is its birth time until the first message writes one.
+      const base = state.base ?? { uidValidity: state.fileUidValidity, lastUid: 0, keywords: [] };
+      // The stamp of the file as this parse read it, or as this scan's own header writes (X-IMAPbase, X-UID) left
+      // it: the next refresh does not take the scan's own writes for someone else's change.
+      return { uidValidity: base.uidValidity, uidNext: base.lastUid + 1, messages, stamp: state.stamp };
     });
     scannedFiles.add(this.path);
-    const messages = state.parse.records.map((_r, i) => this.storedMessage(state, i));
-    // An empty file has no X-IMAPbase: its UIDVALIDITY is its birth time until the first message writes one.
-    const base = state.base ?? { uidValidity: state.fileUidValidity, lastUid: 0, keywords: [] };
-    return { uidValidity: base.uidValidity, uidNext: base.lastUid + 1, messages, stamp };
+    return snapshot;
   }
+
 
   // ---- saving ----------------------------------------------------------------------------------------------------
 
