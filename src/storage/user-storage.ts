@@ -319,29 +319,40 @@ export class UserStorageImpl {
   async ensureDefaultMailboxes(): Promise<void> {
     const ensuredAt = defaultsEnsuredAt.get(this.specialUsePath);
     if (ensuredAt !== undefined && Date.now() - ensuredAt < DEFAULTS_RECHECK_MS) return;
-    await this.listLocked(async () => {
-      const existing = new Set((await this.backend.listMailboxes()).filter((e) => e.selectable).map((e) => e.name));
-      const uses = await readSpecialUse(this.specialUsePath, this.separator);
-      // A use already held by another mailbox (the user renamed Junk to Spam: the use went with it) is not given twice.
-      const usesHeld = new Set([...uses].filter(([name]) => existing.has(name)).map(([, use]) => use));
-      let usesChanged = false;
-      for (const def of DEFAULT_MAILBOXES) {
-        if (!existing.has(def.name)) {
+    // Looked at without the lock first: a store that has them all (nearly every login) gets no write, not even a lock.
+    let plan = await this.defaultMailboxesPlan();
+    if (plan.missing.length || plan.usesToWrite) {
+      await this.listLocked(async () => {
+        plan = await this.defaultMailboxesPlan();
+        for (const name of plan.missing) {
           try {
-            await this.backend.createMailbox(def.name);
+            await this.backend.createMailbox(name);
           } catch (err) {
             if (!(err instanceof StorageError && err.code === 'EXISTS')) throw err;
           }
         }
-        if (def.specialUse && !uses.has(def.name) && !usesHeld.has(def.specialUse)) {
-          uses.set(def.name, def.specialUse);
-          usesChanged = true;
-        }
-      }
-      if (usesChanged) await writeSpecialUse(this.specialUsePath, uses, this.separator, this.opts.fsync);
-    });
+        if (plan.usesToWrite) await writeSpecialUse(this.specialUsePath, plan.usesToWrite, this.separator, this.opts.fsync);
+      });
+    }
     defaultsEnsuredAt.set(this.specialUsePath, Date.now());
   }
+
+  /** The default mailboxes missing, and the special-use map to write when a default's use is not recorded yet. */
+  private async defaultMailboxesPlan(): Promise<{ missing: string[]; usesToWrite?: Map<string, string> }> {
+    const existing = new Set((await this.backend.listMailboxes()).filter((e) => e.selectable).map((e) => e.name));
+    const uses = await readSpecialUse(this.specialUsePath, this.separator);
+    // A use already held by another mailbox (the user renamed Junk to Spam: the use went with it) is not given twice.
+    const usesHeld = new Set([...uses].filter(([name]) => existing.has(name)).map(([, use]) => use));
+    let usesChanged = false;
+    for (const def of DEFAULT_MAILBOXES) {
+      if (def.specialUse && !uses.has(def.name) && !usesHeld.has(def.specialUse)) {
+        uses.set(def.name, def.specialUse);
+        usesChanged = true;
+      }
+    }
+    return { missing: DEFAULT_MAILBOXES.map((def) => def.name).filter((name) => !existing.has(name)), usesToWrite: usesChanged ? uses : undefined };
+  }
+
 
   async quota(): Promise<QuotaUsage | undefined> {
     if (this.backend instanceof MaildirUserBackend) await this.backend.refreshQuotaLimits();

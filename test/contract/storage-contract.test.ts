@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile, appendFile, readFile, readdir, rename as fsRena
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { watch } from 'node:fs';
 import { openUserStorage, rebuildIndex, deleteIndex, type StorageOptions, type MailUserInfo, type MailboxSession, type ChangesEvent } from '../../src/storage/api.js';
 import { crlf, isCode, withStorage } from './storage-helpers.js';
 
@@ -463,6 +464,24 @@ for (const backend of BACKENDS) {
       } finally {
         await Promise.all(sessions.map((st) => st.close()));
       }
+    });
+
+    test('a login that finds the default mailboxes in place writes nothing to the store, not even a lock file', async (t) => {
+      const { opts, user, root } = await fresh(t);
+      await withStorage(user, opts, async (st) => {
+        await st.ensureDefaultMailboxes();
+        await st.createMailbox('Old');
+        await st.renameMailbox('Old', 'New'); // a rename makes the next login look at the defaults again
+        const seen: string[] = [];
+        const watcher = watch(root, (_event, name) => seen.push(String(name)));
+        t.after(() => watcher.close());
+        await st.ensureDefaultMailboxes();
+        // Events arrive in order: once the marker's is in, any of the check's would have come before it.
+        const marked = new Promise<void>((resolve) => watcher.on('change', (_event, name) => name === 'marker' && resolve()));
+        await writeFile(join(root, 'marker'), '');
+        await marked;
+        assert.deepEqual(seen.filter((name) => name !== 'marker'), []);
+      });
     });
 
     test("a subscriptions file Dovecot is changing (its dotlock taken) is changed only after Dovecot's rename", async (t) => {

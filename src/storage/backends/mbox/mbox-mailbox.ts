@@ -632,7 +632,6 @@ export class MboxMailboxStore implements MailboxStore {
     return snapshot;
   }
 
-
   // ---- saving ----------------------------------------------------------------------------------------------------
 
   async prepareSave(input: SaveInput): Promise<PreparedSave> {
