@@ -32,6 +32,13 @@ describe('dovecot-uidlist', () => {
     assert.equal(formatUidlistRecord(list.records[0]!), '7 G0123 W99 :name,S=1\n');
     assert.equal(effectiveNextUid(list), 10);
   });
+  test('records without extensions share one empty map (a large uidlist is kept in memory while its mailbox is open)', () => {
+    const list = parseUidlist('3 V5 N10 Gabc\n7 :a,S=1\n8 :b,S=1\n9 W4 :c,S=1\n');
+    assert.equal(list.records[0]!.ext.size, 0);
+    assert.equal(list.records[0]!.ext, list.records[1]!.ext);
+    assert.equal(list.records[2]!.ext.get('W'), '4');
+    assert.equal(formatUidlist(list), '3 V5 N10 Gabc\n7 :a,S=1\n8 :b,S=1\n9 W4 :c,S=1\n');
+  });
   test('version 1 and corrupt files', () => {
     const v1 = parseUidlist('1 1234 5\n3 abc.host\n4 def.host\n');
     assert.equal(v1.uidValidity, 1234);

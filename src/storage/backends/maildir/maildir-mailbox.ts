@@ -19,6 +19,7 @@ import {
   effectiveNextUid,
   formatUidlist,
   formatUidlistRecord,
+  NO_EXTENSIONS,
   parseCourierUidlist,
   parseUidlist,
   UidlistParseError,
@@ -309,7 +310,7 @@ export class MaildirMailboxStore implements MailboxStore {
       const courier = parseCourierUidlist(await readFile(join(this.path, COURIER_UIDLIST_FILE), 'utf8'));
       fresh.uidValidity = courier.uidValidity;
       fresh.nextUid = courier.nextUid;
-      fresh.records = courier.records.map((r) => ({ uid: r.uid, filename: r.filename, ext: new Map() }));
+      fresh.records = courier.records.map((r) => ({ uid: r.uid, filename: r.filename, ext: NO_EXTENSIONS }));
       log.info({ path: this.path, messages: fresh.records.length }, 'imported courierimapuidlist');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !(err instanceof UidlistParseError)) throw err;
@@ -503,7 +504,7 @@ export class MaildirMailboxStore implements MailboxStore {
       if (++described % SCAN_YIELD_EVERY === 0) await yieldToEventLoop();
       try {
         messages.push(await this.describe(uid, undefined, entry, flagsByLetters));
-        records.push({ uid, filename: base, ext: new Map() });
+        records.push({ uid, filename: base, ext: NO_EXTENSIONS });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         nextUid--;
@@ -591,7 +592,7 @@ export class MaildirMailboxStore implements MailboxStore {
         // a record without a file is skipped.
         await Promise.all([
           this.opts.fsync ? this.syncSubdir(subdir) : undefined,
-          this.appendUidlistRecords([{ uid, filename: base, ext: new Map(keepGuid ? [['G', keepGuid]] : []) }]),
+          this.appendUidlistRecords([{ uid, filename: base, ext: keepGuid ? new Map([['G', keepGuid]]) : NO_EXTENSIONS }]),
         ]);
         await this.opts.quota?.update(physicalSize, 1);
         return { uid, key: `${subdir}/${filename}`, flags: this.flagsFromLetters(letters), internalDate, size, physicalSize, guid: keepGuid ?? base, unseenBySessions: subdir === 'new' };

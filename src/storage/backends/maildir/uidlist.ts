@@ -6,7 +6,7 @@ export interface UidlistRecord {
   /** Base file name (without ':2,...'). */
   filename: string;
   /** Record extensions by letter: G (guid), W (vsize), S (size), P (POP3 UIDL), O (POP3 order)... kept verbatim. */
-  ext: Map<string, string>;
+  ext: ReadonlyMap<string, string>;
 }
 
 export interface Uidlist {
@@ -60,10 +60,13 @@ export function parseUidlist(text: string): Uidlist {
   return out;
 }
 
+/** The extensions of a record that has none: one shared empty map, not one per record (a 100,000-line list). */
+export const NO_EXTENSIONS: ReadonlyMap<string, string> = new Map();
+
 function parseV1Record(line: string): UidlistRecord | undefined {
   const m = /^(\d+) (.+)$/.exec(line);
   if (!m) return undefined;
-  return { uid: Number(m[1]), filename: m[2]!, ext: new Map() };
+  return { uid: Number(m[1]), filename: m[2]!, ext: NO_EXTENSIONS };
 }
 
 function parseV3Record(line: string): UidlistRecord | undefined {
@@ -72,8 +75,12 @@ function parseV3Record(line: string): UidlistRecord | undefined {
   const fields = line.slice(0, colon).split(' ');
   const uid = Number(fields[0]);
   if (!Number.isInteger(uid) || uid <= 0) return undefined;
-  const ext = new Map<string, string>();
-  for (const f of fields.slice(1)) if (f) ext.set(f[0]!, f.slice(1));
+  let ext = NO_EXTENSIONS;
+  if (fields.length > 1) {
+    const found = new Map<string, string>();
+    for (const f of fields.slice(1)) if (f) found.set(f[0]!, f.slice(1));
+    if (found.size) ext = found;
+  }
   const filename = line.slice(colon + 2);
   if (!filename) return undefined;
   return { uid, filename, ext };
