@@ -255,7 +255,9 @@ export class SharedMailbox extends EventEmitter {
   /** Brings the index in line with the store; true when messages or flags changed. */
   async refresh(): Promise<boolean> {
     const before = this.index.state(this.name);
-    if (before && before.stamp === (await this.store.changeStamp()) && !confirmationDue(before)) return false;
+    if (before && before.stamp === (await this.store.changeStamp())) {
+      if (!confirmationDue(before) || (await this.confirmByListing(before))) return false;
+    }
     return this.store.locked(async () => {
       const known = this.index.cachedRecords(this.name);
       const snap = await this.store.scan((uid) => findByUid(known, uid));
@@ -292,6 +294,30 @@ export class SharedMailbox extends EventEmitter {
         return changed;
       });
     }).finally(() => this.scheduleConfirm());
+  }
+
+  /**
+   * Confirms an unconfirmed stamp without a scan when the store lists exactly the files the index holds (the stamp
+   * unchanged, under the lock): whatever hid behind a coarse directory time a second ago shows as a name now, a
+   * delivery, an expunge or a flag change (a rename) alike. False when anything differs: then a scan decides.
+   */
+  private async confirmByListing(before: MailboxState): Promise<boolean> {
+    const { store } = this;
+    if (!store.listKeys) return false;
+    return store.locked(async () => {
+      const now = this.index.state(this.name);
+      if (!now || now.stamp !== before.stamp || now.stamp !== (await store.changeStamp())) return false;
+      const keys = await store.listKeys!();
+      const records = this.index.cachedRecords(this.name);
+      if (keys.length !== records.length) return false;
+      const known = new Set<string>();
+      for (const r of records) known.add(r.key);
+      if (!keys.every((k) => known.has(k))) return false;
+      this.index.write(this.name, () => now, (w) => {
+        w.state.stampUnconfirmedSince = 0;
+      });
+      return true;
+    });
   }
 
   /** Tells every session of this mailbox in this process (except `origin`) that something changed. */

@@ -8,6 +8,7 @@ import { renameSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { openUserStorage, type StorageOptions } from '../../src/storage/api.js';
 import { indexInStepWithStore } from './storage-helpers.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const MSG = 'Subject: a\n\nx\n'; // 14 bytes on disk, RFC822.SIZE 17
 const BASE = /^\d+\.M\d+P\d+\.[^/:,]+,S=14,W=17$/;
@@ -126,6 +127,26 @@ test('a delivery that leaves new/ with the time it had at the last scan (the sam
     await changes;
     const synced = await box.sync();
     assert.deepEqual(synced.added.map((m) => m.uid), [1]);
+    await box.close();
+  } finally {
+    await st.close();
+  }
+});
+
+test('the confirmation a second after an own change lists the directories and, finding the files the index holds, scans nothing', async (t) => {
+  const { opts } = await bareMaildir(t);
+  const st = await openUserStorage({ user: 'alice' }, opts);
+  try {
+    for (let i = 0; i < 3; i++) await st.save('INBOX', Buffer.from(MSG));
+    const box = await st.openMailbox('INBOX');
+    const { shared } = box as unknown as { shared: { name: string; index: { state(name: string): { stampUnconfirmedSince?: number } }; store: { scan: (...args: unknown[]) => Promise<unknown> } } };
+    let scans = 0;
+    const scan = shared.store.scan.bind(shared.store);
+    shared.store.scan = (...args) => (scans++, scan(...args));
+    await box.updateFlags([1], 'add', ['\\Flagged']); // renames a file: the stamp after it waits for confirmation
+    assert.ok(shared.index.state(shared.name).stampUnconfirmedSince, 'unconfirmed after the own change');
+    await waitFor('the confirmation', () => !shared.index.state(shared.name).stampUnconfirmedSince, 15_000);
+    assert.equal(scans, 0, 'confirmed from the listing, without a scan');
     await box.close();
   } finally {
     await st.close();

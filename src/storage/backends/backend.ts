@@ -89,6 +89,11 @@ export interface MailboxStore {
    * holds for a UID, so that unchanged messages need no stat or read.
    */
   scan(known?: (uid: number) => KnownMessage | undefined): Promise<StoreSnapshot>;
+  /**
+   * locked: the keys of every message file there is now (Maildir: "new/<name>" and "cur/<name>"), without looking
+   * into them: a stamp due for confirmation is confirmed when they are the index's keys, with no scan.
+   */
+  listKeys?(): Promise<string[]>;
   /** Writes the message durably outside the lock (temp file); `commit` (locked) makes it visible with a UID. */
   prepareSave(input: SaveInput): Promise<PreparedSave>;
   open(msg: StoredMessage, opts?: OpenOptions): Promise<MessageContent>;

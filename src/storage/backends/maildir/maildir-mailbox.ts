@@ -423,6 +423,18 @@ export class MaildirMailboxStore implements MailboxStore {
 
   // ---- scanning ------------------------------------------------------------------------------------------------
 
+  async listKeys(): Promise<string[]> {
+    const keys: string[] = [];
+    for (const subdir of ['new', 'cur'] as const) {
+      try {
+        for (const name of await readdir(join(this.path, subdir))) if (!name.startsWith('.')) keys.push(`${subdir}/${name}`);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    return keys;
+  }
+
   private async listDir(): Promise<Map<string, DirEntry>> {
     const byBase = new Map<string, DirEntry>();
     for (const subdir of ['new', 'cur'] as const) {
