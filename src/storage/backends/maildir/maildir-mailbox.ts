@@ -460,7 +460,7 @@ export class MaildirMailboxStore implements MailboxStore {
    * One message as a scan sees it. `flagsByLetters` is the scan's own: messages with the same letters share one flags
    * array (never changed in place), and the keyword map cannot change during a scan (it runs under the lock).
    */
-  private async describe(uid: number, rec: UidlistRecord | undefined, entry: DirEntry, flagsByLetters: Map<string, string[]>, reuse?: ReuseInfo): Promise<StoredMessage> {
+  private describe(uid: number, rec: UidlistRecord | undefined, entry: DirEntry, flagsByLetters: Map<string, string[]>, reuse?: KnownMessage): StoredMessage | Promise<StoredMessage> {
     const parsed = entry.parsed;
     const key = `${entry.subdir}/${entry.filename}`;
     let flags = flagsByLetters.get(parsed.letters);
@@ -472,22 +472,19 @@ export class MaildirMailboxStore implements MailboxStore {
     // Dovecot writes an empty P value when the UIDL is the file's base name (maildir_get_pop3_uidl).
     const savedUidl = rec?.ext.get('P');
     const pop3Uidl = savedUidl === undefined ? undefined : savedUidl === '' ? parsed.base : savedUidl;
-    if (reuse && reuse.base === parsed.base) {
+    if (reuse && keyHasBase(reuse.key, parsed.base)) {
       return { uid, key, flags, internalDate: reuse.internalDate, size: reuse.size, physicalSize: reuse.physicalSize, guid, pop3Uidl, unseenBySessions: entry.subdir === 'new' };
     }
     const full = join(this.path, key);
     // A direct stat: a first scan of 100,000 messages makes 100,000 of them (the loop yields between batches).
     const st = statSync(full);
-    let size = parsed.vsize ?? (rec?.ext.has('W') ? Number(rec.ext.get('W')) : undefined);
-    if (size === undefined) size = crlfSize(await readFile(full));
-    return { uid, key, flags, internalDate: st.mtime.getTime(), size, physicalSize: st.size, guid, pop3Uidl, unseenBySessions: entry.subdir === 'new' };
+    const described = (size: number): StoredMessage => ({ uid, key, flags, internalDate: st.mtime.getTime(), size, physicalSize: st.size, guid, pop3Uidl, unseenBySessions: entry.subdir === 'new' });
+    const size = parsed.vsize ?? (rec?.ext.has('W') ? Number(rec.ext.get('W')) : undefined);
+    // Only a name without W= (an MTA's own naming) and no W record costs a read of the file, off the event loop.
+    return size !== undefined ? described(size) : readFile(full).then((data) => described(crlfSize(data)));
   }
 
   async scan(known: (uid: number) => KnownMessage | undefined = () => undefined): Promise<StoreSnapshot> {
-    const reuse = (uid: number): ReuseInfo | undefined => {
-      const k = known(uid);
-      return k ? { base: parseMaildirFilename(basename(k.key)).base, internalDate: k.internalDate, size: k.size, physicalSize: k.physicalSize } : undefined;
-    };
     // new/ and cur/ as they were before the listing: whatever arrives after it moves their part of the stamp.
     const dirs = this.statDirs();
     const list = await this.loadUidlist();
@@ -502,7 +499,9 @@ export class MaildirMailboxStore implements MailboxStore {
       files.delete(rec.filename);
       if (++described % SCAN_YIELD_EVERY === 0) await yieldToEventLoop();
       try {
-        messages.push(await this.describe(rec.uid, rec, entry, flagsByLetters, reuse(rec.uid)));
+        // Answered at once unless the file must be read (a rescan of 100,000 known messages awaits nothing).
+        const described = this.describe(rec.uid, rec, entry, flagsByLetters, known(rec.uid));
+        messages.push(described instanceof Promise ? await described : described);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // vanished meanwhile: expunged
       }
@@ -515,7 +514,8 @@ export class MaildirMailboxStore implements MailboxStore {
       const uid = nextUid++;
       if (++described % SCAN_YIELD_EVERY === 0) await yieldToEventLoop();
       try {
-        messages.push(await this.describe(uid, undefined, entry, flagsByLetters));
+        const described = this.describe(uid, undefined, entry, flagsByLetters);
+        messages.push(described instanceof Promise ? await described : described);
         records.push({ uid, filename: base, ext: NO_EXTENSIONS });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -826,11 +826,15 @@ export class MaildirMailboxStore implements MailboxStore {
   }
 }
 
-interface ReuseInfo {
-  base: string;
-  internalDate: number;
-  size: number;
-  physicalSize: number;
+
+/**
+ * Whether a message key ("cur/<base>:2,<letters>", "new/<base>") names the file with this base: the same message,
+ * whatever its flags. Compared in place: a rescan asks it of every message.
+ */
+function keyHasBase(key: string, base: string): boolean {
+  const start = key.indexOf('/') + 1;
+  const end = start + base.length;
+  return key.startsWith(base, start) && (key.length === end || key.charCodeAt(end) === 0x3a);
 }
 
 /** A file's or directory's part of a change stamp: inode, time and size, or '-' when it is missing. */
