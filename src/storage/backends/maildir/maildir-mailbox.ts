@@ -826,7 +826,6 @@ export class MaildirMailboxStore implements MailboxStore {
   }
 }
 
-
 /**
  * Whether a message key ("cur/<base>:2,<letters>", "new/<base>") names the file with this base: the same message,
  * whatever its flags. Compared in place: a rescan asks it of every message.
