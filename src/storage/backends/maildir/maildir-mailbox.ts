@@ -423,30 +423,26 @@ export class MaildirMailboxStore implements MailboxStore {
 
   // ---- scanning ------------------------------------------------------------------------------------------------
 
+  /** The message file names in new/ or cur/ (dot files are not mail; a missing directory has none). */
+  private async messageNames(subdir: 'new' | 'cur'): Promise<string[]> {
+    try {
+      return (await readdir(join(this.path, subdir))).filter((name) => !name.startsWith('.'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
   async listKeys(): Promise<string[]> {
     const keys: string[] = [];
-    for (const subdir of ['new', 'cur'] as const) {
-      try {
-        for (const name of await readdir(join(this.path, subdir))) if (!name.startsWith('.')) keys.push(`${subdir}/${name}`);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
-    }
+    for (const subdir of ['new', 'cur'] as const) for (const name of await this.messageNames(subdir)) keys.push(`${subdir}/${name}`);
     return keys;
   }
 
   private async listDir(): Promise<Map<string, DirEntry>> {
     const byBase = new Map<string, DirEntry>();
     for (const subdir of ['new', 'cur'] as const) {
-      let names: string[];
-      try {
-        names = await readdir(join(this.path, subdir));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw err;
-      }
-      for (const filename of names) {
-        if (filename.startsWith('.')) continue;
+      for (const filename of await this.messageNames(subdir)) {
         const parsed = parseMaildirFilename(filename);
         const existing = byBase.get(parsed.base);
         // The same base in new/ and cur/ (a rename raced a scan): cur/ wins.
