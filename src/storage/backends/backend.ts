@@ -80,6 +80,8 @@ export interface SaveInput {
  */
 export interface MailboxStore {
   readonly name: string;
+  /** Where the mailbox lives (the Maildir folder, the mbox file): two store objects with one path are one mailbox. */
+  readonly path: string;
   exists(): Promise<boolean>;
   /** A cheap value that changes whenever the store may have changed (directory mtimes, file size...). */
   changeStamp(): Promise<string>;
