@@ -113,9 +113,11 @@ const imapQresync: Workload = {
   cases(options) {
     const n = messageCount(options);
     const changes = changeCount(options);
+    // "nothing changed" first, on servers that have not yet run the heavy case: after 45 resyncs of 1,000 STOREs each,
+    // Roost's repetitions of it varied by a factor of two (1.19x and 1.83x in two full runs), on fresh servers by 15%.
     return [
-      { id: 'changed', label: `${n} msgs, ${changes} flag changes`, params: { changes } },
       { id: 'unchanged', label: `${n} msgs, nothing changed`, params: { changes: 0 } },
+      { id: 'changed', label: `${n} msgs, ${changes} flag changes`, params: { changes } },
     ];
   },
   async setup(kind, context) {
