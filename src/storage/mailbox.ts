@@ -151,8 +151,7 @@ export class SharedMailbox extends EventEmitter {
       this.watcher = undefined;
       watcher.owner = successor;
       successor.watcher = watcher;
-      successor.lingerTimer = setTimeout(() => successor.dispose(), WATCHER_LINGER_MS);
-      successor.lingerTimer.unref();
+      successor.linger();
     }
     this.dispose();
   }
@@ -167,9 +166,8 @@ export class SharedMailbox extends EventEmitter {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
     if (!this.watcher) {
-      const watcher: StoreWatch = { owner: this, path: this.store.path, close: () => undefined };
+      const watcher: StoreWatch = { owner: this, path: this.store.path, close: () => handle.close() };
       const handle = detached(() => this.store.watch(() => watcher.owner.onStoreEvent()));
-      watcher.close = () => handle.close();
       this.watcher = watcher;
     }
     // A stamp the opening refresh left unconfirmed (a directory that had just changed) is confirmed while held.
@@ -212,9 +210,14 @@ export class SharedMailbox extends EventEmitter {
     this.confirmTimer = undefined;
     // The watcher stays a moment (fs events are ignored meanwhile), so that a client going from one SELECT to the
     // next of the same mailbox does not pay for a new one; the next open compares stamps as always.
+    this.linger();
+    await Promise.all([...this.background]);
+  }
+
+  /** Keeps the watcher of this unheld object WATCHER_LINGER_MS for the next open, then disposes of it. */
+  private linger(): void {
     this.lingerTimer = setTimeout(() => this.dispose(), WATCHER_LINGER_MS);
     this.lingerTimer.unref();
-    await Promise.all([...this.background]);
   }
 
   /** Stops the watcher and forgets this object once no session holds it. */
