@@ -4,7 +4,7 @@ import { open as openLmdb, type Database, type Key, type RootDatabase } from 'lm
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { getLogger } from '../lib/logger.js';
-import { decodeViewSnapshot, encodeViewSnapshot } from './view-snapshot.js';
+import { SnapshotColumns, encodeViewSnapshot, openViewSnapshot } from './view-snapshot.js';
 
 const log = getLogger({ component: 'index' });
 
@@ -47,6 +47,13 @@ export interface MailboxState {
 
 type MailboxKey = [string, number];
 type CacheKey = [string, number, string];
+
+/** A mailbox's cached view: its records, or the snapshot columns they will be decoded from (see cachedView). */
+interface ViewEntry {
+  key: string;
+  records?: MessageRecord[];
+  columns?: SnapshotColumns;
+}
 
 /** What a cached view is valid for: any change to the mailbox moves one of these. */
 function viewKey(st: MailboxState): string {
@@ -285,9 +292,18 @@ export class UserIndex {
    * decode the mailbox again); a change it did not make here (another process) moves HIGHESTMODSEQ, the message
    * count or UIDNEXT, and the next call loads it anew.
    */
-  private readonly viewCache = new Map<string, { key: string; records: MessageRecord[] }>();
+  private readonly viewCache = new Map<string, ViewEntry>();
 
   cachedRecords(mailbox: string): readonly MessageRecord[] {
+    const view = this.cachedView(mailbox);
+    return view instanceof SnapshotColumns ? this.decodedView(mailbox, view) : view;
+  }
+
+  /**
+   * cachedRecords, except that a large mailbox's first load after a start (its snapshot, nothing changed since) comes
+   * as the snapshot's columns: a SELECT answers from them, and the records are made at the first decodedView().
+   */
+  cachedView(mailbox: string): readonly MessageRecord[] | SnapshotColumns {
     const st = this.state(mailbox);
     if (!st) return this.records(mailbox);
     let entry = this.viewCache.get(mailbox);
@@ -295,31 +311,52 @@ export class UserIndex {
       entry = this.loadRecords(mailbox, st);
       this.viewCache.set(mailbox, entry);
     }
-    return entry.records;
+    if (entry.columns?.isDecoded) {
+      entry.records = entry.columns.decode();
+      entry.columns = undefined;
+    }
+    return entry.records ?? entry.columns!;
+  }
+
+  /**
+   * The records of columns cachedView gave (the same array for every session that holds them). A snapshot whose
+   * strings do not match its columns is dropped, so the next load reads the records one by one, and this throws.
+   */
+  decodedView(mailbox: string, columns: SnapshotColumns): MessageRecord[] {
+    const records = columns.decode();
+    if (records) return records;
+    log.error({ mailbox }, 'view snapshot unreadable; dropped');
+    if (this.viewCache.get(mailbox)?.columns === columns) this.viewCache.delete(mailbox);
+    this.root.transactionSync(() => this.views.removeSync(mailbox));
+    throw new Error(`view snapshot of ${mailbox} unreadable`);
   }
 
   /**
    * A mailbox's records and the view key they match. A large mailbox's come from its view snapshot and the records
    * changed since, read in one transaction (so another process's write is either wholly in or wholly out); the
-   * snapshot is (re)written there when missing, unreadable, or when the changes since outgrow an eighth of it.
+   * snapshot is (re)written there when missing, unreadable, or when the changes since outgrow an eighth of it. With
+   * no change since the snapshot, its columns stand for the records until someone needs them.
    */
-  private loadRecords(mailbox: string, st: MailboxState): { key: string; records: MessageRecord[] } {
+  private loadRecords(mailbox: string, st: MailboxState): ViewEntry {
     if (st.messages < SNAPSHOT_MIN_MESSAGES) return { key: viewKey(st), records: this.records(mailbox) };
     return this.root.transactionSync(() => {
       // The state again, inside the transaction: another process may have written since `st` was read.
       const now = this.mailboxes.get(mailbox);
       if (!now) return { key: '', records: [] }; // deleted meanwhile
-      // Decoded at once (copied into its own arrays and strings) before any other read: no copy of the value first.
+      // Copied out at once (columns and text) before any other read: the value's buffer is LMDB's to reuse.
       const snapshot = this.views.getBinaryFast(mailbox);
-      let records = snapshot ? decodeViewSnapshot(snapshot) : undefined;
+      const columns = snapshot ? openViewSnapshot(snapshot) : undefined;
+      let records: MessageRecord[] | undefined;
       let changedSince = 0;
-      if (records) {
+      if (columns) {
         const changes = new Map<number, MessageRecord | null>();
         for (const [, uid] of this.viewDirty.getKeys({ start: [mailbox, 0], end: [mailbox, Number.MAX_SAFE_INTEGER] })) {
           changes.set(uid, this.messages.get([mailbox, uid]) ?? null);
         }
         changedSince = changes.size;
-        records = applyChanges(records, changes);
+        if (changedSince === 0 && columns.length === now.messages) return { key: viewKey(now), columns };
+        const decoded = columns.decode();
+        records = decoded && applyChanges(decoded, changes);
         if (records && records.length !== now.messages) {
           log.warn({ mailbox, snapshot: records.length, messages: now.messages }, 'view snapshot out of step with the index; rewritten');
           records = undefined;
@@ -351,16 +388,19 @@ export class UserIndex {
       if (firstRecords) this.viewCache.set(mailbox, { key: viewKey(writer.state), records: firstRecords });
       return;
     }
-    if (!before || cached.key !== viewKey(before)) {
+    const current = cached.records ?? (cached.columns?.isDecoded ? cached.columns.decode() : undefined);
+    // Columns nobody has decoded yet are not decoded for a write: the next load reads the snapshot and the changes.
+    if (!before || cached.key !== viewKey(before) || !current) {
       this.viewCache.delete(mailbox);
       return;
     }
-    const next = applyChanges(cached.records, writer.changes);
+    const next = applyChanges(current, writer.changes);
     if (!next) {
       this.viewCache.delete(mailbox);
       return;
     }
     cached.records = next;
+    cached.columns = undefined;
     cached.key = viewKey(writer.state);
   }
 

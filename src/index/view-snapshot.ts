@@ -71,38 +71,121 @@ export function encodeViewSnapshot(records: readonly MessageRecord[]): Buffer | 
 
 /** The records a snapshot holds, or undefined when the buffer is not a snapshot of this format. */
 export function decodeViewSnapshot(buf: Buffer): MessageRecord[] | undefined {
+  return openViewSnapshot(buf)?.decode();
+}
+
+/**
+ * A snapshot's columns copied out of its value (which LMDB may reuse), or undefined when the buffer is not a snapshot
+ * of this format. The strings are decoded, and a record made per message, only at decode().
+ */
+export function openViewSnapshot(buf: Buffer): SnapshotColumns | undefined {
   if (!LITTLE_ENDIAN || buf.length < 12 || buf.readUInt32LE(0) !== MAGIC) return undefined;
   const headerLength = buf.readUInt32LE(4);
   const numbersLength = buf.readUInt32LE(8);
-  const header = JSON.parse(buf.toString('utf8', 12, 12 + headerLength)) as { n: number; flagSets: string[][]; anyUidl: boolean; ascii: boolean };
-  const { n, flagSets, anyUidl } = header;
+  if (12 + headerLength + numbersLength > buf.length) return undefined;
+  const header = JSON.parse(buf.toString('utf8', 12, 12 + headerLength)) as SnapshotHeader;
   const base = 12 + headerLength;
-  if (numbersLength !== n * 8 * NUMBER_COLUMNS.length + n * 4) return undefined;
-  const strings = n === 0 ? [] : buf.toString(header.ascii ? 'latin1' : 'utf8', base + numbersLength).split(SEPARATOR);
-  const perRecord = anyUidl ? 3 : 2;
-  if (strings.length !== n * perRecord) return undefined;
+  if (numbersLength !== header.n * 8 * NUMBER_COLUMNS.length + header.n * 4) return undefined;
   // The columns copied once into aligned typed arrays (the buffer's own offset need not be aligned).
-  const numbers = new Float64Array(n * NUMBER_COLUMNS.length);
+  const numbers = new Float64Array(header.n * NUMBER_COLUMNS.length);
   Buffer.from(numbers.buffer).set(buf.subarray(base, base + numbers.byteLength));
-  const flagSetOf = new Uint32Array(n);
+  const flagSetOf = new Uint32Array(header.n);
   Buffer.from(flagSetOf.buffer).set(buf.subarray(base + numbers.byteLength, base + numbersLength));
-  const records: MessageRecord[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const key = strings[i * perRecord]!;
-    const guid = strings[i * perRecord + 1]!;
-    const uidl = anyUidl ? strings[i * 3 + 2] : '';
-    records[i] = {
-      uid: numbers[i]!,
-      key,
-      flags: flagSets[flagSetOf[i]!]!,
-      internalDate: numbers[n + i]!,
-      saveDate: numbers[2 * n + i]!,
-      size: numbers[3 * n + i]!,
-      physicalSize: numbers[4 * n + i]!,
-      modseq: numbers[5 * n + i]!,
-      guid: guid === '' ? guidFromKey(key) : guid,
-      pop3Uidl: uidl === '' ? undefined : uidl,
-    };
+  return new SnapshotColumns(header, numbers, flagSetOf, Buffer.from(buf.subarray(base + numbersLength)));
+}
+
+interface SnapshotHeader {
+  n: number;
+  flagSets: string[][];
+  anyUidl: boolean;
+  ascii: boolean;
+}
+
+/**
+ * A mailbox's records as columns: the message count, the last UID, the keywords in use and the first unseen message
+ * are read from them without a record per message (a SELECT's answers); decode() makes the records once and keeps them.
+ */
+export class SnapshotColumns {
+  readonly length: number;
+  private decoded?: MessageRecord[];
+  private keywordList?: readonly string[];
+  private firstUnseen?: number;
+
+  constructor(
+    private readonly header: SnapshotHeader,
+    private numbers: Float64Array | undefined,
+    private flagSetOf: Uint32Array | undefined,
+    private text: Buffer | undefined,
+  ) {
+    this.length = header.n;
   }
-  return records;
+
+  /** The highest UID (0 when empty): the UID column is the first, in ascending order. */
+  get lastUid(): number {
+    if (this.decoded) return this.length ? this.decoded[this.length - 1]!.uid : 0;
+    return this.length ? this.numbers![this.length - 1]! : 0;
+  }
+
+  /** Keywords (flags without a backslash) some message has, sorted: every flag set in the header is some message's. */
+  get keywords(): readonly string[] {
+    if (!this.keywordList) {
+      const found = new Set<string>();
+      for (const set of this.header.flagSets) for (const flag of set) if (!flag.startsWith('\\')) found.add(flag);
+      this.keywordList = [...found].sort();
+    }
+    return this.keywordList;
+  }
+
+  /** The index of the first message without \Seen, -1 when every message has it. */
+  get firstUnseenIndex(): number {
+    if (this.firstUnseen === undefined) {
+      if (this.decoded) {
+        this.firstUnseen = this.decoded.findIndex((m) => !m.flags.includes('\\Seen'));
+      } else {
+        const unseenSet = this.header.flagSets.map((set) => !set.includes('\\Seen'));
+        const flagSetOf = this.flagSetOf!;
+        let at = 0;
+        while (at < this.length && !unseenSet[flagSetOf[at]!]) at++;
+        this.firstUnseen = at < this.length ? at : -1;
+      }
+    }
+    return this.firstUnseen;
+  }
+
+  /** Whether decode() has made the records. */
+  get isDecoded(): boolean {
+    return this.decoded !== undefined;
+  }
+
+  /** The records (the same array at every call), or undefined when the text does not hold one set of strings per message. */
+  decode(): MessageRecord[] | undefined {
+    if (this.decoded) return this.decoded;
+    const { n, flagSets, anyUidl, ascii } = this.header;
+    const numbers = this.numbers!;
+    const flagSetOf = this.flagSetOf!;
+    const strings = n === 0 ? [] : this.text!.toString(ascii ? 'latin1' : 'utf8').split(SEPARATOR);
+    const perRecord = anyUidl ? 3 : 2;
+    if (strings.length !== n * perRecord) return undefined;
+    const records: MessageRecord[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const key = strings[i * perRecord]!;
+      const guid = strings[i * perRecord + 1]!;
+      const uidl = anyUidl ? strings[i * 3 + 2] : '';
+      records[i] = {
+        uid: numbers[i]!,
+        key,
+        flags: flagSets[flagSetOf[i]!]!,
+        internalDate: numbers[n + i]!,
+        saveDate: numbers[2 * n + i]!,
+        size: numbers[3 * n + i]!,
+        physicalSize: numbers[4 * n + i]!,
+        modseq: numbers[5 * n + i]!,
+        guid: guid === '' ? guidFromKey(key) : guid,
+        pop3Uidl: uidl === '' ? undefined : uidl,
+      };
+    }
+    this.decoded = records;
+    this.numbers = this.flagSetOf = this.text = undefined;
+    return records;
+  }
 }

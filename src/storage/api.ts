@@ -87,6 +87,8 @@ export interface MailboxSession extends EventEmitter {
   highestModseq(): number;
   /** The view in sequence order (seq = index + 1); it changes only at sync() (flags also at own updateFlags). */
   messages(): readonly MessageMeta[];
+  /** messages().length, without making the records of a large mailbox's view that nothing has read yet. */
+  messageCount(): number;
   /** Keywords set on some message of the view (kept, not recounted, when this session's own changes add one). */
   keywordsInUse(): readonly string[];
   /** The sequence number of the first message without \Seen in the view, if any. */

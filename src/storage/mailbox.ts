@@ -8,6 +8,7 @@ import { StorageError } from './errors.js';
 import { applyFlagChange, hasFlag, normalizeFlags, sameFlags } from './common/flags.js';
 import type { MailboxStore, MessageContent, OpenOptions, PreparedSave, StoredMessage } from './backends/backend.js';
 import { findByUid, indexOfUid, type MailboxState, type MessageRecord, type UserIndex } from '../index/user-index.js';
+import { SnapshotColumns } from '../index/view-snapshot.js';
 import { getLogger } from '../lib/logger.js';
 
 const log = getLogger({ component: 'mailbox' });
@@ -412,14 +413,20 @@ function keywordsIn(view: readonly MessageMeta[]): readonly string[] {
  * UIDNEXT for a view taken after `state` was read: the state's, or past the view's last UID when a save landed in
  * between. Never the live value, which may count a message the session has not announced yet (RFC 9051 section 2.3.1.1).
  */
-function uidNextOf(view: readonly MessageMeta[], state: MailboxState): number {
-  return Math.max(state.uidNext, view.length ? view[view.length - 1]!.uid + 1 : 1);
+function uidNextOf(view: readonly MessageMeta[] | SnapshotColumns, state: MailboxState): number {
+  const lastUid = view instanceof SnapshotColumns ? view.lastUid : view.length ? view[view.length - 1]!.uid : 0;
+  return Math.max(state.uidNext, lastUid + 1);
 }
 
 /** One session's view of a mailbox (an IMAP SELECT, a POP3 session...). */
 export class MailboxSessionImpl extends EventEmitter {
   /** Shared with the index's cached view (and other sessions) until this session changes it: copied on first write. */
-  private view: MessageMeta[] = [];
+  private viewRecords: MessageMeta[] = [];
+  /**
+   * A large mailbox's view straight after a start, before anything needed its records: the snapshot's columns, which
+   * give the count, keywords and first unseen message of a SELECT. The first use of `view` decodes them (shared).
+   */
+  private viewColumns?: SnapshotColumns;
   private viewIsShared = false;
   /** Keywords in use in this view, once asked; own flag changes add to it, a sync that changes the view drops it. */
   private keywords?: readonly string[];
@@ -456,15 +463,35 @@ export class MailboxSessionImpl extends EventEmitter {
     shared.on('changes', session.onChanges);
     await session.claimRecent();
     const state = shared.state();
-    session.view = shared.index.cachedRecords(shared.name) as MessageRecord[];
+    const view = shared.index.cachedView(shared.name);
+    if (view instanceof SnapshotColumns) session.viewColumns = view;
+    else session.view = view as MessageRecord[];
     session.viewIsShared = true;
     session.knownModseq = state.highestModseq;
-    session.viewUidNext = uidNextOf(session.view, state);
+    session.viewUidNext = uidNextOf(view, state);
     return session;
   }
 
   get name(): string {
     return this.shared.name;
+  }
+
+  private get view(): MessageMeta[] {
+    if (this.viewColumns) {
+      this.viewRecords = this.shared.index.decodedView(this.shared.name, this.viewColumns);
+      this.viewColumns = undefined;
+    }
+    return this.viewRecords;
+  }
+
+  private set view(records: MessageMeta[]) {
+    this.viewRecords = records;
+    this.viewColumns = undefined;
+  }
+
+  /** The number of messages in the view (without decoding a snapshot's columns). */
+  messageCount(): number {
+    return this.viewColumns ? this.viewColumns.length : this.viewRecords.length;
   }
 
   /** The view is in ascending UID order, so a binary search finds a sequence number without a per-SELECT map. */
@@ -515,11 +542,15 @@ export class MailboxSessionImpl extends EventEmitter {
   }
 
   keywordsInUse(): readonly string[] {
-    return (this.keywords ??= keywordsIn(this.view));
+    return (this.keywords ??= this.viewColumns ? this.viewColumns.keywords : keywordsIn(this.view));
   }
 
   firstUnseenSeq(): number | undefined {
     // A shared view array is never changed in place (an own flag change copies it first), so its answer is kept.
+    if (this.viewColumns) {
+      const at = this.viewColumns.firstUnseenIndex;
+      return at < 0 ? undefined : at + 1;
+    }
     const view = this.view;
     let index = this.viewIsShared ? firstUnseenOfView.get(view) : undefined;
     if (index === undefined) {
@@ -546,8 +577,8 @@ export class MailboxSessionImpl extends EventEmitter {
     await this.shared.refresh();
     await this.claimRecent();
     const state = this.shared.state();
-    const result: SyncResult = { expunged: [], added: [], flagsChanged: [], exists: this.view.length, recent: this.recent.size, uidNext: state.uidNext, highestModseq: state.highestModseq };
-    if (state.highestModseq === this.knownModseq && this.view.length === state.messages) return result;
+    const result: SyncResult = { expunged: [], added: [], flagsChanged: [], exists: this.messageCount(), recent: this.recent.size, uidNext: state.uidNext, highestModseq: state.highestModseq };
+    if (state.highestModseq === this.knownModseq && result.exists === state.messages) return result;
     // The index's current view (shared, carried forward by this process's writes) walked beside this session's one.
     const latest: readonly MessageMeta[] = this.shared.index.cachedRecords(this.shared.name);
     const old = this.view;

@@ -31,7 +31,7 @@ export class SelectedMailbox {
   }
 
   get exists(): number {
-    return this.mailbox.messages().length;
+    return this.mailbox.messageCount();
   }
 
   /**

@@ -1,14 +1,15 @@
 // The index's view snapshot: a large mailbox's records packed in one value plus the UIDs changed since. After a restart
 // the view it gives equals the records read one by one, after flag changes, expunges, new mail and a rewrite.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { openUserStorage, type StorageOptions } from '../../../src/storage/api.js';
 import { UserIndex, indexDirFor, type MessageRecord } from '../../../src/index/user-index.js';
-import { decodeViewSnapshot, encodeViewSnapshot } from '../../../src/index/view-snapshot.js';
+import { SnapshotColumns, decodeViewSnapshot, encodeViewSnapshot } from '../../../src/index/view-snapshot.js';
+import type { MailboxSessionImpl } from '../../../src/storage/mailbox.js';
 
 let dir: string;
 let opts: StorageOptions;
@@ -110,4 +111,57 @@ test('a large mailbox loads the same view from its snapshot as from its records,
   assert.equal(view.dirty, 0, 'the snapshot was rewritten with the changes in it');
   assert.deepEqual(normal(view.loaded), normal(view.plain));
   assert.equal(view.loaded.filter((r) => r.flags.includes('\\Answered')).length, 1200);
+});
+
+test('after a restart a large mailbox opens on its snapshot columns: count, keywords, first unseen and UIDNEXT without a record, then one decode for every session', async () => {
+  // A mailbox of its own whose directories changed long ago: its first scan leaves a confirmed stamp.
+  const user = 'columns';
+  const home = join(dir, 'ColumnsMaildir');
+  for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(home, sub), { recursive: true });
+  for (let n = 0; n < 1200; n++) {
+    const body = `Subject: ${n}\r\n\r\nbody\r\n`;
+    const info = n < 700 ? ':2,S' : n % 50 === 0 ? ':2,a' : ':2,';
+    writeFileSync(join(home, 'cur', `${1700000000 + n}.M${n}P1.columns.test,S=${body.length}${info}`), body);
+  }
+  writeFileSync(join(home, 'dovecot-keywords'), '0 Project\n');
+  const past = new Date(Date.now() - 3600_000);
+  for (const sub of ['cur', 'new']) utimesSync(join(home, sub), past, past);
+  const columnsOpts = { ...opts, defaultMailLocation: `maildir:${home}` };
+  const first = await openUserStorage({ user }, columnsOpts);
+  const expected = await (async () => {
+    try {
+      const box = await first.openMailbox('INBOX');
+      const answers = { count: box.messages().length, keywords: box.keywordsInUse(), firstUnseen: box.firstUnseenSeq(), uidNext: box.uidNext() };
+      await box.close();
+      return answers;
+    } finally {
+      await first.close();
+    }
+  })();
+  assert.deepEqual(expected, { count: 1200, keywords: ['Project'], firstUnseen: 701, uidNext: 1201 });
+  await UserIndex.closeIdle();
+
+  const st = await openUserStorage({ user }, columnsOpts);
+  try {
+    const a = (await st.openMailbox('INBOX')) as MailboxSessionImpl;
+    const b = (await st.openMailbox('INBOX')) as MailboxSessionImpl;
+    const columns = a.shared.index.cachedView('INBOX');
+    assert.ok(columns instanceof SnapshotColumns, 'the sessions opened on the columns');
+    const answers = { count: a.messageCount(), keywords: a.keywordsInUse(), firstUnseen: a.firstUnseenSeq(), uidNext: a.uidNext() };
+    assert.equal((await b.sync()).exists, 1200);
+    assert.equal(columns.isDecoded, false, 'a SELECT\'s answers and an idle sync decode nothing');
+    assert.deepEqual(answers, expected);
+    const msgs = a.messages();
+    assert.equal(columns.isDecoded, true);
+    assert.equal(b.messages(), msgs, 'both sessions have the one decoded array');
+    assert.equal(a.shared.index.cachedRecords('INBOX'), msgs);
+    assert.deepEqual(normal(msgs as readonly MessageRecord[]), normal(a.shared.index.records('INBOX')));
+    // A flag change after the decode is carried forward as before.
+    await a.updateFlags([701], 'add', ['\\Seen']);
+    assert.equal(a.firstUnseenSeq(), 702);
+    await a.close();
+    await b.close();
+  } finally {
+    await st.close();
+  }
 });

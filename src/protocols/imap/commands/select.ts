@@ -23,11 +23,10 @@ async function open(s: ImapSessionApi, cmd: ImapCommand, readOnly: boolean): Pro
   const mailbox = await s.storage!.openMailbox(name, { readOnly });
   const box = new SelectedMailbox(mailbox, readOnly);
   await s.select(box);
-  const msgs = box.messages();
   const flags = box.knownFlags();
   s.untagged(`FLAGS (${flags.join(' ')})`);
   s.untagged(readOnly ? 'OK [PERMANENTFLAGS ()] Read-only mailbox.' : `OK [PERMANENTFLAGS (${flags.join(' ')} \\*)] Flags permitted.`);
-  s.untagged(`${msgs.length} EXISTS`);
+  s.untagged(`${box.exists} EXISTS`);
   if (!s.enabled.has('IMAP4REV2')) {
     s.untagged(`${mailbox.recentUids().size} RECENT`);
     const firstUnseen = mailbox.firstUnseenSeq();
