@@ -120,9 +120,8 @@ export class SnapshotColumns {
     this.length = header.n;
   }
 
-  /** The highest UID (0 when empty): the UID column is the first, in ascending order. */
+  /** The highest UID (0 when empty): the UID column is the first, in ascending order. Before decode() only. */
   get lastUid(): number {
-    if (this.decoded) return this.length ? this.decoded[this.length - 1]!.uid : 0;
     return this.length ? this.numbers![this.length - 1]! : 0;
   }
 
@@ -136,18 +135,14 @@ export class SnapshotColumns {
     return this.keywordList;
   }
 
-  /** The index of the first message without \Seen, -1 when every message has it. */
+  /** The index of the first message without \Seen, -1 when every message has it. Before decode() only. */
   get firstUnseenIndex(): number {
     if (this.firstUnseen === undefined) {
-      if (this.decoded) {
-        this.firstUnseen = this.decoded.findIndex((m) => !m.flags.includes('\\Seen'));
-      } else {
-        const unseenSet = this.header.flagSets.map((set) => !set.includes('\\Seen'));
-        const flagSetOf = this.flagSetOf!;
-        let at = 0;
-        while (at < this.length && !unseenSet[flagSetOf[at]!]) at++;
-        this.firstUnseen = at < this.length ? at : -1;
-      }
+      const unseenSet = this.header.flagSets.map((set) => !set.includes('\\Seen'));
+      const flagSetOf = this.flagSetOf!;
+      let at = 0;
+      while (at < this.length && !unseenSet[flagSetOf[at]!]) at++;
+      this.firstUnseen = at < this.length ? at : -1;
     }
     return this.firstUnseen;
   }

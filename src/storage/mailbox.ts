@@ -489,6 +489,11 @@ export class MailboxSessionImpl extends EventEmitter {
     this.viewColumns = undefined;
   }
 
+  /** The columns this view still stands on; undefined once they are decoded (by this session or another one). */
+  private undecodedColumns(): SnapshotColumns | undefined {
+    return this.viewColumns?.isDecoded ? undefined : this.viewColumns;
+  }
+
   /** The number of messages in the view (without decoding a snapshot's columns). */
   messageCount(): number {
     return this.viewColumns ? this.viewColumns.length : this.viewRecords.length;
@@ -542,15 +547,13 @@ export class MailboxSessionImpl extends EventEmitter {
   }
 
   keywordsInUse(): readonly string[] {
-    return (this.keywords ??= this.viewColumns ? this.viewColumns.keywords : keywordsIn(this.view));
+    return (this.keywords ??= this.undecodedColumns()?.keywords ?? keywordsIn(this.view));
   }
 
   firstUnseenSeq(): number | undefined {
     // A shared view array is never changed in place (an own flag change copies it first), so its answer is kept.
-    if (this.viewColumns) {
-      const at = this.viewColumns.firstUnseenIndex;
-      return at < 0 ? undefined : at + 1;
-    }
+    const columns = this.undecodedColumns();
+    if (columns) return columns.firstUnseenIndex < 0 ? undefined : columns.firstUnseenIndex + 1;
     const view = this.view;
     let index = this.viewIsShared ? firstUnseenOfView.get(view) : undefined;
     if (index === undefined) {

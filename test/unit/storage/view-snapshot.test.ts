@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { openUserStorage, type StorageOptions } from '../../../src/storage/api.js';
 import { UserIndex, indexDirFor, type MessageRecord } from '../../../src/index/user-index.js';
-import { SnapshotColumns, decodeViewSnapshot, encodeViewSnapshot } from '../../../src/index/view-snapshot.js';
+import { SnapshotColumns, decodeViewSnapshot, encodeViewSnapshot, openViewSnapshot } from '../../../src/index/view-snapshot.js';
 import type { MailboxSessionImpl } from '../../../src/storage/mailbox.js';
 
 let dir: string;
@@ -58,6 +58,10 @@ test('snapshot and decode give back the records, including POP3 UIDLs; a string 
   assert.equal(encodeViewSnapshot([{ ...recs[0]!, pop3Uidl: '' }]), undefined);
   assert.deepEqual(decodeViewSnapshot(encodeViewSnapshot([])!), []);
   assert.equal(decodeViewSnapshot(Buffer.from('not a snapshot')), undefined);
+  // Text that does not hold one set of strings per message: the columns open, the records do not decode.
+  const columns = openViewSnapshot(Buffer.concat([encodeViewSnapshot(recs)!, Buffer.from([0])]))!;
+  assert.deepEqual([columns.length, columns.lastUid, columns.firstUnseenIndex], [2, 7, 1]);
+  assert.equal(columns.decode(), undefined);
 });
 
 test('a large mailbox loads the same view from its snapshot as from its records, through changes of every kind', async () => {
@@ -153,6 +157,7 @@ test('after a restart a large mailbox opens on its snapshot columns: count, keyw
     assert.deepEqual(answers, expected);
     const msgs = a.messages();
     assert.equal(columns.isDecoded, true);
+    assert.equal(b.firstUnseenSeq(), 701, 'a session still on the columns another one decoded answers from the records');
     assert.equal(b.messages(), msgs, 'both sessions have the one decoded array');
     assert.equal(a.shared.index.cachedRecords('INBOX'), msgs);
     assert.deepEqual(normal(msgs as readonly MessageRecord[]), normal(a.shared.index.records('INBOX')));
