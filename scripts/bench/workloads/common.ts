@@ -1,8 +1,10 @@
 // Shared pieces of the workload plugins: a per-side start that dispatches to Roost or the baseline, and running N
 // operations over C concurrent connections. Not a workload itself (the loader skips files without a default Workload).
 import { performance } from 'node:perf_hooks';
+import { wireMessage } from '../corpus.js';
+import { LineSocket, ProtocolError, smtpReply } from '../net.js';
 import { startBaseline, startRoostSide, type SideOptions } from '../sides.js';
-import type { BenchOptions, Server, SetupContext, SideKind, WorkloadRun } from '../types.js';
+import { EXTRA_REPS_WHEN_NOISY, type BenchOptions, type BenchUser, type Server, type SetupContext, type SideKind, type WorkloadRun } from '../types.js';
 
 export function startSide(kind: SideKind, context: SetupContext, options: SideOptions): Promise<Server> {
   return kind === 'roost' ? startRoostSide(context.dir, options) : startBaseline(context.dir, options);
@@ -60,4 +62,57 @@ export function minRunSeconds(options: BenchOptions, warmup: boolean, warmupSeco
 
 export function scaled(quick: boolean, quickCount: number, fullCount: number, scale: number): number {
   return Math.max(1, Math.round((quick ? quickCount : fullCount) * scale));
+}
+
+/** Recipients of one delivery repetition: each message goes to one of them in turn. */
+export const RECIPIENTS_PER_REP = 4;
+
+/**
+ * Users a delivery workload creates so that every repetition (warm-up included) of each of its `cases` delivers to
+ * RECIPIENTS_PER_REP users of its own, whose mailboxes hold one message before it (primeMailboxes): a Maildir's cost per
+ * delivery grows with the messages already in new/ (Dovecot's by half over nine repetitions), and how many repetitions
+ * ran before a case differs from run to run (a noisy case gets more), so shared recipients made a case's figure depend
+ * on its predecessors.
+ */
+export function deliveryUserCount(cases: number, options: BenchOptions): number {
+  return RECIPIENTS_PER_REP * cases * (1 + options.repeat + EXTRA_REPS_WHEN_NOISY);
+}
+
+/** Per side: the delivery repetitions run so far. */
+const deliveryRepsRun = new WeakMap<Server, number>();
+
+/** The recipients of the next repetition on `server`; after every group had one repetition, the first again. */
+export function nextRecipients(server: Server): BenchUser[] {
+  const rep = deliveryRepsRun.get(server) ?? 0;
+  deliveryRepsRun.set(server, rep + 1);
+  const groups = Math.max(1, Math.floor(server.users.length / RECIPIENTS_PER_REP));
+  const first = (rep % groups) * RECIPIENTS_PER_REP;
+  return server.users.slice(first, first + RECIPIENTS_PER_REP);
+}
+
+/**
+ * One message to every user over SMTP or LMTP (`hello` EHLO or LHLO), one transaction each, before anything is measured:
+ * a user's first delivery creates the Maildir and the server's index files (directories fsynced), which is not the
+ * per-message cost a delivery workload measures.
+ */
+export async function primeMailboxes(port: number, hello: 'EHLO' | 'LHLO', users: BenchUser[]): Promise<void> {
+  const socket = await LineSocket.connect({ port });
+  try {
+    const expect = async (reply: Promise<{ code: number; text: string }>, want: number, what: string) => {
+      const { code, text } = await reply;
+      if (code !== want) throw new ProtocolError(`priming the mailboxes: ${what}: expected ${want}, got ${text}`);
+    };
+    await expect(socket.expect(smtpReply()), 220, 'greeting');
+    await expect(socket.send(`${hello} bench.client.test\r\n`, smtpReply()), 250, hello);
+    const message = wireMessage(7, 1, 1024);
+    for (const user of users) {
+      await expect(socket.send('MAIL FROM:<sender@example.org>\r\n', smtpReply()), 250, 'MAIL');
+      await expect(socket.send(`RCPT TO:<${user.name}@localhost>\r\n`, smtpReply()), 250, `RCPT ${user.name}`);
+      await expect(socket.send('DATA\r\n', smtpReply()), 354, 'DATA');
+      await expect(socket.send(message, smtpReply()), 250, `DATA to ${user.name}`);
+    }
+    await socket.send('QUIT\r\n', smtpReply()).catch(() => undefined);
+  } finally {
+    socket.close();
+  }
 }

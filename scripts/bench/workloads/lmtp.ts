@@ -4,23 +4,12 @@ import { performance } from 'node:perf_hooks';
 import { wireMessage } from '../corpus.js';
 import { benchUsers } from '../sides.js';
 import { LineSocket, ProtocolError, smtpReply } from '../net.js';
-import { EXTRA_REPS_WHEN_NOISY, type BenchCase, type Server, type Workload } from '../types.js';
-import { runConcurrent, scaled, startSide } from './common.js';
+import type { BenchCase, Server, Workload } from '../types.js';
+import { deliveryUserCount, nextRecipients, primeMailboxes, runConcurrent, scaled, startSide } from './common.js';
 
 const SIZES = [4 * 1024, 100 * 1024];
 const CONNECTIONS = [1, 8];
 const POOL = 16;
-/** Recipients of one repetition: each message goes to one of them in turn. */
-const USERS_PER_REP = 4;
-/**
- * Every repetition (warm-up included) delivers to its own USERS_PER_REP users, whose mailboxes are empty before it: a
- * Maildir's cost per delivery grows with the messages already in new/ (Dovecot's did by half over nine repetitions), and
- * how many repetitions ran before a case differs from run to run (a noisy case gets more), so shared recipients made a
- * case's figure depend on its predecessors. After repGroups() repetitions the groups are used again.
- */
-const repGroups = (repeat: number) => SIZES.length * CONNECTIONS.length * (1 + repeat + EXTRA_REPS_WHEN_NOISY);
-/** Per side: the repetitions run so far, which picks the next group of recipients. */
-const repsRun = new WeakMap<Server, number>();
 const pools = new Map<number, Buffer[]>();
 
 function messagePool(size: number): Buffer[] {
@@ -57,8 +46,16 @@ const lmtp: Workload = {
         out.push({ id: `${size / 1024}k-c${connections}`, label: `${size / 1024} KB, ${connections} conn`, params: { size, connections } });
     return out;
   },
-  setup(kind, context) {
-    return startSide(kind, context, { users: benchUsers(USERS_PER_REP * repGroups(context.options.repeat)), services: ['lmtp'] });
+  async setup(kind, context) {
+    const users = benchUsers(deliveryUserCount(SIZES.length * CONNECTIONS.length, context.options));
+    const server = await startSide(kind, context, { users, services: ['lmtp'] });
+    try {
+      await primeMailboxes(server.endpoints.lmtp!, 'LHLO', users);
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+    return server;
   },
   async run(server: Server, benchCase, { options, warmup }) {
     const size = Number(benchCase.params.size);
@@ -67,9 +64,7 @@ const lmtp: Workload = {
     const total = warmup ? Math.max(connections, Math.ceil(perRep / 4)) : perRep;
     const pool = messagePool(size);
     const port = server.endpoints.lmtp!;
-    const rep = repsRun.get(server) ?? 0;
-    repsRun.set(server, rep + 1);
-    const firstUser = (rep * USERS_PER_REP) % server.users.length;
+    const recipients = nextRecipients(server);
     return runConcurrent<Session>(
       total,
       connections,
@@ -81,7 +76,7 @@ const lmtp: Workload = {
         return { socket, eightBit: /8BITMIME/i.test(lhlo.text) };
       },
       async (session, op, latencies) => {
-        const user = server.users[firstUser + (op % USERS_PER_REP)]!.name;
+        const user = recipients[op % recipients.length]!.name;
         const message = pool[op % pool.length]!;
         const started = performance.now();
         const body = session.eightBit ? ' BODY=8BITMIME' : '';

@@ -13,7 +13,7 @@ import { DEFAULT_CACHE_DIR, REPO_ROOT, wireMessage } from '../corpus.js';
 import { benchUsers, roostVersion } from '../sides.js';
 import { LineSocket, ProtocolError, smtpReply } from '../net.js';
 import { SideUnavailable, type BenchCase, type BenchUser, type Server, type Workload } from '../types.js';
-import { runConcurrent, scaled } from './common.js';
+import { deliveryUserCount, nextRecipients, primeMailboxes, runConcurrent, scaled } from './common.js';
 
 const SIZES = [4 * 1024, 100 * 1024];
 const CONNECTIONS = [1, 8];
@@ -35,9 +35,11 @@ interface E2eServer extends Server {
 }
 
 /** Files in new/ and cur/ of every user's Maildir (the LMTP servers write into new/). */
-function delivered(server: E2eServer): number {
+/** Messages in the Maildirs of `users`. */
+function delivered(server: E2eServer, users: BenchUser[]): number {
   let n = 0;
-  for (const dir of server.maildirs) {
+  for (const user of users) {
+    const dir = server.maildirs[server.users.indexOf(user)]!;
     for (const sub of ['new', 'cur']) {
       const path = join(dir, sub);
       if (existsSync(path)) n += readdirSync(path).length;
@@ -158,8 +160,16 @@ const smtpE2e: Workload = {
     return out;
   },
   async setup(kind, context) {
-    const users = benchUsers(4);
-    return kind === 'roost' ? startRoostE2e(context.dir, users) : startPostfixDovecot(context.dir, users);
+    const users = benchUsers(deliveryUserCount(this.cases(context.options).length, context.options));
+    const server = kind === 'roost' ? await startRoostE2e(context.dir, users) : await startPostfixDovecot(context.dir, users);
+    try {
+      await primeMailboxes(server.endpoints.smtp!, 'EHLO', users);
+      await waitFor(`a first message in each of ${users.length} Maildirs (${server.label})`, () => delivered(server, users) >= users.length, 120_000, 20);
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+    return server;
   },
   async run(server: Server, benchCase, { options, warmup }) {
     const side = server as E2eServer;
@@ -171,7 +181,8 @@ const smtpE2e: Workload = {
     const total = options.quick && warmup ? Math.max(connections, Math.ceil(perRep / 4)) : perRep;
     const pool = messagePool(size);
     const port = server.endpoints.smtp!;
-    const before = delivered(side);
+    const recipients = nextRecipients(server);
+    const before = delivered(side, recipients);
     const started = performance.now();
     const sent = await runConcurrent<Session>(
       total,
@@ -183,7 +194,7 @@ const smtpE2e: Workload = {
         return { socket };
       },
       async (session, op, latencies) => {
-        const user = server.users[op % server.users.length]!.name;
+        const user = recipients[op % recipients.length]!.name;
         const message = pool[op % pool.length]!;
         const t0 = performance.now();
         const mail = session.socket.expect(smtpReply());
@@ -205,7 +216,7 @@ const smtpE2e: Workload = {
     );
     // The clock stops when the last accepted message is a file in a Maildir, not at the last 250.
     const want = before + sent.ops;
-    await waitFor(`${sent.ops} messages in the Maildirs (${server.label})`, () => delivered(side) >= want, 120_000, 5);
+    await waitFor(`${sent.ops} messages in the Maildirs (${server.label})`, () => delivered(side, recipients) >= want, 120_000, 5);
     const seconds = (performance.now() - started) / 1000;
     return { ...sent, seconds };
   },
