@@ -4,7 +4,7 @@ import { open as openLmdb, type Database, type Key, type RootDatabase } from 'lm
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { getLogger } from '../lib/logger.js';
-import { SnapshotColumns, encodeViewSnapshot, openViewSnapshot } from './view-snapshot.js';
+import { SnapshotColumns, encodeViewSnapshotWithHead, openViewSnapshot, readViewSnapshot, type SnapshotData, type SnapshotHead } from './view-snapshot.js';
 
 const log = getLogger({ component: 'index' });
 
@@ -58,6 +58,11 @@ interface ViewEntry {
 /** What a cached view is valid for: any change to the mailbox moves one of these. */
 function viewKey(st: MailboxState): string {
   return `${st.uidValidity}:${st.highestModseq}:${st.messages}:${st.uidNext}`;
+}
+
+/** Where a mailbox's previous view snapshot is kept (a mailbox name holds no NUL). */
+function previousSnapshotKey(mailbox: string): string {
+  return `${mailbox}\0previous`;
 }
 
 /**
@@ -210,8 +215,13 @@ export class UserIndex {
   readonly messages: Database<MessageRecord, MailboxKey>;
   readonly expunged: Database<number, MailboxKey>;
   readonly cache: Database<unknown, CacheKey>;
-  /** Per mailbox a view snapshot (view-snapshot.ts), and the UIDs whose records changed since it was written. */
+  /**
+   * Per mailbox a view snapshot (view-snapshot.ts) and its head (viewHeads), and the UIDs whose records changed since
+   * it was written. The snapshot it replaced stays under previousSnapshotKey() until the next one, for sessions that
+   * hold columns of it not yet loaded (see loadRecords).
+   */
   readonly views: Database<Buffer, string>;
+  readonly viewHeads: Database<SnapshotHead, string>;
   readonly viewDirty: Database<number, MailboxKey>;
 
   private constructor(readonly dir: string, fsync: boolean) {
@@ -219,7 +229,7 @@ export class UserIndex {
     // The index is a cache of the store (DECISIONS.md): it is never fsynced. A killed process loses
     // nothing (the pages are in the OS cache); after a power loss the stamp check rescans the store.
     void fsync;
-    this.root = openLmdb({ path: join(dir, 'index.mdb'), maxDbs: 8, noSync: true, compression: false });
+    this.root = openLmdb({ path: join(dir, 'index.mdb'), maxDbs: 12, noSync: true, compression: false });
     this.meta = this.root.openDB({ name: 'meta' });
     // Records of one kind share their msgpack structure (property names), kept once per database instead of in
     // every value: reading a mailbox's records decodes about three times faster. Values written before are still read.
@@ -229,12 +239,13 @@ export class UserIndex {
     this.expunged = this.root.openDB({ name: 'expunged' });
     this.cache = this.root.openDB({ name: 'cache', ...shared });
     this.views = this.root.openDB({ name: 'views', encoding: 'binary' });
+    this.viewHeads = this.root.openDB({ name: 'viewHeads' });
     this.viewDirty = this.root.openDB({ name: 'viewDirty' });
     const version = this.meta.get('schemaVersion');
     if (version !== INDEX_SCHEMA_VERSION) {
       if (version !== undefined) log.warn({ dir, version, want: INDEX_SCHEMA_VERSION }, 'index schema changed; rebuilding from the store');
       this.root.transactionSync(() => {
-        for (const db of [this.mailboxes, this.messages, this.expunged, this.cache, this.views, this.viewDirty] as Database<unknown, Key>[]) {
+        for (const db of [this.mailboxes, this.messages, this.expunged, this.cache, this.views, this.viewHeads, this.viewDirty] as Database<unknown, Key>[]) {
           for (const key of db.getKeys()) db.removeSync(key);
         }
         this.meta.putSync('schemaVersion', INDEX_SCHEMA_VERSION);
@@ -325,9 +336,14 @@ export class UserIndex {
   decodedView(mailbox: string, columns: SnapshotColumns): MessageRecord[] {
     const records = columns.decode();
     if (records) return records;
-    log.error({ mailbox }, 'view snapshot unreadable; dropped');
     if (this.viewCache.get(mailbox)?.columns === columns) this.viewCache.delete(mailbox);
-    this.root.transactionSync(() => this.views.removeSync(mailbox));
+    if (columns.isLost) {
+      // Another process replaced the snapshot twice since the SELECT (or it was dropped): the view is not to be had.
+      log.error({ mailbox }, 'view snapshot of the selected state no longer stored');
+      throw new Error(`view snapshot of ${mailbox} no longer stored`);
+    }
+    log.error({ mailbox }, 'view snapshot unreadable; dropped');
+    this.root.transactionSync(() => this.removeSnapshot(mailbox));
     throw new Error(`view snapshot of ${mailbox} unreadable`);
   }
 
@@ -343,6 +359,9 @@ export class UserIndex {
       // The state again, inside the transaction: another process may have written since `st` was read.
       const now = this.mailboxes.get(mailbox);
       if (!now) return { key: '', records: [] }; // deleted meanwhile
+      // Nothing changed since the snapshot: its head answers a SELECT, its columns are read when someone needs them.
+      const head = this.viewHeads.get(mailbox);
+      if (head && head.n === now.messages && !this.hasDirty(mailbox)) return { key: viewKey(now), columns: this.lazyColumns(mailbox, head) };
       // Copied out at once (columns and text) before any other read: the value's buffer is LMDB's to reuse.
       const snapshot = this.views.getBinaryFast(mailbox);
       const columns = snapshot ? openViewSnapshot(snapshot) : undefined;
@@ -372,12 +391,64 @@ export class UserIndex {
     });
   }
 
-  /** Replaces a mailbox's view snapshot and forgets the UIDs noted beside the old one (inside a write transaction). */
+  /** Whether UIDs are noted as changed since the mailbox's snapshot. */
+  private hasDirty(mailbox: string): boolean {
+    for (const _key of this.viewDirty.getKeys({ start: [mailbox, 0], end: [mailbox, Number.MAX_SAFE_INTEGER], limit: 1 })) return true;
+    return false;
+  }
+
+  /** Columns of this process not yet loaded, per mailbox: loaded before their snapshot is replaced or dropped. */
+  private readonly unloadedColumns = new Map<string, WeakRef<SnapshotColumns>[]>();
+
+  /** Columns standing for the snapshot `head` describes, read from the index at their first use. */
+  private lazyColumns(mailbox: string, head: SnapshotHead): SnapshotColumns {
+    const columns = new SnapshotColumns(head, undefined, () => this.snapshotData(mailbox, head.gen));
+    const list = (this.unloadedColumns.get(mailbox) ?? []).filter((ref) => ref.deref()?.isLoaded === false);
+    list.push(new WeakRef(columns));
+    this.unloadedColumns.set(mailbox, list);
+    return columns;
+  }
+
+  /** The columns of the snapshot of generation `gen`: the mailbox's snapshot, else the one it replaced. */
+  private snapshotData(mailbox: string, gen: string): SnapshotData | undefined {
+    for (const key of [mailbox, previousSnapshotKey(mailbox)]) {
+      const value = this.views.getBinaryFast(key);
+      const read = value && readViewSnapshot(value, gen);
+      if (read) return read.data;
+    }
+    return undefined;
+  }
+
+  /** Loads this process's columns that still stand on the mailbox's stored snapshots (before these change). */
+  private loadUnloadedColumns(mailbox: string): void {
+    const list = this.unloadedColumns.get(mailbox);
+    if (!list) return;
+    this.unloadedColumns.delete(mailbox);
+    for (const ref of list) ref.deref()?.load();
+  }
+
+  /**
+   * Replaces a mailbox's view snapshot and forgets the UIDs noted beside the old one (inside a write transaction). The
+   * old one is kept as the previous snapshot: another process's sessions may hold columns of it not yet loaded.
+   */
   private writeSnapshot(mailbox: string, records: readonly MessageRecord[]): void {
     for (const key of this.viewDirty.getKeys({ start: [mailbox, 0], end: [mailbox, Number.MAX_SAFE_INTEGER] })) this.viewDirty.removeSync(key);
-    const snapshot = records.length >= SNAPSHOT_MIN_MESSAGES ? encodeViewSnapshot(records) : undefined;
-    if (snapshot) this.views.putSync(mailbox, snapshot);
-    else this.views.removeSync(mailbox);
+    const snapshot = records.length >= SNAPSHOT_MIN_MESSAGES ? encodeViewSnapshotWithHead(records) : undefined;
+    if (!snapshot) return this.removeSnapshot(mailbox);
+    this.loadUnloadedColumns(mailbox);
+    // Copied out first: the value is a view of LMDB's reused read buffer, whose `length` alone is the value's.
+    const old = this.views.getBinaryFast(mailbox);
+    if (old) this.views.putSync(previousSnapshotKey(mailbox), Buffer.from(old.subarray(0, old.length)));
+    this.views.putSync(mailbox, snapshot.value);
+    this.viewHeads.putSync(mailbox, snapshot.head);
+  }
+
+  /** Drops a mailbox's snapshots and head (inside a write transaction); its columns in this process are loaded first. */
+  private removeSnapshot(mailbox: string): void {
+    this.loadUnloadedColumns(mailbox);
+    this.views.removeSync(mailbox);
+    this.views.removeSync(previousSnapshotKey(mailbox));
+    this.viewHeads.removeSync(mailbox);
   }
 
   /** After a committed write: the cached records follow the writer's changes when they matched the state before them. */
@@ -473,7 +544,7 @@ export class UserIndex {
     this.memos.delete(mailbox);
     this.viewCache.delete(mailbox);
     this.mailboxes.removeSync(mailbox);
-    this.views.removeSync(mailbox);
+    this.removeSnapshot(mailbox);
     for (const db of [this.messages, this.expunged, this.viewDirty] as Database<unknown, MailboxKey>[]) {
       for (const key of db.getKeys({ start: [mailbox, 0], end: [mailbox, Number.MAX_SAFE_INTEGER] })) db.removeSync(key);
     }

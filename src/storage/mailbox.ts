@@ -478,7 +478,12 @@ export class MailboxSessionImpl extends EventEmitter {
 
   private get view(): MessageMeta[] {
     if (this.viewColumns) {
-      this.viewRecords = this.shared.index.decodedView(this.shared.name, this.viewColumns);
+      try {
+        this.viewRecords = this.shared.index.decodedView(this.shared.name, this.viewColumns);
+      } catch (err) {
+        if (this.viewColumns.isLost) throw new StorageError('TEMP', 'Mailbox state changed meanwhile, select it again', err);
+        throw err;
+      }
       this.viewColumns = undefined;
     }
     return this.viewRecords;

@@ -1,6 +1,7 @@
 // The index's view snapshot: a large mailbox's records packed in one value plus the UIDs changed since. After a restart
 // the view it gives equals the records read one by one, after flag changes, expunges, new mail and a rewrite.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { openUserStorage, type StorageOptions } from '../../../src/storage/api.j
 import { UserIndex, indexDirFor, type MessageRecord } from '../../../src/index/user-index.js';
 import { SnapshotColumns, decodeViewSnapshot, encodeViewSnapshot, openViewSnapshot } from '../../../src/index/view-snapshot.js';
 import type { MailboxSessionImpl } from '../../../src/storage/mailbox.js';
+import type { MessageMeta } from '../../../src/storage/api.js';
 
 let dir: string;
 let opts: StorageOptions;
@@ -170,3 +172,125 @@ test('after a restart a large mailbox opens on its snapshot columns: count, keyw
     await st.close();
   }
 });
+
+/** A Maildir of 1,200 messages (the first 700 \Seen) whose directories changed long ago, so its first scan is confirmed. */
+function oldMaildir(name: string): string {
+  const home = join(dir, name);
+  for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(home, sub), { recursive: true });
+  for (let n = 0; n < 1200; n++) {
+    const body = `Subject: ${n}\r\n\r\nbody\r\n`;
+    writeFileSync(join(home, 'cur', `${1700000000 + n}.M${n}P1.${name}.test,S=${body.length}${n < 700 ? ':2,S' : ':2,'}`), body);
+  }
+  const past = new Date(Date.now() - 3600_000);
+  for (const sub of ['cur', 'new']) utimesSync(join(home, sub), past, past);
+  return home;
+}
+
+/**
+ * `count` records of the mailbox put again with \Flagged in one index write, as a rescan after another program's changes
+ * writes them, then a load of the view: over the snapshot's limit of changes, that load writes a new snapshot.
+ */
+const rewriteSnapshotScript = (indexDir: string, count: number) => `
+  const { UserIndex } = await import(${JSON.stringify(new URL('../../../src/index/user-index.ts', import.meta.url).href)});
+  const index = UserIndex.acquire(${JSON.stringify(indexDir)}, false);
+  const records = index.records('INBOX').slice(0, ${count});
+  index.write('INBOX', () => { throw new Error('no state'); }, (w) => {
+    for (const r of records) w.put({ ...r, flags: r.flags.includes('\\\\Flagged') ? r.flags : [...r.flags, '\\\\Flagged'], modseq: w.nextModseq() });
+  });
+  index.cachedRecords('INBOX');
+  await index.release();
+  await UserIndex.closeIdle();
+`;
+
+test('a SELECT after a restart reads only the snapshot head; the columns load at the first use, also after the snapshot was replaced here or by another process', async () => {
+  const user = 'lazy';
+  const lazyOpts = { ...opts, defaultMailLocation: `maildir:${oldMaildir('LazyMaildir')}` };
+  const indexDir = indexDirFor(opts.dataDir, user);
+  const first = await openUserStorage({ user }, lazyOpts);
+  let selectTime: MessageRecord[];
+  try {
+    const box = await first.openMailbox('INBOX');
+    selectTime = normal(box.messages() as readonly MessageRecord[]);
+    await box.close();
+  } finally {
+    await first.close();
+  }
+  await UserIndex.closeIdle();
+  const gen = () => {
+    const index = UserIndex.acquire(indexDir, false);
+    try {
+      return index.viewHeads.get('INBOX')?.gen;
+    } finally {
+      void index.release();
+    }
+  };
+
+  /** A session opened after a restart, its answers (all from the head), and its columns, still unloaded. */
+  const openAfterRestart = async () => {
+    await UserIndex.closeIdle();
+    const st = await openUserStorage({ user }, lazyOpts);
+    const box = (await st.openMailbox('INBOX')) as MailboxSessionImpl;
+    const columns = box.shared.index.cachedView('INBOX');
+    assert.ok(columns instanceof SnapshotColumns);
+    assert.deepEqual([box.messageCount(), box.firstUnseenSeq(), box.uidNext(), box.keywordsInUse()], [1200, 701, 1201, []]);
+    assert.equal(columns.isLoaded, false, 'SELECT\'s answers read no column');
+    return { st, box, columns };
+  };
+
+  // Nothing replaced: the first use loads the columns of the SELECTed state.
+  let opened = await openAfterRestart();
+  assert.deepEqual(normal(opened.box.messages() as readonly MessageRecord[]), selectTime);
+  assert.equal(opened.columns.isLoaded, true);
+  await opened.box.close();
+  await opened.st.close();
+
+  // This process replaces the snapshot (a rescan changed 1,100 records, then a load): the columns are loaded first.
+  opened = await openAfterRestart();
+  const genBefore = gen();
+  const index = opened.box.shared.index;
+  const records = index.records('INBOX').slice(0, 1100);
+  index.write('INBOX', () => assert.fail('the mailbox has a state'), (w) => {
+    for (const r of records) w.put({ ...r, flags: [...r.flags, '\\Answered'], modseq: w.nextModseq() });
+  });
+  assert.equal(opened.columns.isLoaded, false, 'a write of records leaves the snapshot and the columns alone');
+  assert.equal(index.cachedRecords('INBOX').filter((r) => r.flags.includes('\\Answered')).length, 1100);
+  assert.notEqual(gen(), genBefore, 'the load wrote a new snapshot');
+  assert.equal(opened.columns.isLoaded, true, 'loaded before their snapshot was replaced');
+  assert.deepEqual(normal(opened.box.messages() as readonly MessageRecord[]), selectTime, 'the session sees its SELECTed state');
+  await opened.box.close();
+  await opened.st.close();
+  selectTime = normal((await viewAfterRestartOf(user, lazyOpts)) as readonly MessageRecord[]);
+
+  // Another process replaces the snapshot once: the columns come from the previous one. Twice: they are gone.
+  for (const rewrites of [1, 2]) {
+    opened = await openAfterRestart();
+    for (let i = 0; i < rewrites; i++) {
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', rewriteSnapshotScript(indexDir, 1050 + i)], { encoding: 'utf8' });
+      assert.equal(child.status, 0, child.stderr);
+    }
+    // Reads see the other process's writes from the next read transaction on (LMDB's reads are snapshots).
+    opened.box.shared.index.root.resetReadTxn();
+    if (rewrites === 1) {
+      assert.deepEqual(normal(opened.box.messages() as readonly MessageRecord[]), selectTime, 'the previous snapshot serves the session');
+    } else {
+      assert.throws(() => opened.box.messages(), (err: Error & { code?: string }) => err.code === 'TEMP', 'a clear temporary failure, not another state');
+    }
+    await opened.box.close();
+    await opened.st.close();
+    selectTime = normal((await viewAfterRestartOf(user, lazyOpts)) as readonly MessageRecord[]);
+  }
+});
+
+/** The records a session of `user` sees after a restart. */
+async function viewAfterRestartOf(user: string, options: StorageOptions): Promise<readonly MessageMeta[]> {
+  await UserIndex.closeIdle();
+  const st = await openUserStorage({ user }, options);
+  try {
+    const box = await st.openMailbox('INBOX');
+    const messages = box.messages();
+    await box.close();
+    return messages;
+  } finally {
+    await st.close();
+  }
+}
