@@ -36,7 +36,7 @@ interface Session {
 
 const lmtp: Workload = {
   name: 'lmtp',
-  description: 'LMTP delivery into Maildir: MAIL, RCPT and DATA pipelined, one recipient per message, saves fsynced on both sides',
+  description: 'LMTP delivery into Maildir: MAIL, RCPT and DATA pipelined, one recipient per message, saves fsynced on both sides; each repetition delivers to four users of its own, whose mailboxes hold one message before it',
   opName: 'messages',
   reportBytes: true,
   cases() {

@@ -148,7 +148,7 @@ interface Session {
 
 const smtpE2e: Workload = {
   name: 'smtp-e2e',
-  description: 'SMTP in → queue → LMTP → Maildir, timed until every message is a file in new/; Roost alone beside Postfix delivering to Dovecot LMTP, both over a unix socket, saves fsynced on both sides',
+  description: 'SMTP in → queue → LMTP → Maildir, timed until every message is a file in new/; Roost alone beside Postfix delivering to Dovecot LMTP, both over a unix socket, saves fsynced on both sides; each repetition delivers to four users of its own, whose mailboxes hold one message before it',
   opName: 'messages',
   reportBytes: true,
   cases(options) {
