@@ -373,7 +373,6 @@ export class UserIndex {
           changes.set(uid, this.messages.get([mailbox, uid]) ?? null);
         }
         changedSince = changes.size;
-        if (changedSince === 0 && columns.length === now.messages) return { key: viewKey(now), columns };
         const decoded = columns.decode();
         records = decoded && applyChanges(decoded, changes);
         if (records && records.length !== now.messages) {
