@@ -13,3 +13,10 @@ export function capabilityList(s: ImapSessionApi): string[] {
   }
   return caps;
 }
+
+/** Whether `capability` is in capabilityList(s), answered without building the list (SELECT, STATUS ask per command). */
+export function isAdvertised(s: ImapSessionApi, capability: string): boolean {
+  if (BASE.includes(capability)) return true;
+  for (const command of imapCommands.values()) if (command.capabilities?.(s).includes(capability)) return true;
+  return false;
+}

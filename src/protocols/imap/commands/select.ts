@@ -9,7 +9,7 @@ import { SelectedMailbox } from '../selected.js';
 import type { ImapCommand } from '../proto/command-reader.js';
 import { formatMailbox } from '../proto/response.js';
 import { mailboxId } from '../objectid/ids.js';
-import { createCommand } from './create.js';
+import { isAdvertised } from '../capabilities.js';
 
 async function open(s: ImapSessionApi, cmd: ImapCommand, readOnly: boolean): Promise<Completion> {
   const { mailbox: name, condstore, qresync } = parseSelectArgs(cmd.args, { utf8: s.utf8Names });
@@ -36,9 +36,8 @@ async function open(s: ImapSessionApi, cmd: ImapCommand, readOnly: boolean): Pro
   s.untagged(`OK [UIDVALIDITY ${mailbox.uidValidity}] UIDs valid`);
   s.untagged(`OK [UIDNEXT ${mailbox.uidNext()}] Predicted next UID`);
   if (condstoreEnabled(s)) s.untagged(`OK [HIGHESTMODSEQ ${mailbox.highestModseq()}] Highest`);
-  // RFC 8474 section 4.2, once OBJECTID is advertised (it also needs MAILBOXID on CREATE's tagged OK, section 4.1):
-  // CREATE's entry in the registry is what advertises it, asked alone rather than building the whole list per SELECT.
-  if (createCommand.capabilities?.(s).includes('OBJECTID')) s.untagged(`OK [MAILBOXID (${mailboxId(s.user!.user, mailbox.uidValidity)})] Ok`);
+  // RFC 8474 section 4.2, once OBJECTID is advertised (it also needs MAILBOXID on CREATE's tagged OK, section 4.1).
+  if (isAdvertised(s, 'OBJECTID')) s.untagged(`OK [MAILBOXID (${mailboxId(s.user!.user, mailbox.uidValidity)})] Ok`);
   if (s.enabled.has('IMAP4REV2')) {
     // RFC 9051 section 6.3.2: the server MUST send a LIST response with the mailbox name.
     s.untagged(`LIST () "${s.storage!.separator}" ${formatMailbox(name, { utf8: s.utf8Names })}`);

@@ -7,13 +7,14 @@ import { ProtocolError } from '../proto/protocol-error.js';
 import { formatMailbox } from '../proto/response.js';
 import type { ImapSessionApi } from '../types.js';
 import { mailboxId } from '../objectid/ids.js';
+import { isAdvertised } from '../capabilities.js';
 
 /** The order the items appear in the response, whatever order the client asked in. */
 const RESPONSE_ORDER: readonly StatusItem[] = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'HIGHESTMODSEQ', 'SIZE', 'APPENDLIMIT', 'MAILBOXID'];
 
 /** Refuses items whose extension is not advertised (HIGHESTMODSEQ needs CONDSTORE). */
 export function checkStatusItems(s: ImapSessionApi, items: readonly StatusItem[]): void {
-  if (items.includes('HIGHESTMODSEQ') && !s.capabilities().includes('CONDSTORE')) {
+  if (items.includes('HIGHESTMODSEQ') && !isAdvertised(s, 'CONDSTORE')) {
     throw new ProtocolError('Invalid status item HIGHESTMODSEQ');
   }
 }
