@@ -78,7 +78,10 @@ export interface CopyResult {
   destUids: number[];
 }
 
-/** A session's view of one mailbox. Emits 'changes' (ChangesEvent) when other sessions or processes changed it. */
+/**
+ * A session's view of one mailbox. Emits 'changes' (ChangesEvent) when other sessions or processes changed it;
+ * other processes' changes are watched for (inotify) from the first listener on.
+ */
 export interface MailboxSession extends EventEmitter {
   readonly name: string;
   readonly uidValidity: number;
