@@ -44,6 +44,8 @@ export class Connection extends EventEmitter {
   private closed = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private idleMs = 0;
+  /** The duration idleTimer was started with (refresh() keeps it). */
+  private idleTimerMs = 0;
   private onIdle: (() => void) | undefined;
   /** TLS server name the client asked for (SNI), when over TLS. */
   serverName: string | undefined;
@@ -388,9 +390,15 @@ export class Connection extends EventEmitter {
   }
 
   private touch(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
-    if (this.idleMs > 0 && !this.closed) {
+    if (this.idleMs <= 0 || this.closed) {
+      if (this.idleTimer) clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    } else if (this.idleTimer && this.idleTimerMs === this.idleMs) {
+      // Input on a busy connection: the same timer starts over (no new timer per chunk read).
+      this.idleTimer.refresh();
+    } else {
+      if (this.idleTimer) clearTimeout(this.idleTimer);
+      this.idleTimerMs = this.idleMs;
       this.idleTimer = setTimeout(() => this.onIdle?.(), this.idleMs);
       this.idleTimer.unref();
     }
