@@ -45,6 +45,13 @@ export interface MailboxState {
   stampUnconfirmedSince?: number;
 }
 
+/** What lmdb-js databases have beyond their typings: the raw read of the last get and the value decoder. */
+interface FastReads<V> {
+  getBinaryFast(key: string): Buffer | undefined;
+  lastSize: number;
+  decoder: { decode(bytes: Buffer): V };
+}
+
 type MailboxKey = [string, number];
 type CacheKey = [string, number, string];
 
@@ -223,6 +230,8 @@ export class UserIndex {
   readonly views: Database<Buffer, string>;
   readonly viewHeads: Database<SnapshotHead, string>;
   readonly viewDirty: Database<number, MailboxKey>;
+  /** state()'s decoded objects and the bytes they came from. */
+  private readonly decodedStates = new Map<string, { bytes: Buffer; state: MailboxState }>();
 
   private constructor(readonly dir: string, fsync: boolean) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -293,8 +302,25 @@ export class UserIndex {
     }
   }
 
+  /**
+   * A mailbox's state, frozen. A SELECT asks for it half a dozen times: the decoded object is kept with the bytes it
+   * came from and given again while LMDB holds the same bytes (another process's write changes them).
+   */
   state(mailbox: string): MailboxState | undefined {
-    return this.mailboxes.get(mailbox);
+    const db = this.mailboxes as unknown as FastReads<MailboxState>;
+    const fast = db.getBinaryFast(mailbox);
+    if (!fast) {
+      this.decodedStates.delete(mailbox);
+      return undefined;
+    }
+    // getBinaryFast's buffer is shared and overwritten by the next read; lastSize is this value's length.
+    const bytes = fast.subarray(0, db.lastSize);
+    const kept = this.decodedStates.get(mailbox);
+    if (kept && kept.bytes.equals(bytes)) return kept.state;
+    const copy = Buffer.from(bytes);
+    const state = Object.freeze(db.decoder.decode(copy));
+    this.decodedStates.set(mailbox, { bytes: copy, state });
+    return state;
   }
 
   /**
