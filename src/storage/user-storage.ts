@@ -251,8 +251,20 @@ export class UserStorageImpl {
     return shared;
   }
 
+  /**
+   * sharedMailbox() for a caller that refreshes it straight away (SELECT, STATUS). A mailbox this session's store
+   * already has open or lingering needs no existence check then: the refresh compares the change stamp, and a store
+   * deleted meanwhile fails it with NOTFOUND.
+   */
+  private async sharedMailboxToRefresh(raw: string): Promise<SharedMailbox> {
+    const name = this.name(raw);
+    const known = SharedMailbox.find(this.index, name);
+    if (known && known.store === this.backend.mailboxStore(name) && this.index.state(name)) return known;
+    return this.sharedMailbox(raw);
+  }
+
   async status(raw: string): Promise<MailboxStatus> {
-    const shared = await this.sharedMailbox(raw);
+    const shared = await this.sharedMailboxToRefresh(raw);
     await shared.refresh();
     const st = shared.state();
     return {
@@ -268,7 +280,7 @@ export class UserStorageImpl {
   }
 
   async openMailbox(raw: string, opts: { readOnly?: boolean } = {}): Promise<MailboxSessionImpl> {
-    const shared = await this.sharedMailbox(raw);
+    const shared = await this.sharedMailboxToRefresh(raw);
     return MailboxSessionImpl.open(shared, opts.readOnly ?? false, (dest) => this.sharedMailbox(dest), (b, c, v) => this.quotaCheck(b, c, v));
   }
 
