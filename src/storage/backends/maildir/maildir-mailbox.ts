@@ -214,11 +214,17 @@ export class MaildirMailboxStore implements MailboxStore {
     readonly name: string,
     readonly path: string,
     private readonly opts: { fsync: boolean; isInbox: boolean; quota?: MaildirQuotaHook },
-  ) {}
-
-  private get uidlistPath(): string {
-    return join(this.path, UIDLIST_FILE);
+  ) {
+    this.uidlistPath = join(path, UIDLIST_FILE);
+    this.subdirPaths = [
+      { sub: 'new', path: join(path, 'new') },
+      { sub: 'cur', path: join(path, 'cur') },
+    ];
   }
+
+  /** Paths the change stamp stats on every sync, joined once. */
+  private readonly uidlistPath: string;
+  private readonly subdirPaths: { readonly sub: 'new' | 'cur'; readonly path: string }[];
 
   async exists(): Promise<boolean> {
     return pathExists(join(this.path, 'cur'));
@@ -235,9 +241,9 @@ export class MaildirMailboxStore implements MailboxStore {
   private statDirs(): { stamp: string; settled: boolean } {
     const now = Date.now();
     let settled = true;
-    const stamp = ['new', 'cur']
-      .map((sub) => {
-        const st = statQuietly(join(this.path, sub));
+    const stamp = this.subdirPaths
+      .map(({ sub, path }) => {
+        const st = statQuietly(path);
         if (st) {
           this.dirInos.set(sub, st.ino);
           // A time far ahead of the clock is not "now" either: a change would set it back to the present.
