@@ -200,7 +200,8 @@ export class Maildrop {
   /** QUIT in TRANSACTION: expunges (or hides) the marked messages and marks retrieved ones \Seen. */
   async commit(): Promise<number> {
     const deletedUids = [...this.deleted].map((i) => this.messages[i].uid);
-    const seenUids = [...this.retrieved].filter((i) => !this.deleted.has(i)).map((i) => this.messages[i].uid);
+    // Messages already \Seen when the session began are left alone: a repeated download changes no file and takes no lock.
+    const seenUids = [...this.retrieved].filter((i) => !this.deleted.has(i) && !this.messages[i].flags.includes('\\Seen')).map((i) => this.messages[i].uid);
     if (seenUids.length) await this.mailbox.updateFlags(seenUids, 'add', ['\\Seen']);
     if (deletedUids.length) {
       const hideFlag = this.ctx.config.pop3.pop3_deleted_flag;
