@@ -99,6 +99,8 @@ export interface MailboxSession extends EventEmitter {
   seqOf(uid: number): number | undefined;
   /** Picks up changes by anyone; returns what changed in this view for EXISTS/EXPUNGE/FETCH responses. */
   sync(): Promise<SyncResult>;
+  /** Flag changes of messages in the view only (no expunges, no new messages): sequence numbers stay. */
+  syncFlags(): Promise<SyncResult['flagsChanged']>;
   /** \Recent messages of this session (one session gets each, as in Dovecot). */
   recentUids(): ReadonlySet<number>;
   /** The message's bytes (CRLF); StorageError EXPUNGED when it is gone. */

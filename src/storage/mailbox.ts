@@ -441,6 +441,8 @@ export class MailboxSessionImpl extends EventEmitter {
   /** Keywords in use in this view, once asked; own flag changes add to it, a sync that changes the view drops it. */
   private keywords?: readonly string[];
   private knownModseq = 0;
+  /** The highest modseq whose flag changes syncFlags() has brought into this view (sync() still walks for the rest). */
+  private flagsSyncedModseq = 0;
   /** UIDNEXT as of this session's view (never behind a UID in it, never ahead of a message it was not told of). */
   private viewUidNext = 1;
   private recent = new Set<number>();
@@ -645,6 +647,40 @@ export class MailboxSessionImpl extends EventEmitter {
     this.knownModseq = state.highestModseq;
     this.viewUidNext = result.uidNext = uidNextOf(newView, state);
     return result;
+  }
+
+  /**
+   * Brings the flags of the messages in this view up to date without removing or adding any, so sequence numbers
+   * stay: what FETCH, STORE and SEARCH report after themselves (RFC 9051 section 7.5.1), as Dovecot's fast sync does.
+   * Expunges and new messages wait for the next sync(), which still reports them (and no flag change twice).
+   */
+  async syncFlags(): Promise<SyncResult['flagsChanged']> {
+    this.ensureOpen();
+    await this.shared.refresh();
+    const { highestModseq } = this.shared.state();
+    if (highestModseq === this.knownModseq || highestModseq === this.flagsSyncedModseq) return [];
+    this.flagsSyncedModseq = highestModseq;
+    const latest: readonly MessageMeta[] = this.shared.index.cachedRecords(this.shared.name);
+    const view = this.view;
+    const changed: { seq: number; now: MessageMeta }[] = [];
+    let j = 0;
+    for (let i = 0; i < view.length; i++) {
+      const m = view[i]!;
+      while (j < latest.length && latest[j]!.uid < m.uid) j++;
+      const now = latest[j];
+      if (!now || now.uid !== m.uid) continue;
+      j++;
+      if (now !== m && (now.modseq !== m.modseq || !sameFlags(now.flags, m.flags))) changed.push({ seq: i + 1, now });
+    }
+    if (changed.length === 0) return [];
+    if (this.viewIsShared) {
+      this.view = view.slice();
+      this.viewIsShared = false;
+    }
+    const mine = this.view;
+    for (const c of changed) mine[c.seq - 1] = c.now;
+    this.keywords = undefined;
+    return changed.map(({ seq, now }) => ({ seq, uid: now.uid, flags: now.flags, modseq: now.modseq }));
   }
 
   async openMessage(uid: number, opts?: OpenOptions): Promise<MessageContent> {

@@ -163,14 +163,13 @@ describe('CONDSTORE (RFC 7162 section 3.1)', () => {
     const r = await a.cmd(`STORE 7,5,9 (UNCHANGEDSINCE ${highest}) +FLAGS.SILENT (\\Deleted)`);
     const tagged = r.at(-1)!;
     assert.match(tagged, /^TAG OK \[MODIFIED 7,9\]/);
-    // Message 5 was stored and reports only its new MODSEQ (sequence numbers stay put during STORE, so the other
-    // client's changes are announced at the next command).
+    // Message 5 was stored and reports only its new MODSEQ; after it, the other client's flag changes are announced
+    // (sequence numbers stay put during STORE, flag changes do not move them), as Dovecot's fast sync does.
     const fetches = r.filter((l) => /^\* \d+ FETCH/.test(l)).map(parseFetch);
-    assert.deepEqual(fetches.map((f) => [f.seq, f.flags]), [[5, undefined]]);
-    assert.ok(fetches[0]!.modseq! > highest);
-    const others = (await a.cmd('NOOP')).filter((l) => /^\* \d+ FETCH/.test(l)).map(parseFetch);
-    assert.deepEqual(others.map((f) => [f.seq, f.flags]).sort(), [[7, ['$Other']], [9, ['$Other']]]);
-    assert.ok(others.every((f) => f.modseq! > highest), 'unsolicited FETCH carries MODSEQ once CONDSTORE is on');
+    assert.deepEqual(fetches.map((f) => [f.seq, f.flags]), [[5, undefined], [7, ['$Other']], [9, ['$Other']]]);
+    assert.ok(fetches.every((f) => f.modseq! > highest), 'unsolicited FETCH carries MODSEQ once CONDSTORE is on');
+    // Told once: the next command does not repeat them.
+    assert.deepEqual((await a.cmd('NOOP')).filter((l) => /^\* \d+ FETCH/.test(l)), []);
     // 7 and 9 kept their flags: no \Deleted.
     const check = (await a.cmd('FETCH 5,7,9 (FLAGS)')).filter((l) => l.startsWith('* ')).map(parseFetch);
     assert.deepEqual(check.map((f) => [f.seq, f.flags!.includes('\\Deleted')]), [[5, true], [7, false], [9, false]]);

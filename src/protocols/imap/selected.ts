@@ -76,11 +76,14 @@ export class SelectedMailbox {
   }
 
   /**
-   * Syncs the view and writes the untagged updates. With expunges false (during FETCH, STORE, SEARCH by
-   * sequence number, RFC 9051 section 7.5.1) nothing is synced, so sequence numbers stay stable.
+   * Syncs the view and writes the untagged updates. With expunges false (after FETCH, STORE, SEARCH by sequence
+   * number, RFC 9051 section 7.5.1) only flag changes are synced and told, so sequence numbers stay stable.
    */
   async announceChanges(s: ImapSessionApi, opts: { expunges: boolean }): Promise<SyncResult | undefined> {
-    if (!opts.expunges) return undefined;
+    if (!opts.expunges) {
+      this.announceFlags(s, await this.mailbox.syncFlags());
+      return undefined;
+    }
     const before = this.exists;
     const result = await this.mailbox.sync();
     for (const e of result.expunged) {
@@ -94,7 +97,13 @@ export class SelectedMailbox {
       s.untagged(`${result.exists} EXISTS`);
       if (!s.enabled.has('IMAP4REV2')) s.untagged(`${result.recent} RECENT`);
     }
-    for (const f of result.flagsChanged) {
+    this.announceFlags(s, result.flagsChanged);
+    return result;
+  }
+
+  /** Untagged FETCH (FLAGS ...) for each flag change, with UID under QRESYNC and MODSEQ under CONDSTORE. */
+  private announceFlags(s: ImapSessionApi, changes: SyncResult['flagsChanged']): void {
+    for (const f of changes) {
       const msg = this.mailbox.messages()[f.seq - 1];
       const flags = msg ? this.flagsOf(s, msg) : f.flags;
       const uid = s.enabled.has('QRESYNC') ? `UID ${f.uid} ` : '';
@@ -102,7 +111,6 @@ export class SelectedMailbox {
       const modseq = s.enabled.has('CONDSTORE') ? ` MODSEQ (${msg ? msg.modseq : f.modseq})` : '';
       s.untagged(`${f.seq} FETCH (${uid}FLAGS (${flags.join(' ')})${modseq})`);
     }
-    return result;
   }
 
   /** Calls onChange whenever another session or process changed the mailbox (IDLE). */
