@@ -651,12 +651,12 @@ export class MailboxSessionImpl extends EventEmitter {
 
   /**
    * Brings the flags of the messages in this view up to date without removing or adding any, so sequence numbers
-   * stay: what FETCH, STORE and SEARCH report after themselves (RFC 9051 section 7.5.1), as Dovecot's fast sync does.
-   * Expunges and new messages wait for the next sync(), which still reports them (and no flag change twice).
+   * stay: what FETCH, STORE and SEARCH report after themselves (RFC 9051 section 7.5.1). Like Dovecot's fast sync it
+   * reads the index only (changes by Roost's sessions and deliveries); the store is compared at the next sync(), which
+   * also reports expunges and new messages (and no flag change twice).
    */
   async syncFlags(): Promise<SyncResult['flagsChanged']> {
     this.ensureOpen();
-    await this.shared.refresh();
     const { highestModseq } = this.shared.state();
     if (highestModseq === this.knownModseq || highestModseq === this.flagsSyncedModseq) return [];
     this.flagsSyncedModseq = highestModseq;
