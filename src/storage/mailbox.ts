@@ -72,6 +72,11 @@ export function recordToStored(rec: MessageRecord): StoredMessage {
   return { uid: rec.uid, key: rec.key, flags: rec.flags, internalDate: rec.internalDate, size: rec.size, physicalSize: rec.physicalSize, guid: rec.guid, pop3Uidl: rec.pop3Uidl, unseenBySessions: rec.key.startsWith('new/') };
 }
 
+/** Whether the index's record `now` of a message differs from the view's `seen` in what a client is told of. */
+function changedSince(seen: MessageMeta, now: MessageMeta): boolean {
+  return now !== seen && (now.modseq !== seen.modseq || !sameFlags(now.flags, seen.flags));
+}
+
 /** A stamp recorded after an own change is old enough to be confirmed by a rescan. */
 function confirmationDue(state: MailboxState | undefined): boolean {
   const since = state?.stampUnconfirmedSince;
@@ -619,7 +624,7 @@ export class MailboxSessionImpl extends EventEmitter {
       const now = latest[j];
       if (now && now.uid === m.uid) {
         // Only changes this view has not seen are reported: the session's own updateFlags already show in it.
-        if (now !== m && (now.modseq !== m.modseq || !sameFlags(now.flags, m.flags))) changed.add(m.uid);
+        if (changedSince(m, now)) changed.add(m.uid);
         kept.push(now);
         j++;
       } else {
@@ -670,7 +675,7 @@ export class MailboxSessionImpl extends EventEmitter {
       const now = latest[j];
       if (!now || now.uid !== m.uid) continue;
       j++;
-      if (now !== m && (now.modseq !== m.modseq || !sameFlags(now.flags, m.flags))) changed.push({ seq: i + 1, now });
+      if (changedSince(m, now)) changed.push({ seq: i + 1, now });
     }
     if (changed.length === 0) return [];
     if (this.viewIsShared) {
