@@ -80,7 +80,8 @@ export class Daemon {
       dropPrivileges(config.server.mail_user, dataDir, ['run', 'certs', 'tmp', 'index', 'mail', 'queue', config.auth.passwd_file, ...aliases]);
     }
     const daemon = new Daemon(context, server, opts.configFile);
-    log.info({ listeners: server.bound, certificate: tls.certFile }, 'ready');
+    // The Node options say whether the daemon runs as package.json's start script and the systemd unit start it.
+    log.info({ listeners: server.bound, certificate: tls.certFile, node: process.version, nodeOptions: process.execArgv }, 'ready');
     return daemon;
   }
 

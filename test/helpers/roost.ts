@@ -10,6 +10,16 @@ import { createInterface } from 'node:readline';
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const mainScript = join(repoRoot, 'src', 'main.ts');
 
+/**
+ * The Node options `npm start` gives the daemon (the words between "node" and "bin/roost.js" of package.json's start
+ * script; the systemd unit passes the same): tests and benchmarks run the daemon as an admin's start command does.
+ */
+export function daemonNodeOptions(): string[] {
+  const start = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const words = start.trim().split(/\s+/);
+  return words.slice(1, words.indexOf('bin/roost.js'));
+}
+
 export interface RoostUser {
   name: string;
   password: string;
@@ -154,7 +164,7 @@ export async function startRoost(opts: StartOptions = {}): Promise<RoostHandle> 
   const entry = opts.built ? [join(repoRoot, 'dist', 'main.js')] : ['--import', 'tsx', mainScript];
   // ROOST_DAEMON_NODE_ARGS adds Node options to the daemon only (profiling a benchmark: "--cpu-prof --cpu-prof-dir=/tmp/prof").
   const nodeArgs = (process.env.ROOST_DAEMON_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, ...entry, 'serve', '--data', dataDir, '--config', configFile], {
+  const child = spawn(process.execPath, [...daemonNodeOptions(), ...nodeArgs, ...entry, 'serve', '--data', dataDir, '--config', configFile], {
     cwd: repoRoot,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
