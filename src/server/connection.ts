@@ -60,11 +60,16 @@ export class Connection extends EventEmitter {
   private deflatePendingBytes = 0;
   /** Something was compressed since the last sync flush. */
   private deflateUnflushed = false;
-  /** The socket whose writes are held (corked) until the end of the tick or of the held batch. */
+  /** The socket whose writes are held (corked) until the end of the tick or of the held batch: buffers were written. */
   private corkedSocket: Socket | undefined;
-  /** Text written while corked, sent as one string at the uncork (one UTF-8 conversion instead of one per line). */
+  /**
+   * Text gathered until the end of the tick or of the held batch, sent as one string (one UTF-8 conversion and one
+   * write instead of one per line). Text alone does not cork the socket: one direct write is cheaper than a corked one.
+   */
   private pendingText: string[] = [];
   private pendingTextLength = 0;
+  /** A flush at the end of this tick is scheduled. */
+  private tickFlushScheduled = false;
   /** The protocol is answering a batch of commands: output waits for releaseOutput() (see holdOutput). */
   private held = false;
 
@@ -177,13 +182,15 @@ export class Connection extends EventEmitter {
       if (!this.held) this.scheduleFlush();
       return !this.deflate.writableNeedDrain;
     }
-    this.corkSocket();
+    this.scheduleTickFlush();
     if (typeof data === 'string') {
       this.pendingText.push(data);
       this.pendingTextLength += data.length;
       if (this.pendingTextLength >= OUTPUT_BATCH_BYTES) this.uncorkNow();
       return !this.socket.writableNeedDrain;
     }
+    // Corked before the text ahead of it goes in: text and buffers leave together in one writev.
+    this.corkSocket();
     this.flushText();
     const more = onWritten ? this.socket.write(data, () => onWritten()) : this.socket.write(data);
     if (this.socket.writableLength >= OUTPUT_BATCH_BYTES) this.uncorkNow();
@@ -223,10 +230,17 @@ export class Connection extends EventEmitter {
     const socket = this.socket;
     this.corkedSocket = socket;
     socket.cork();
+  }
+
+  /** Output written now leaves at the end of the tick (unless held). */
+  private scheduleTickFlush(): void {
+    if (this.tickFlushScheduled) return;
+    this.tickFlushScheduled = true;
     process.nextTick(this.uncorkAfterTick);
   }
 
   private readonly uncorkAfterTick = (): void => {
+    this.tickFlushScheduled = false;
     if (!this.held) this.uncorkNow();
   };
 

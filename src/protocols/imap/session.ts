@@ -35,6 +35,8 @@ export class ImapSession implements Session, ImapSessionApi {
   /** Unsolicited responses (NOTIFY, RFC 5465) run one after another on this chain, never inside a command's output. */
   private noticeChain: Promise<void> = Promise.resolve();
   private readonly heldNotices: (() => Promise<void> | void)[] = [];
+  /** Notices on the chain not yet finished: a command waits for the chain only when there are some. */
+  private noticesQueued = 0;
   private commandRunning = false;
   idling = false;
   /** Hooks run when the session ends (close selected mailbox, release storage). */
@@ -87,7 +89,9 @@ export class ImapSession implements Session, ImapSessionApi {
       while (!this.closed && !this.lineWaiter) {
         const ev = this.reader.next();
         if (!ev) break;
-        await this.handle(ev);
+        // Only a command is awaited: the other events are answered at once, without a promise.
+        const running = this.handle(ev);
+        if (running) await running;
       }
     } catch (err) {
       this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'session failure');
@@ -103,7 +107,7 @@ export class ImapSession implements Session, ImapSessionApi {
     }
   }
 
-  private async handle(ev: ReaderEvent): Promise<void> {
+  private handle(ev: ReaderEvent): Promise<void> | void {
     switch (ev.type) {
       case 'continue':
         this.write('+ OK\r\n');
@@ -134,7 +138,7 @@ export class ImapSession implements Session, ImapSessionApi {
 
   private async dispatch(cmd: ImapCommand): Promise<void> {
     // Unsolicited responses already under way finish before the command writes anything.
-    await this.noticeChain;
+    if (this.noticesQueued > 0) await this.noticeChain;
     this.commandRunning = true;
     try {
       await this.dispatchCommand(cmd);
@@ -151,11 +155,13 @@ export class ImapSession implements Session, ImapSessionApi {
   }
 
   private chainNotice(fn: () => Promise<void> | void): void {
+    this.noticesQueued++;
     this.noticeChain = this.noticeChain
       .then(async () => {
         if (!this.closed) await fn();
       })
-      .catch((err) => this.log.warn({ err: (err as Error).message }, 'unsolicited response failed'));
+      .catch((err) => this.log.warn({ err: (err as Error).message }, 'unsolicited response failed'))
+      .finally(() => this.noticesQueued--);
   }
 
   private async dispatchCommand(cmd: ImapCommand): Promise<void> {
