@@ -1,6 +1,7 @@
 // Line-end conversion between stores and IMAP: Maildir files keep LF line ends (as Dovecot saves them), IMAP sizes
 // and bytes use CRLF (RFC 9051 2.3.4 RFC822.SIZE). vsize = file size + number of LFs without a CR before them.
 import { Transform, type TransformCallback } from 'node:stream';
+import { countBareLfsSimd, lfToCrlfSimd, simdKernels, toCrlfInPlaceSimd } from './crlf-simd.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -55,6 +56,10 @@ export class CrlfToLf extends Transform {
 
 /** LFs in buf without a CR before them; `before` is the byte that came before buf (-1 at the start). */
 function bareLfCount(buf: Buffer, before: number): number {
+  return simdKernels ? countBareLfsSimd(simdKernels, buf, before) : portableConversions.bareLfCount(buf, before);
+}
+
+function bareLfCountPortable(buf: Buffer, before: number): number {
   let count = 0;
   for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) if ((i === 0 ? before : buf[i - 1]) !== CR) count++;
   return count;
@@ -78,11 +83,16 @@ function findBareLfs(buf: Buffer, before: number): number {
   return count;
 }
 
-/**
- * buf with a CR put before every bare LF; `before` is the byte that came before buf (-1 at the start). The lines are
- * copied with Uint8Array.prototype.set over plain views (Buffer's own copy and subarray cost more per short line).
- */
+/** buf with a CR put before every bare LF (buf itself when it has none); `before` is the byte that came before buf (-1 at the start). */
 function lfToCrlf(buf: Buffer, before: number): Buffer {
+  return simdKernels ? lfToCrlfSimd(simdKernels, buf, before) : portableConversions.lfToCrlf(buf, before);
+}
+
+/**
+ * lfToCrlf where WebAssembly is not available: the lines are copied with Uint8Array.prototype.set over plain views
+ * (Buffer's own copy and subarray cost more per short line).
+ */
+function lfToCrlfPortable(buf: Buffer, before: number): Buffer {
   const extra = findBareLfs(buf, before);
   if (extra === 0) return buf;
   const out = Buffer.allocUnsafe(buf.length + extra);
@@ -108,6 +118,11 @@ function lfToCrlf(buf: Buffer, before: number): Buffer {
  * room (a store changed behind the index), the correct bytes in whatever buffer they ended up in.
  */
 export function toCrlfInPlace(buf: Buffer, from: number, to: number, room: number, before = -1): Buffer {
+  return simdKernels ? toCrlfInPlaceSimd(simdKernels, buf, from, to, room, before) : portableConversions.toCrlfInPlace(buf, from, to, room, before);
+}
+
+/** toCrlfInPlace where WebAssembly is not available: each line moves down with copyWithin. */
+function toCrlfInPlacePortable(buf: Buffer, from: number, to: number, room: number, before = -1): Buffer {
   const start = from - room;
   let out = start;
   let pos = from;
@@ -116,7 +131,7 @@ export function toCrlfInPlace(buf: Buffer, from: number, to: number, room: numbe
   for (let lf = bufferIndexOf.call(buf, LF, from); lf >= 0 && lf < to; lf = bufferIndexOf.call(buf, LF, lf + 1)) {
     if ((lf > from ? buf[lf - 1] : before) === CR) continue;
     // More bare LFs than room: out has caught up with pos, so [start, lf) is converted and [lf, to) is not.
-    if (out === pos) return Buffer.concat([buf.subarray(start, lf), lfToCrlf(buf.subarray(lf, to), -1)]);
+    if (out === pos) return Buffer.concat([buf.subarray(start, lf), lfToCrlfPortable(buf.subarray(lf, to), -1)]);
     typedArrayCopyWithin.call(buf, out, pos, lf);
     out += lf - pos;
     buf[out++] = CR;
@@ -128,6 +143,13 @@ export function toCrlfInPlace(buf: Buffer, from: number, to: number, room: numbe
 
 const bufferIndexOf = Buffer.prototype.indexOf;
 const typedArrayCopyWithin = Uint8Array.prototype.copyWithin;
+
+/** The JavaScript conversions, used where WebAssembly is not available (and checked against the kernels by the tests). */
+export const portableConversions = {
+  bareLfCount: bareLfCountPortable,
+  lfToCrlf: lfToCrlfPortable,
+  toCrlfInPlace: toCrlfInPlacePortable,
+};
 
 /** Converts bare LF to CRLF while reading, optionally passing on only the output byte range [start, end). */
 export class LfToCrlf extends Transform {

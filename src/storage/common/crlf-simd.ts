@@ -1,0 +1,99 @@
+// LF to CRLF conversion of stored messages (RFC 9051 section 2.3.4) with the WebAssembly SIMD kernels of
+// crlf-simd.wat: bytes go through the kernels' memory in pieces, 16 bytes per step instead of a native call per line.
+import { CRLF_SIMD_WASM } from './crlf-simd-binary.js';
+
+/** Bytes converted per kernel call; the output of a piece needs up to twice that (every byte a bare LF). */
+const PIECE = 128 * 1024;
+/** Where a piece is copied to: the byte before it sits at SRC - 1. */
+const SRC = 16;
+/** Where its conversion goes, with room for the 15 bytes the kernel may write past its output. */
+const DST = SRC + PIECE + 16;
+const MEMORY_NEEDED = DST + 2 * PIECE + 16;
+
+interface Kernels {
+  memory: Uint8Array;
+  countBareLfs(src: number, len: number): number;
+  lfToCrlf(src: number, len: number, dst: number): number;
+}
+
+/** The kernels, or undefined where WebAssembly (with SIMD) is not available: crlf.ts then converts in JavaScript. */
+export const simdKernels: Kernels | undefined = instantiate();
+
+function instantiate(): Kernels | undefined {
+  try {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(CRLF_SIMD_WASM, 'base64')));
+    const memory = new Uint8Array((instance.exports.memory as WebAssembly.Memory).buffer);
+    if (memory.length < MEMORY_NEEDED) throw new Error(`kernel memory of ${memory.length} bytes, ${MEMORY_NEEDED} needed`);
+    return {
+      memory,
+      countBareLfs: instance.exports.count_bare_lfs as Kernels['countBareLfs'],
+      lfToCrlf: instance.exports.lf_to_crlf as Kernels['lfToCrlf'],
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Copies one piece to the kernels' memory behind the byte that came before it (-1: none, the message starts here). */
+function load(k: Kernels, piece: Uint8Array, before: number): void {
+  k.memory[SRC - 1] = before < 0 ? 0 : before;
+  k.memory.set(piece, SRC);
+}
+
+/** LFs in buf without a CR before them; `before` is the byte that came before buf (-1 at the start). */
+export function countBareLfsSimd(k: Kernels, buf: Uint8Array, before: number): number {
+  let count = 0;
+  for (let at = 0; at < buf.length; at += PIECE) {
+    const piece = buf.subarray(at, at + PIECE);
+    load(k, piece, at === 0 ? before : buf[at - 1]!);
+    count += k.countBareLfs(SRC, piece.length);
+  }
+  return count;
+}
+
+/** buf with a CR put before every bare LF (buf itself when it has none). */
+export function lfToCrlfSimd(k: Kernels, buf: Buffer, before: number): Buffer {
+  if (buf.length <= PIECE) {
+    load(k, buf, before);
+    const written = k.lfToCrlf(SRC, buf.length, DST);
+    return written === buf.length ? buf : Buffer.from(k.memory.subarray(DST, DST + written));
+  }
+  const extra = countBareLfsSimd(k, buf, before);
+  if (extra === 0) return buf;
+  const out = Buffer.allocUnsafe(buf.length + extra);
+  let n = 0;
+  for (let at = 0; at < buf.length; at += PIECE) {
+    const piece = buf.subarray(at, at + PIECE);
+    load(k, piece, at === 0 ? before : buf[at - 1]!);
+    const written = k.lfToCrlf(SRC, piece.length, DST);
+    out.set(k.memory.subarray(DST, DST + written), n);
+    n += written;
+  }
+  return out;
+}
+
+/**
+ * Converts buf[from, to) where it lies, the result starting `room` bytes earlier (see toCrlfInPlace in crlf.ts).
+ * Each piece is copied out before its conversion is written back, so the output may catch up with the input
+ * as far as the piece read last; past that (more bare LFs than room) the rest is converted into a new buffer.
+ */
+export function toCrlfInPlaceSimd(k: Kernels, buf: Buffer, from: number, to: number, room: number, before: number): Buffer {
+  const start = from - room;
+  let out = start;
+  let previous = before;
+  for (let at = from; at < to; at += PIECE) {
+    const end = Math.min(to, at + PIECE);
+    load(k, buf.subarray(at, end), previous);
+    previous = buf[end - 1]!;
+    const written = k.lfToCrlf(SRC, end - at, DST);
+    const converted = k.memory.subarray(DST, DST + written);
+    if (out + written > end) {
+      // A copy first: converting the rest reuses the kernels' memory.
+      const piece = Buffer.from(converted);
+      return Buffer.concat([buf.subarray(start, out), piece, lfToCrlfSimd(k, buf.subarray(end, to), previous)]);
+    }
+    buf.set(converted, out);
+    out += written;
+  }
+  return buf.subarray(start, out);
+}
