@@ -14,6 +14,7 @@ interface Kernels {
   memory: Uint8Array;
   countBareLfs(src: number, len: number): number;
   lfToCrlf(src: number, len: number, dst: number): number;
+  crlfToLf(src: number, len: number, dst: number): number;
 }
 
 /** The kernels, or undefined where WebAssembly (with SIMD) is not available: crlf.ts then converts in JavaScript. */
@@ -28,16 +29,21 @@ function instantiate(): Kernels | undefined {
       memory,
       countBareLfs: instance.exports.count_bare_lfs as Kernels['countBareLfs'],
       lfToCrlf: instance.exports.lf_to_crlf as Kernels['lfToCrlf'],
+      crlfToLf: instance.exports.crlf_to_lf as Kernels['crlfToLf'],
     };
   } catch {
     return undefined;
   }
 }
 
-/** Copies one piece to the kernels' memory behind the byte that came before it (-1: none, the message starts here). */
-function load(k: Kernels, piece: Uint8Array, before: number): void {
+/**
+ * Copies one piece to the kernels' memory between the byte that came before it and the one that comes after it
+ * (-1: none, the message starts or ends here).
+ */
+function load(k: Kernels, piece: Uint8Array, before: number, after = -1): void {
   k.memory[SRC - 1] = before < 0 ? 0 : before;
   k.memory.set(piece, SRC);
+  k.memory[SRC + piece.length] = after < 0 ? 0 : after;
 }
 
 /** LFs in buf without a CR before them; `before` is the byte that came before buf (-1 at the start). */
@@ -96,4 +102,24 @@ export function toCrlfInPlaceSimd(k: Kernels, buf: Buffer, from: number, to: num
     out += written;
   }
   return buf.subarray(start, out);
+}
+
+/** buf without the CR of each CR LF pair in it (buf itself when there is none); a CR that ends buf is kept. */
+export function crlfToLfSimd(k: Kernels, buf: Buffer): Buffer {
+  if (buf.length <= PIECE) {
+    load(k, buf, -1);
+    const written = k.crlfToLf(SRC, buf.length, DST);
+    return written === buf.length ? buf : Buffer.from(k.memory.subarray(DST, DST + written));
+  }
+  const out = Buffer.allocUnsafe(buf.length);
+  let n = 0;
+  for (let at = 0; at < buf.length; at += PIECE) {
+    const piece = buf.subarray(at, at + PIECE);
+    // The byte after the piece decides whether its last CR goes.
+    load(k, piece, -1, at + PIECE < buf.length ? buf[at + PIECE]! : -1);
+    const written = k.crlfToLf(SRC, piece.length, DST);
+    out.set(k.memory.subarray(DST, DST + written), n);
+    n += written;
+  }
+  return n === buf.length ? buf : out.subarray(0, n);
 }

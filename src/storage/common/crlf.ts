@@ -1,13 +1,13 @@
 // Line-end conversion between stores and IMAP: Maildir files keep LF line ends (as Dovecot saves them), IMAP sizes
 // and bytes use CRLF (RFC 9051 2.3.4 RFC822.SIZE). vsize = file size + number of LFs without a CR before them.
 import { Transform, type TransformCallback } from 'node:stream';
-import { countBareLfsSimd, lfToCrlfSimd, simdKernels, toCrlfInPlaceSimd } from './crlf-simd.js';
+import { countBareLfsSimd, crlfToLfSimd, lfToCrlfSimd, simdKernels, toCrlfInPlaceSimd } from './crlf-simd.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
 const CR_BYTE = Buffer.from([CR]);
 
-/** Converts CRLF to LF while saving and counts both sizes of the result. Line ends are found with indexOf. */
+/** Converts CRLF to LF while saving and counts both sizes of the result; a CR that ends a chunk waits for the next byte. */
 export class CrlfToLf extends Transform {
   /** Bytes written out (the physical size). */
   physicalSize = 0;
@@ -19,24 +19,11 @@ export class CrlfToLf extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     if (chunk.length === 0) return cb();
-    const pieces: Buffer[] = [];
-    let from = 0;
-    if (this.pendingCr) {
-      this.pendingCr = false;
-      if (chunk[0] !== LF) pieces.push(CR_BYTE);
-    }
-    for (let i = chunk.indexOf(CR); i >= 0; i = chunk.indexOf(CR, i + 1)) {
-      if (i + 1 === chunk.length) {
-        pieces.push(chunk.subarray(from, i));
-        from = chunk.length;
-        this.pendingCr = true;
-      } else if (chunk[i + 1] === LF) {
-        pieces.push(chunk.subarray(from, i));
-        from = i + 1;
-      }
-    }
-    pieces.push(from === 0 ? chunk : chunk.subarray(from));
-    this.emitCounted(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
+    // The CR held back from the chunk before stays unless this one starts with its LF.
+    const heldCr = this.pendingCr && chunk[0] !== LF;
+    this.pendingCr = chunk[chunk.length - 1] === CR;
+    const converted = crlfToLf(this.pendingCr ? chunk.subarray(0, chunk.length - 1) : chunk);
+    this.emitCounted(heldCr ? Buffer.concat([CR_BYTE, converted]) : converted);
     cb();
   }
 
@@ -52,6 +39,24 @@ export class CrlfToLf extends Transform {
     this.lastOut = buf[buf.length - 1]!;
     this.push(buf);
   }
+}
+
+/** buf without the CR of each CR LF pair in it (buf itself when there is none); a CR that ends buf is kept. */
+function crlfToLf(buf: Buffer): Buffer {
+  return simdKernels ? crlfToLfSimd(simdKernels, buf) : portableConversions.crlfToLf(buf);
+}
+
+function crlfToLfPortable(buf: Buffer): Buffer {
+  const pieces: Buffer[] = [];
+  let from = 0;
+  for (let i = buf.indexOf(CR); i >= 0; i = buf.indexOf(CR, i + 1)) {
+    if (buf[i + 1] !== LF) continue;
+    pieces.push(buf.subarray(from, i));
+    from = i + 1;
+  }
+  if (from === 0) return buf;
+  pieces.push(buf.subarray(from));
+  return Buffer.concat(pieces);
 }
 
 /** LFs in buf without a CR before them; `before` is the byte that came before buf (-1 at the start). */
@@ -146,6 +151,7 @@ const typedArrayCopyWithin = Uint8Array.prototype.copyWithin;
 
 /** The JavaScript conversions, used where WebAssembly is not available (and checked against the kernels by the tests). */
 export const portableConversions = {
+  crlfToLf: crlfToLfPortable,
   bareLfCount: bareLfCountPortable,
   lfToCrlf: lfToCrlfPortable,
   toCrlfInPlace: toCrlfInPlacePortable,

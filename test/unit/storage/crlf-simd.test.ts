@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { countBareLfsSimd, lfToCrlfSimd, simdKernels, toCrlfInPlaceSimd } from '../../../src/storage/common/crlf-simd.js';
+import { countBareLfsSimd, crlfToLfSimd, lfToCrlfSimd, simdKernels, toCrlfInPlaceSimd } from '../../../src/storage/common/crlf-simd.js';
 import { portableConversions } from '../../../src/storage/common/crlf.js';
 import { WASM_KERNELS, generatedModule } from '../../../scripts/build-wasm.js';
 
@@ -14,6 +14,13 @@ const CR = 0x0d;
 const LF = 0x0a;
 /** The kernels' piece size (crlf-simd.ts). */
 const PIECE = 128 * 1024;
+
+/** The rule for saving: a CR directly before an LF is dropped, every other byte kept. */
+function referenceToLf(input: Buffer): Buffer {
+  const out: number[] = [];
+  for (let i = 0; i < input.length; i++) if (!(input[i] === CR && input[i + 1] === LF)) out.push(input[i]!);
+  return Buffer.from(out);
+}
 
 function referenceToCrlf(input: Buffer, before = -1): Buffer {
   const out: number[] = [];
@@ -29,9 +36,16 @@ const implementations = [
     name: 'kernels',
     bareLfCount: (b: Buffer, before: number) => countBareLfsSimd(simdKernels!, b, before),
     lfToCrlf: (b: Buffer) => lfToCrlfSimd(simdKernels!, b, -1),
+    crlfToLf: (b: Buffer) => crlfToLfSimd(simdKernels!, b),
     toCrlfInPlace: (buf: Buffer, from: number, to: number, room: number, before: number) => toCrlfInPlaceSimd(simdKernels!, buf, from, to, room, before),
   },
-  { name: 'JavaScript', bareLfCount: portableConversions.bareLfCount, lfToCrlf: (b: Buffer) => portableConversions.lfToCrlf(b, -1), toCrlfInPlace: portableConversions.toCrlfInPlace },
+  {
+    name: 'JavaScript',
+    bareLfCount: portableConversions.bareLfCount,
+    lfToCrlf: (b: Buffer) => portableConversions.lfToCrlf(b, -1),
+    crlfToLf: portableConversions.crlfToLf,
+    toCrlfInPlace: portableConversions.toCrlfInPlace,
+  },
 ];
 
 /** Bytes drawn from CR, LF and two others, so that line ends of every kind sit at every offset of a 16-byte block. */
@@ -61,6 +75,7 @@ for (const impl of implementations) {
         const input = Buffer.from(Array.from(bytes, (b) => [CR, LF, 0x2e, 0x61][b % 4]!));
         const expected = referenceToCrlf(input, before);
         if (before === -1) assert.deepEqual(impl.lfToCrlf(input), expected);
+        assert.deepEqual(impl.crlfToLf(input), referenceToLf(input));
         assert.equal(impl.bareLfCount(input, before), expected.length - input.length);
         const buf = Buffer.alloc(input.length * 2 + 8, 0x7e);
         input.copy(buf, input.length + 4);
@@ -85,6 +100,15 @@ for (const impl of implementations) {
       const expected = referenceToCrlf(input);
       const extra = expected.length - input.length;
       assert.deepEqual(impl.lfToCrlf(input), expected, `lfToCrlf, ${length} bytes`);
+      assert.deepEqual(impl.crlfToLf(input), referenceToLf(input), `crlfToLf, ${length} bytes`);
+      // A CR LF pair cut by the second boundary, and a CR that ends the input (kept: the next chunk decides).
+      if (length > 2 * PIECE + 1) {
+        const cut = Buffer.from(input);
+        cut[2 * PIECE - 1] = CR;
+        cut[2 * PIECE] = LF;
+        cut[length - 1] = CR;
+        assert.deepEqual(impl.crlfToLf(cut), referenceToLf(cut), `crlfToLf across boundaries, ${length} bytes`);
+      }
       assert.equal(impl.bareLfCount(input, -1), extra);
       // Room for exactly the CRs: converted in place, ending where the input ended.
       const exact = Buffer.alloc(extra + length);
