@@ -339,9 +339,9 @@ export class UserIndex {
   /**
    * cachedRecords, except that a large mailbox's first load after a start (its snapshot, nothing changed since) comes
    * as the snapshot's columns: a SELECT answers from them, and the records are made at the first decodedView().
+   * `st` is the mailbox's state when the caller has just read it (in the same synchronous step).
    */
-  cachedView(mailbox: string): readonly MessageRecord[] | SnapshotColumns {
-    const st = this.state(mailbox);
+  cachedView(mailbox: string, st = this.state(mailbox)): readonly MessageRecord[] | SnapshotColumns {
     if (!st) return this.records(mailbox);
     let entry = this.viewCache.get(mailbox);
     if (!entry || entry.key !== viewKey(st)) {

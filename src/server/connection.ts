@@ -44,8 +44,10 @@ export class Connection extends EventEmitter {
   private closed = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private idleMs = 0;
-  /** The duration idleTimer was started with (refresh() keeps it). */
+  /** The duration idleTimer was started with. */
   private idleTimerMs = 0;
+  /** When input last came (Date.now()); the idle timer, when it fires early, waits for the rest of the time. */
+  private lastInputAt = 0;
   private onIdle: (() => void) | undefined;
   /** TLS server name the client asked for (SNI), when over TLS. */
   serverName: string | undefined;
@@ -404,17 +406,25 @@ export class Connection extends EventEmitter {
   }
 
   private touch(): void {
+    this.lastInputAt = Date.now();
     if (this.idleMs <= 0 || this.closed) {
       if (this.idleTimer) clearTimeout(this.idleTimer);
       this.idleTimer = undefined;
-    } else if (this.idleTimer && this.idleTimerMs === this.idleMs) {
-      // Input on a busy connection: the same timer starts over (no new timer per chunk read).
-      this.idleTimer.refresh();
-    } else {
+    } else if (!this.idleTimer || this.idleTimerMs !== this.idleMs) {
+      // Input on a busy connection only notes the time: the running timer checks it when it fires.
       if (this.idleTimer) clearTimeout(this.idleTimer);
       this.idleTimerMs = this.idleMs;
-      this.idleTimer = setTimeout(() => this.onIdle?.(), this.idleMs);
-      this.idleTimer.unref();
+      this.armIdleTimer(this.idleMs);
     }
+  }
+
+  private armIdleTimer(ms: number): void {
+    this.idleTimer = setTimeout(() => {
+      const left = this.lastInputAt + this.idleTimerMs - Date.now();
+      if (left > 0) return this.armIdleTimer(left);
+      this.idleTimer = undefined;
+      this.onIdle?.();
+    }, ms);
+    this.idleTimer.unref();
   }
 }

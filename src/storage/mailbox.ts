@@ -124,6 +124,8 @@ export class SharedMailbox extends EventEmitter {
   private watchTimer?: NodeJS.Timeout;
   private confirmTimer?: NodeJS.Timeout;
   private lingerTimer?: NodeJS.Timeout;
+  /** When the last session let go (0 while held): the linger timer disposes of the object WATCHER_LINGER_MS later. */
+  private unheldSince = 0;
   /** Own changes (changeStore) running now, and whether an fs event came in meanwhile. */
   private changesInFlight = 0;
   private refreshAfterChanges = false;
@@ -171,12 +173,13 @@ export class SharedMailbox extends EventEmitter {
     return SharedMailbox.registry.get(`${index.dir}\0${name}`);
   }
 
-  hold(): void {
+  /** `state` is the index entry when the caller has just read it. */
+  hold(state?: MailboxState): void {
     this.refs += 1;
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
-    this.lingerTimer = undefined;
+    // A running linger timer stays: it finds the object held when it fires (a SELECT after a SELECT sets no timer).
+    this.unheldSince = 0;
     // A stamp the opening refresh left unconfirmed (a directory that had just changed) is confirmed while held.
-    this.scheduleConfirm();
+    this.scheduleConfirm(state);
   }
 
   /**
@@ -227,12 +230,23 @@ export class SharedMailbox extends EventEmitter {
     // The watcher stays a moment (fs events are ignored meanwhile), so that a client going from one SELECT to the
     // next of the same mailbox does not pay for a new one; the next open compares stamps as always.
     this.linger();
-    await Promise.all([...this.background]);
+    if (this.background.size > 0) await Promise.all([...this.background]);
   }
 
   /** Keeps the watcher of this unheld object WATCHER_LINGER_MS for the next open, then disposes of it. */
   private linger(): void {
-    this.lingerTimer = setTimeout(() => this.dispose(), WATCHER_LINGER_MS);
+    this.unheldSince = Date.now();
+    if (!this.lingerTimer) this.armLinger(WATCHER_LINGER_MS);
+  }
+
+  private armLinger(ms: number): void {
+    this.lingerTimer = setTimeout(() => {
+      this.lingerTimer = undefined;
+      if (this.refs > 0 || this.unheldSince === 0) return;
+      const left = this.unheldSince + WATCHER_LINGER_MS - Date.now();
+      if (left > 0) this.armLinger(left);
+      else this.dispose();
+    }, ms);
     this.lingerTimer.unref();
   }
 
@@ -288,9 +302,9 @@ export class SharedMailbox extends EventEmitter {
   }
 
   /** A rescan once the last own stamp is old enough, while sessions keep the mailbox open (else the next open does it). */
-  private scheduleConfirm(): void {
+  private scheduleConfirm(state?: MailboxState): void {
     if (this.confirmTimer || this.refs <= 0) return;
-    const since = this.index.state(this.name)?.stampUnconfirmedSince;
+    const since = (state ?? this.index.state(this.name))?.stampUnconfirmedSince;
     if (!since) return;
     this.confirmTimer = detached(() => setTimeout(() => {
       this.confirmTimer = undefined;
@@ -456,16 +470,14 @@ export class MailboxSessionImpl extends EventEmitter {
     if (origin !== this) this.emit('changes', event);
   };
 
-  readonly uidValidity: number;
-
   private constructor(
     readonly shared: SharedMailbox,
     readonly readOnly: boolean,
     private readonly resolveStore: (name: string) => Promise<SharedMailbox>,
     private readonly quotaCheck: (bytes: number, count: number, virtualBytes: number) => Promise<void>,
+    readonly uidValidity: number,
   ) {
     super();
-    this.uidValidity = shared.state().uidValidity;
     this.on('newListener', (event: string) => {
       if (event === 'changes') shared.watchStore();
     });
@@ -478,12 +490,17 @@ export class MailboxSessionImpl extends EventEmitter {
     quotaCheck: (bytes: number, count: number, virtualBytes: number) => Promise<void>,
   ): Promise<MailboxSessionImpl> {
     await shared.refresh();
-    const session = new MailboxSessionImpl(shared, readOnly, resolveStore, quotaCheck);
-    shared.hold();
+    // The index entry is read once for the steps below, all synchronous unless there are \Recent messages to claim.
+    let state = shared.state();
+    const session = new MailboxSessionImpl(shared, readOnly, resolveStore, quotaCheck, state.uidValidity);
+    shared.hold(state);
     shared.on('changes', session.onChanges);
-    await session.claimRecent();
-    const state = shared.state();
-    const view = shared.index.cachedView(shared.name);
+    const claiming = session.claimRecent(state);
+    if (claiming) {
+      await claiming;
+      state = shared.state();
+    }
+    const view = shared.index.cachedView(shared.name, state);
     if (view instanceof SnapshotColumns) session.viewColumns = view;
     else session.view = view as MessageRecord[];
     session.viewIsShared = true;
@@ -530,12 +547,17 @@ export class MailboxSessionImpl extends EventEmitter {
     return at < 0 ? undefined : at + 1;
   }
 
-  /** Gives this session the \Recent messages nobody has claimed yet (read-write sessions only, as Dovecot). */
-  private async claimRecent(): Promise<void> {
-    if (this.readOnly) return;
+  /**
+   * Gives this session the \Recent messages nobody has claimed yet (read-write sessions only, as Dovecot). Nothing to
+   * claim (the usual case) is answered at once, without a promise; `state` is the index entry when just read.
+   */
+  private claimRecent(state = this.shared.index.state(this.shared.name)): Promise<void> | undefined {
+    if (this.readOnly || !state || state.firstRecentUid >= state.uidNext) return undefined;
+    return this.claimRecentFrom(state);
+  }
+
+  private async claimRecentFrom(state: MailboxState): Promise<void> {
     const { index, name, store } = this.shared;
-    const state = index.state(name);
-    if (!state || state.firstRecentUid >= state.uidNext) return;
     const claimed = index.write(name, () => state, (w) => {
       const recs = index.records(name).filter((r) => r.uid >= w.state.firstRecentUid);
       w.setFirstRecentUid(w.state.uidNext);
@@ -603,8 +625,12 @@ export class MailboxSessionImpl extends EventEmitter {
   async sync(): Promise<SyncResult> {
     this.ensureOpen();
     await this.shared.refresh();
-    await this.claimRecent();
-    const state = this.shared.state();
+    let state = this.shared.state();
+    const claiming = this.claimRecent(state);
+    if (claiming) {
+      await claiming;
+      state = this.shared.state();
+    }
     const result: SyncResult = { expunged: [], added: [], flagsChanged: [], exists: this.messageCount(), recent: this.recent.size, uidNext: state.uidNext, highestModseq: state.highestModseq };
     if (state.highestModseq === this.knownModseq && result.exists === state.messages) return result;
     // The index's current view (shared, carried forward by this process's writes) walked beside this session's one.
