@@ -14,9 +14,25 @@ export function capabilityList(s: ImapSessionApi): string[] {
   return caps;
 }
 
+/**
+ * Capabilities that every session has: BASE and those of commands whose capabilities() takes no session (a command
+ * whose list depends on the session or the connection reads it from its argument). Gathered at the first use.
+ */
+let everySession: Set<string> | undefined;
+let perSession: ((s: ImapSessionApi) => readonly string[])[] = [];
+
 /** Whether `capability` is in capabilityList(s), answered without building the list (SELECT, STATUS ask per command). */
 export function isAdvertised(s: ImapSessionApi, capability: string): boolean {
-  if (BASE.includes(capability)) return true;
-  for (const command of imapCommands.values()) if (command.capabilities?.(s).includes(capability)) return true;
-  return false;
+  if (!everySession) {
+    everySession = new Set(BASE);
+    perSession = [];
+    for (const command of imapCommands.values()) {
+      const fn = command.capabilities;
+      if (!fn) continue;
+      if (fn.length === 0) for (const c of fn(s)) everySession.add(c);
+      else perSession.push(fn);
+    }
+  }
+  if (everySession.has(capability)) return true;
+  return perSession.some((fn) => fn(s).includes(capability));
 }

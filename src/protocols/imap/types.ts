@@ -77,7 +77,10 @@ export interface ImapCommandSpec {
   deferExpunges?: boolean;
   /** SELECT and EXAMINE: the mailbox was brought up to date as it opened, so no second sync before the tagged reply. */
   opensMailbox?: boolean;
-  /** Capabilities this command adds (e.g. "IDLE"), given the session. */
+  /**
+   * Capabilities this command adds (e.g. "IDLE"), given the session. A function declared without the session
+   * parameter gives the same list to every session (isAdvertised gathers those once).
+   */
   capabilities?(s: ImapSessionApi): string[];
   /** Where a literal of this command goes while it is read: a sink (APPEND streams big messages), a refusal, or undefined (buffered). */
   onLiteral?(s: ImapSessionApi, info: LiteralInfo): LiteralDecision;
