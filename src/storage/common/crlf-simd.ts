@@ -1,5 +1,6 @@
-// LF to CRLF conversion of stored messages (RFC 9051 section 2.3.4) with the WebAssembly SIMD kernels of
-// crlf-simd.wat: bytes go through the kernels' memory in pieces, 16 bytes per step instead of a native call per line.
+// Line-end conversion of stored messages (RFC 9051 section 2.3.4: LF on disk, CRLF on the wire) with the WebAssembly
+// SIMD kernels of crlf-simd.wat: bytes go through the kernels' memory in pieces, 16 bytes per step instead of a native
+// call per line.
 import { CRLF_SIMD_WASM } from './crlf-simd-binary.js';
 
 /** Bytes converted per kernel call; the output of a piece needs up to twice that (every byte a bare LF). */
@@ -57,25 +58,34 @@ export function countBareLfsSimd(k: Kernels, buf: Uint8Array, before: number): n
   return count;
 }
 
-/** buf with a CR put before every bare LF (buf itself when it has none). */
-export function lfToCrlfSimd(k: Kernels, buf: Buffer, before: number): Buffer {
+type Kernel = (src: number, len: number, dst: number) => number;
+
+/** Runs `kernel` over the piece of buf at `at`, with its neighbours; the result is in the kernels' memory until the next call. */
+function convertPiece(k: Kernels, kernel: Kernel, buf: Uint8Array, at: number, before: number): Uint8Array {
+  const piece = buf.subarray(at, at + PIECE);
+  load(k, piece, at === 0 ? before : buf[at - 1]!, at + PIECE < buf.length ? buf[at + PIECE]! : -1);
+  return k.memory.subarray(DST, DST + kernel(SRC, piece.length, DST));
+}
+
+/** buf run through `kernel` piece by piece into one buffer of at most outSize() bytes (buf itself when nothing changed). */
+function convertWhole(k: Kernels, kernel: Kernel, buf: Buffer, before: number, outSize: () => number): Buffer {
   if (buf.length <= PIECE) {
-    load(k, buf, before);
-    const written = k.lfToCrlf(SRC, buf.length, DST);
-    return written === buf.length ? buf : Buffer.from(k.memory.subarray(DST, DST + written));
+    const converted = convertPiece(k, kernel, buf, 0, before);
+    return converted.length === buf.length ? buf : Buffer.from(converted);
   }
-  const extra = countBareLfsSimd(k, buf, before);
-  if (extra === 0) return buf;
-  const out = Buffer.allocUnsafe(buf.length + extra);
+  const out = Buffer.allocUnsafe(outSize());
   let n = 0;
   for (let at = 0; at < buf.length; at += PIECE) {
-    const piece = buf.subarray(at, at + PIECE);
-    load(k, piece, at === 0 ? before : buf[at - 1]!);
-    const written = k.lfToCrlf(SRC, piece.length, DST);
-    out.set(k.memory.subarray(DST, DST + written), n);
-    n += written;
+    const converted = convertPiece(k, kernel, buf, at, before);
+    out.set(converted, n);
+    n += converted.length;
   }
-  return out;
+  return n === buf.length ? buf : out.subarray(0, n);
+}
+
+/** buf with a CR put before every bare LF (buf itself when it has none). */
+export function lfToCrlfSimd(k: Kernels, buf: Buffer, before: number): Buffer {
+  return convertWhole(k, k.lfToCrlf, buf, before, () => buf.length + countBareLfsSimd(k, buf, before));
 }
 
 /**
@@ -104,22 +114,10 @@ export function toCrlfInPlaceSimd(k: Kernels, buf: Buffer, from: number, to: num
   return buf.subarray(start, out);
 }
 
-/** buf without the CR of each CR LF pair in it (buf itself when there is none); a CR that ends buf is kept. */
+/**
+ * buf without the CR of each CR LF pair in it (buf itself when there is none); a CR that ends buf is kept. The byte
+ * after each piece decides whether the piece's last CR goes.
+ */
 export function crlfToLfSimd(k: Kernels, buf: Buffer): Buffer {
-  if (buf.length <= PIECE) {
-    load(k, buf, -1);
-    const written = k.crlfToLf(SRC, buf.length, DST);
-    return written === buf.length ? buf : Buffer.from(k.memory.subarray(DST, DST + written));
-  }
-  const out = Buffer.allocUnsafe(buf.length);
-  let n = 0;
-  for (let at = 0; at < buf.length; at += PIECE) {
-    const piece = buf.subarray(at, at + PIECE);
-    // The byte after the piece decides whether its last CR goes.
-    load(k, piece, -1, at + PIECE < buf.length ? buf[at + PIECE]! : -1);
-    const written = k.crlfToLf(SRC, piece.length, DST);
-    out.set(k.memory.subarray(DST, DST + written), n);
-    n += written;
-  }
-  return n === buf.length ? buf : out.subarray(0, n);
+  return convertWhole(k, k.crlfToLf, buf, -1, () => buf.length);
 }
